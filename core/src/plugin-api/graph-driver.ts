@@ -1,0 +1,46 @@
+import type { Mount } from './mount.js';
+
+export type Labels = Record<string, string>;
+export type SnapshotKind = 'active' | 'committed' | 'view';
+
+export interface SnapshotInfo {
+  key: string;
+  kind: SnapshotKind;
+  parent?: string;
+  labels: Labels;
+  created: Date;
+}
+
+export interface GraphDriverCapabilities {
+  /** How many committed layers one snapshot may stack; the core refuses deeper images. */
+  maxLayers: number;
+  /** Snapshots share unchanged files with their parents (copy-on-write), so usage excludes parents. */
+  copyOnWrite: boolean;
+}
+
+/**
+ * A graph driver manages snapshots: a committed snapshot is an image layer, an active one is
+ * writable (a layer being unpacked, or a container's rootfs). It returns mounts and never
+ * mounts anything in the host's view of the world itself; the core or runtime performs them.
+ * Diffs are applied by the core onto the mounted active snapshot, so whiteouts are
+ * made by the kernel (overlay) or by plain deletes (vfs).
+ */
+export interface GraphDriver {
+  readonly name: string;
+  capabilities(): GraphDriverCapabilities;
+  /** Creates an active snapshot `key` on top of committed `parent`. ConflictError if `key` exists. */
+  prepare(key: string, parent?: string, opts?: { labels?: Labels }): Promise<Mount[]>;
+  /** A read-only active snapshot of `parent`. */
+  view(key: string, parent: string, opts?: { labels?: Labels }): Promise<Mount[]>;
+  /** The mounts of an existing active or view snapshot. NotFoundError if absent. */
+  mounts(key: string): Promise<Mount[]>;
+  /** Turns active snapshot `key` into committed snapshot `name`; `key` is gone afterwards. */
+  commit(name: string, key: string, opts?: { labels?: Labels }): Promise<void>;
+  /** Removes a snapshot. ConflictError while it has children; NotFoundError if absent. */
+  remove(key: string): Promise<void>;
+  stat(key: string): Promise<SnapshotInfo>;
+  list(): Promise<SnapshotInfo[]>;
+  /** Bytes and inodes this snapshot adds on top of its parent (or in all, if not copy-on-write). */
+  usage(key: string): Promise<{ size: number; inodes: number }>;
+  close(): Promise<void>;
+}

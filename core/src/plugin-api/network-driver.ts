@@ -1,0 +1,74 @@
+import type { Labels } from './graph-driver.js';
+
+export interface NetworkDriverCapabilities {
+  /** `host`: containers share the host's network namespace; `private`: each gets its own. */
+  namespace: 'host' | 'private';
+  /**
+   * attach() adds interfaces to a namespace the core created. When false the namespace only
+   * has loopback and the runtime may create it itself (the fast path for `--network none`).
+   */
+  endpoints: boolean;
+  needsIpam: boolean;
+  portMapping: boolean;
+  dns: boolean;
+  scope: 'local' | 'global';
+}
+
+export interface NetworkSpec {
+  id: string;
+  name: string;
+  driver: string;
+  internal: boolean;
+  ipv6: boolean;
+  options: Labels;
+  labels: Labels;
+}
+
+export interface IpamPool {
+  poolId: string;
+  subnet: string;
+  gateway?: string;
+}
+
+export interface PortMapping {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
+
+export interface AttachRequest {
+  containerId: string;
+  network: NetworkSpec;
+  /** Path of the container's network namespace (a bind-mounted nsfs file). */
+  netnsPath: string;
+  ifName: string;
+  /** CIDRs from IPAM (empty when the driver does not need IPAM). */
+  addresses: string[];
+  gateway?: string;
+  mac?: string;
+  ports: PortMapping[];
+  aliases: string[];
+  options: Labels;
+}
+
+/** CNI 1.x-shaped result; persisted by the core and handed back to detach(). */
+export interface AttachResult {
+  interfaces: { name: string; mac?: string; mtu?: number; sandbox?: string }[];
+  ips: { address: string; gateway?: string; interface?: number }[];
+  routes: { dst: string; gw?: string }[];
+  dns?: { nameservers: string[]; search?: string[]; options?: string[] };
+}
+
+export interface NetworkDriver {
+  readonly name: string;
+  capabilities(): NetworkDriverCapabilities;
+  /** Sets up a network; returns driver state the core stores with it. */
+  createNetwork(spec: NetworkSpec, pools: IpamPool[]): Promise<Labels>;
+  /** Idempotent. */
+  deleteNetwork(spec: NetworkSpec): Promise<void>;
+  /** Rolls back whatever it did if it fails. */
+  attach(req: AttachRequest): Promise<AttachResult>;
+  /** Best-effort and repeatable; `prev` may be null after a crash. */
+  detach(req: AttachRequest, prev: AttachResult | null): Promise<void>;
+}

@@ -1,0 +1,72 @@
+export interface TaskSpec {
+  id: string;
+  /** Directory holding the OCI `config.json`, whose `root.path` the core has already mounted. */
+  bundle: string;
+  /** Allocate a pseudo-terminal for the process. */
+  terminal: boolean;
+  /** Keep a stdin pipe the core can write to (`docker run -i`). */
+  stdin: boolean;
+  /** File the runtime appends the container's output to, in its own format (read back by `logs`). */
+  logPath: string;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  exitedAt: Date;
+  oomKilled: boolean;
+}
+
+export type TaskStatus = 'created' | 'running' | 'paused' | 'stopped' | 'unknown';
+
+export interface TaskState {
+  status: TaskStatus;
+  pid?: number;
+  exit?: ExitStatus;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds, UTC (`2026-11-22T12:17:56.383760558Z`). */
+  time: string;
+  /** The bytes as written; a complete line ends with `\n`. */
+  data: Buffer;
+}
+
+export interface LogOptions {
+  /** Keep streaming until the task exits (or `signal` aborts). */
+  follow: boolean;
+  /** Only the last N entries already logged; 0 = only what comes next; undefined = all. */
+  tail?: number;
+  signal?: AbortSignal;
+}
+
+export interface RuntimeCapabilities {
+  terminal: boolean;
+  stdin: boolean;
+  /** Tasks keep running, and report their exit, when the daemon is gone. */
+  survivesDaemonRestart: boolean;
+}
+
+/**
+ * Runs tasks from OCI bundles. The core mounts the rootfs and writes `config.json`; the runtime
+ * supervises the process (so it can outlive the daemon), records its exit and its output.
+ */
+export interface Runtime {
+  readonly name: string;
+  capabilities(): RuntimeCapabilities;
+  /** Creates the task (process not yet started). Rolls back everything it did on failure. */
+  create(spec: TaskSpec): Promise<{ pid: number }>;
+  start(id: string): Promise<void>;
+  kill(id: string, signal: string | number, opts?: { all?: boolean }): Promise<void>;
+  /** Resolves when the task has exited; works for tasks created by an earlier daemon process. */
+  wait(id: string, signal?: AbortSignal): Promise<ExitStatus>;
+  state(id: string): Promise<TaskState>;
+  /** Removes the task's runtime state. Idempotent; a task that still runs gives ConflictError. */
+  delete(id: string): Promise<void>;
+  /** Output recorded for the task `id` (across all its runs). */
+  logs(id: string, logPath: string, opts: LogOptions): AsyncIterable<LogEntry>;
+  /** Writable stdin of a task created with `stdin: true`; ending it closes the process's stdin. */
+  openStdin?(id: string): Promise<NodeJS.WritableStream>;
+  resize?(id: string, width: number, height: number): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,38 @@
+import type { ContentStore } from './content.js';
+import type { EventBus } from './events.js';
+import type { GraphDriver } from './graph-driver.js';
+import type { IpamDriver } from './ipam.js';
+import type { Logger } from './logger.js';
+import type { NetworkDriver } from './network-driver.js';
+import type { Runtime } from './runtime.js';
+import type { VolumeDriver } from './volume.js';
+
+/** A service identifier. `Symbol.for` keys survive duplicate copies of this package. */
+export type Token<T> = symbol & { readonly __type?: T };
+
+function token<T>(key: string): Token<T> {
+  return Symbol.for(`skiff.${key}/1`) as Token<T>;
+}
+
+/** Services the host can hand to a plugin that lists them in its manifest's `requires`. */
+export const Tokens = {
+  Logger: token<Logger>('logger'),
+  Events: token<EventBus>('events'),
+  ContentStore: token<ContentStore>('content-store'),
+  /** The graph driver chosen by `storage-driver`. */
+  GraphDriver: token<GraphDriver>('graph-driver'),
+  /** The runtime chosen by `default-runtime`. */
+  Runtime: token<Runtime>('runtime'),
+  IpamDriver: token<IpamDriver>('ipam-driver'),
+} as const;
+
+/** What each plugin kind provides. */
+export interface DriverKinds {
+  storage: GraphDriver;
+  network: NetworkDriver;
+  ipam: IpamDriver;
+  runtime: Runtime;
+  volume: VolumeDriver;
+}
+export type PluginKind = keyof DriverKinds;
+export const PLUGIN_KINDS: readonly PluginKind[] = ['storage', 'network', 'ipam', 'runtime', 'volume'];
