@@ -33,5 +33,8 @@ export interface ContentWriter {
   write(chunk: Uint8Array): Promise<void>;
   /** Verifies size and digest, then atomically moves the blob into the store. */
   commit(size: number | undefined, digest: string): Promise<void>;
+  /** Discards the ingest and its data. */
   abort(): Promise<void>;
+  /** Releases the writer but keeps the data written so far, so a later `writer(ref)` resumes it. */
+  close(): Promise<void>;
 }

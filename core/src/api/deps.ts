@@ -1,0 +1,15 @@
+import type { DaemonConfig } from '../config/daemon-config.js';
+import type { ContainerService } from '../containers/container-service.js';
+import type { ImageService } from '../images/image-service.js';
+import type { Logger } from '../plugin-api/logger.js';
+
+/** What the API layer needs from the engine. */
+export interface ApiDeps {
+  config: DaemonConfig;
+  images: ImageService;
+  containers: ContainerService;
+  log: Logger;
+  storageDriver: string;
+  /** `GET /info` body. */
+  info(): Promise<Record<string, unknown>>;
+}

@@ -1,0 +1,90 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ProgressMessage } from '../../images/image-types.js';
+import { InvalidParameterError, NotFoundError } from '../../plugin-api/errors.js';
+import { engineHeaders } from '../api-version.js';
+import type { ApiDeps } from '../deps.js';
+import { registryAuth } from '../query.js';
+import { imageInspect, imageSummary } from '../views.js';
+
+/**
+ * Starts a chunked JSON stream lazily: errors that happen before the first real progress
+ * message still get a proper status code, as dockerd does for an unknown manifest.
+ */
+class ProgressStream {
+  private started = false;
+  private pending: ProgressMessage[] = [];
+  constructor(private readonly reply: FastifyReply) {}
+
+  push(m: ProgressMessage, commit = false): void {
+    if (!this.started && !commit) {
+      this.pending.push(m);
+      return;
+    }
+    this.begin();
+    this.reply.raw.write(`${JSON.stringify(m)}\r\n`);
+  }
+
+  begin(): void {
+    if (this.started) return;
+    this.started = true;
+    this.reply.hijack();
+    this.reply.raw.writeHead(200, { ...engineHeaders(), 'Content-Type': 'application/json' });
+    for (const m of this.pending.splice(0)) this.reply.raw.write(`${JSON.stringify(m)}\r\n`);
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  end(): void {
+    this.begin();
+    this.reply.raw.end();
+  }
+}
+
+export const imageRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const { images } = deps;
+
+  app.post('/images/create', async (req, reply) => {
+    const q = req.query as Record<string, string | undefined>;
+    if (q.fromSrc !== undefined) throw new InvalidParameterError('importing images (fromSrc) is not supported yet');
+    const from = q.fromImage;
+    if (!from) throw new InvalidParameterError('fromImage is required');
+    const tag = q.tag ?? '';
+    const ref = tag === '' ? from : /^sha256:/.test(tag) ? `${from}@${tag}` : `${from}:${tag}`;
+    const auth = registryAuth(req.headers['x-registry-auth']);
+    const abort = new AbortController();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected'));
+    });
+    const stream = new ProgressStream(reply);
+    let layerSeen = false;
+    try {
+      await images.pull(ref, {
+        auth,
+        signal: abort.signal,
+        onProgress: (m) => {
+          // Once the manifest resolved and layers are listed, the 200 can go out.
+          if (m.id && !m.status?.startsWith('Pulling from')) layerSeen = true;
+          stream.push(m, layerSeen);
+        },
+      });
+    } catch (err) {
+      if (!stream.isStarted) throw err;
+      const message = (err as Error).message;
+      stream.push({ errorDetail: { message }, error: message }, true);
+    }
+    stream.end();
+    return reply;
+  });
+
+  app.get('/images/json', async () => images.list().map((img) => imageSummary(img, images)));
+
+  // Image names contain '/' and ':' unescaped: match greedily and split off the action.
+  app.get('/images/*', async (req) => {
+    const rest = (req.params as { '*': string })['*'];
+    const m = /^(.+)\/json$/.exec(rest);
+    if (!m) throw new NotFoundError('page not found');
+    return imageInspect(images.resolve(m[1]!), images, deps.storageDriver);
+  });
+};

@@ -1,0 +1,66 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { SkiffError } from '../plugin-api/errors.js';
+import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
+import type { ApiDeps } from './deps.js';
+import { containerRoutes } from './routes/containers.js';
+import { imageRoutes } from './routes/images.js';
+import { systemRoutes } from './routes/system.js';
+import { handleUpgrade } from './upgrade.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiVersion?: string;
+  }
+}
+
+/** The Docker Engine API on Fastify. Routes answer both `/v1.xx/…` and unversioned paths. */
+export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024 * 1024,
+    maxParamLength: 1024,
+    keepAliveTimeout: 30_000,
+    rewriteUrl(req) {
+      const { url } = splitVersion(req.url ?? '/');
+      return url;
+    },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const { version } = splitVersion(req.raw.url ?? '/');
+    req.apiVersion = version;
+    reply.headers(engineHeaders());
+    const problem = versionProblem(version);
+    if (problem) return reply.code(400).send({ message: problem });
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      const e = new Error((err as Error).message) as FastifyError;
+      e.statusCode = 400;
+      done(e, undefined);
+    }
+  });
+  // Everything else (tar bodies with text/plain or application/x-tar, no type at all) stays a stream.
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  app.setErrorHandler((err: FastifyError | SkiffError, _req, reply) => {
+    const status = err instanceof SkiffError ? err.status : (err.statusCode ?? 500);
+    if (status === 304) return reply.code(304).send();
+    if (status >= 500) deps.log.error('request failed', { error: err.message });
+    return reply.code(status).type('application/json').send({ message: err.message });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ message: 'page not found' }));
+
+  await app.register(systemRoutes, { deps });
+  await app.register(imageRoutes, { deps });
+  await app.register(containerRoutes, { deps });
+
+  app.server.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
+  return app;
+}

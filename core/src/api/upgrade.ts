@@ -1,0 +1,45 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { statusOf } from '../plugin-api/errors.js';
+import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
+import type { ApiDeps } from './deps.js';
+import { attachSink } from './routes/attach-sink.js';
+
+const ATTACH = /^\/containers\/([^/?]+)\/attach(?:\?|$)/;
+
+function plainResponse(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ message });
+  const head = Object.entries({ ...engineHeaders(), 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Error'}\r\n${head}\r\n${body}`);
+}
+
+/**
+ * Hijacked requests (`Connection: Upgrade`, `Upgrade: tcp`): attach. Node hands us the raw
+ * socket; any request body bytes (dockerode sends JSON options) arrive in `head` first.
+ */
+export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  const { version, url } = splitVersion(req.url ?? '/');
+  const problem = versionProblem(version);
+  if (problem) return plainResponse(socket, 400, problem);
+  const m = ATTACH.exec(url);
+  if (req.method !== 'POST' || !m) return plainResponse(socket, 404, 'page not found');
+  const id = decodeURIComponent(m[1]!);
+  const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
+  let container: ReturnType<ApiDeps['containers']['get']>;
+  try {
+    container = deps.containers.get(id);
+  } catch (err) {
+    return plainResponse(socket, statusOf(err), (err as Error).message);
+  }
+  void head; // request body bytes and later stdin: not delivered to containers yet (see runtime openStdin)
+  socket.write(
+    'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
+  );
+  const sink = attachSink(socket, container, query);
+  socket.on('close', () => deps.containers.detach(container.Id, sink));
+  socket.on('data', () => {}); // drain stdin; the client's half-close must not end our side
+  deps.containers.attach(container.Id, sink);
+}

@@ -1,0 +1,177 @@
+import type { ContainerRecord } from '../containers/container-types.js';
+import type { ImageService } from '../images/image-service.js';
+import type { ImageRecord } from '../images/image-types.js';
+
+const unix = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/** "3 seconds", "About a minute", "4 minutes", "About an hour", "2 hours", "3 days", … (go-units HumanDuration). */
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+export function statusText(c: ContainerRecord, now = Date.now()): string {
+  const st = c.State;
+  if (st.Running) return `Up ${humanDuration(now - Date.parse(st.StartedAt))}`;
+  if (st.Status === 'exited') {
+    if (st.FinishedAt.startsWith('0001')) return 'Exited';
+    return `Exited (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
+  }
+  if (st.Status === 'removing') return 'Removal In Progress';
+  if (st.Status === 'dead') return 'Dead';
+  return 'Created';
+}
+
+function commandLine(c: ContainerRecord): string {
+  return [c.Path, ...c.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
+}
+
+export function containerSummary(c: ContainerRecord) {
+  return {
+    Id: c.Id,
+    Names: [c.Name],
+    Image: c.Config.Image,
+    ImageID: c.Image,
+    Command: commandLine(c),
+    Created: unix(c.Created),
+    Ports: [],
+    Labels: c.Config.Labels,
+    State: c.State.Status,
+    Status: statusText(c),
+    HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+export function containerInspect(c: ContainerRecord) {
+  return {
+    Id: c.Id,
+    Created: c.Created,
+    Path: c.Path,
+    Args: c.Args,
+    State: {
+      Status: c.State.Status,
+      Running: c.State.Running,
+      Paused: c.State.Paused,
+      Restarting: c.State.Restarting,
+      OOMKilled: c.State.OOMKilled,
+      Dead: c.State.Dead,
+      Pid: c.State.Pid,
+      ExitCode: c.State.ExitCode,
+      Error: c.State.Error,
+      StartedAt: c.State.StartedAt,
+      FinishedAt: c.State.FinishedAt,
+    },
+    Image: c.Image,
+    ResolvConfPath: c.ResolvConfPath,
+    HostnamePath: c.HostnamePath,
+    HostsPath: c.HostsPath,
+    LogPath: c.LogPath,
+    Name: c.Name,
+    RestartCount: c.RestartCount,
+    Driver: c.Driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: c.HostConfig,
+    GraphDriver: { Name: c.Driver, Data: null },
+    Mounts: [],
+    Config: c.Config,
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: '',
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      Ports: {},
+      SandboxKey: '',
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: '',
+      Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: '',
+      IPPrefixLen: 0,
+      IPv6Gateway: '',
+      MacAddress: '',
+      Networks: {},
+    },
+  };
+}
+
+export function imageSummary(img: ImageRecord, images: ImageService) {
+  const { tags, digests } = images.names(img.id);
+  return {
+    Containers: -1,
+    Created: unix(img.created),
+    Id: img.id,
+    Labels: img.config.config?.Labels ?? null,
+    ParentId: '',
+    RepoDigests: digests.length ? digests : tags.length ? [] : ['<none>@<none>'],
+    RepoTags: tags.length ? tags : ['<none>:<none>'],
+    SharedSize: -1,
+    Size: img.size,
+    VirtualSize: img.size,
+  };
+}
+
+export function imageInspect(img: ImageRecord, images: ImageService, driver: string) {
+  const { tags, digests } = images.names(img.id);
+  const cfg = img.config.config ?? {};
+  return {
+    Id: img.id,
+    RepoTags: tags,
+    RepoDigests: digests,
+    Parent: '',
+    Comment: img.config.history?.at(-1)?.comment ?? '',
+    Created: img.created,
+    Container: '',
+    ContainerConfig: {},
+    DockerVersion: '',
+    Author: img.config.author ?? '',
+    Config: {
+      Hostname: '',
+      Domainname: '',
+      User: cfg.User ?? '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      ExposedPorts: cfg.ExposedPorts ?? null,
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: cfg.Env ?? null,
+      Cmd: cfg.Cmd ?? null,
+      Image: '',
+      Volumes: cfg.Volumes ?? null,
+      WorkingDir: cfg.WorkingDir ?? '',
+      Entrypoint: cfg.Entrypoint ?? null,
+      OnBuild: null,
+      Labels: cfg.Labels ?? null,
+      ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
+    },
+    Architecture: img.config.architecture ?? '',
+    Os: img.config.os ?? 'linux',
+    Size: img.size,
+    VirtualSize: img.size,
+    GraphDriver: { Name: driver, Data: null },
+    RootFS: { Type: 'layers', Layers: img.config.rootfs.diff_ids },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}

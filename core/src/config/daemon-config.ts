@@ -1,0 +1,212 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { InvalidParameterError } from '../plugin-api/errors.js';
+
+export interface RuntimeEntry {
+  /** The OCI runtime binary (runc, crun). */
+  path?: string;
+  runtimeArgs?: string[];
+  /** The runtime plugin that runs it (`linux` unless said otherwise). */
+  runtimeType?: string;
+}
+
+export interface DaemonConfig {
+  dataRoot: string;
+  execRoot: string;
+  hosts: string[];
+  /** Unset = first available of the preferred drivers. */
+  storageDriver?: string;
+  storageOpts: string[];
+  defaultRuntime: string;
+  runtimes: Record<string, RuntimeEntry>;
+  insecureRegistries: string[];
+  /** Extra plugin packages (names resolvable from the plugin search paths, or absolute package dirs). */
+  plugins: string[];
+  /** Plugin packages the daemon must not start without. */
+  requiredPlugins: string[];
+  pluginConfig: Record<string, Record<string, unknown>>;
+  defaultNetwork: string;
+  debug: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends InvalidParameterError {}
+
+export const DEFAULT_CONFIG_FILE = '/etc/skiff/daemon.json';
+
+const DEFAULTS: DaemonConfig = {
+  dataRoot: '/var/lib/skiff',
+  execRoot: '/run/skiff',
+  hosts: ['unix:///run/skiff/skiff.sock'],
+  storageOpts: [],
+  defaultRuntime: 'runc',
+  runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' } },
+  insecureRegistries: [],
+  plugins: [],
+  requiredPlugins: [],
+  pluginConfig: {},
+  defaultNetwork: 'none',
+  debug: false,
+  logLevel: 'info',
+};
+
+/** daemon.json keys (dockerd's spelling where dockerd has the key) → config fields. */
+const FILE_KEYS: Record<string, keyof DaemonConfig> = {
+  'data-root': 'dataRoot',
+  'exec-root': 'execRoot',
+  hosts: 'hosts',
+  'storage-driver': 'storageDriver',
+  'storage-opts': 'storageOpts',
+  'default-runtime': 'defaultRuntime',
+  runtimes: 'runtimes',
+  'insecure-registries': 'insecureRegistries',
+  plugins: 'plugins',
+  'required-plugins': 'requiredPlugins',
+  'plugin-config': 'pluginConfig',
+  'default-network': 'defaultNetwork',
+  debug: 'debug',
+  'log-level': 'logLevel',
+};
+
+export interface CommandLine {
+  configFile?: string;
+  overrides: Partial<DaemonConfig>;
+  help: boolean;
+  version: boolean;
+}
+
+export const USAGE = `Usage: skiffd [OPTIONS]
+
+A container engine that speaks the Docker Engine API.
+
+Options:
+      --config-file string        Daemon configuration file (default "${DEFAULT_CONFIG_FILE}")
+      --root, --data-root string  Root directory of persistent state (default "${DEFAULTS.dataRoot}")
+      --exec-root string          Root directory for execution state (default "${DEFAULTS.execRoot}")
+  -H, --host list                 Daemon socket to listen on (unix://path)
+  -s, --storage-driver string     Storage driver to use (overlay, vfs, …)
+      --default-runtime string    Default OCI runtime for containers (default "runc")
+      --insecure-registry list    Registry to reach over plain HTTP (127.0.0.0/8 always is)
+      --plugin list               Extra plugin package to load
+  -D, --debug                     Enable debug mode
+  -l, --log-level string          debug, info, warn or error (default "info")
+  -v, --version                   Print version information and quit
+  -h, --help                      Print usage`;
+
+export function parseCommandLine(argv: string[]): CommandLine {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'config-file': { type: 'string' },
+        root: { type: 'string' },
+        'data-root': { type: 'string' },
+        'exec-root': { type: 'string' },
+        host: { type: 'string', short: 'H', multiple: true },
+        'storage-driver': { type: 'string', short: 's' },
+        'default-runtime': { type: 'string' },
+        'insecure-registry': { type: 'string', multiple: true },
+        plugin: { type: 'string', multiple: true },
+        debug: { type: 'boolean', short: 'D' },
+        'log-level': { type: 'string', short: 'l' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const o: Partial<DaemonConfig> = {};
+  const root = (values['data-root'] ?? values.root) as string | undefined;
+  if (root) o.dataRoot = root;
+  if (values['exec-root']) o.execRoot = values['exec-root'] as string;
+  if (values.host) o.hosts = values.host as string[];
+  if (values['storage-driver']) o.storageDriver = values['storage-driver'] as string;
+  if (values['default-runtime']) o.defaultRuntime = values['default-runtime'] as string;
+  if (values['insecure-registry']) o.insecureRegistries = values['insecure-registry'] as string[];
+  if (values.plugin) o.plugins = values.plugin as string[];
+  if (values.debug) o.debug = true;
+  if (values['log-level']) o.logLevel = values['log-level'] as DaemonConfig['logLevel'];
+  return {
+    configFile: values['config-file'] as string | undefined,
+    overrides: o,
+    help: values.help === true,
+    version: values.version === true,
+  };
+}
+
+/** Parses daemon.json text; unknown keys are an error, as in dockerd. */
+export function parseConfigFile(text: string, file: string): Partial<DaemonConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`unable to configure the skiff daemon with file ${file}: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`unable to configure the skiff daemon with file ${file}: the top level must be an object`);
+  }
+  const unknown = Object.keys(raw).filter((k) => !(k in FILE_KEYS));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `unable to configure the skiff daemon with file ${file}: the following directives don't match any configuration option: ${unknown.join(', ')}`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) out[FILE_KEYS[k]!] = v;
+  return out as Partial<DaemonConfig>;
+}
+
+function check(cfg: DaemonConfig): DaemonConfig {
+  const str = (k: keyof DaemonConfig) => {
+    if (typeof cfg[k] !== 'string' || (cfg[k] as string) === '') throw new ConfigError(`${k} must be a non-empty string`);
+  };
+  const list = (k: keyof DaemonConfig) => {
+    const v = cfg[k];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${k} must be a list of strings`);
+  };
+  str('dataRoot');
+  str('execRoot');
+  str('defaultRuntime');
+  str('defaultNetwork');
+  for (const k of ['hosts', 'storageOpts', 'insecureRegistries', 'plugins', 'requiredPlugins'] as const) list(k);
+  if (cfg.storageDriver !== undefined) str('storageDriver');
+  if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) {
+    throw new ConfigError(`log-level must be one of debug, info, warn, error (got ${JSON.stringify(cfg.logLevel)})`);
+  }
+  for (const h of cfg.hosts) {
+    if (!h.startsWith('unix://')) throw new ConfigError(`unsupported host ${h}: only unix:// sockets are served`);
+  }
+  if (!cfg.runtimes[cfg.defaultRuntime]) {
+    throw new ConfigError(
+      `default runtime ${cfg.defaultRuntime} is not among the configured runtimes: ${Object.keys(cfg.runtimes).join(', ')}`,
+    );
+  }
+  return cfg;
+}
+
+/** Defaults ← config file ← command-line flags. A missing default file is fine; a missing named one is not. */
+export async function loadConfig(cl: CommandLine): Promise<DaemonConfig> {
+  const file = cl.configFile ?? DEFAULT_CONFIG_FILE;
+  let fromFile: Partial<DaemonConfig> = {};
+  try {
+    fromFile = parseConfigFile(await readFile(file, 'utf8'), file);
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!missing || cl.configFile) {
+      throw err instanceof ConfigError ? err : new ConfigError(`unable to read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const merged = { ...DEFAULTS, ...fromFile, ...cl.overrides } as DaemonConfig;
+  merged.runtimes = { ...DEFAULTS.runtimes, ...fromFile.runtimes };
+  if (fromFile.insecureRegistries && cl.overrides.insecureRegistries) {
+    merged.insecureRegistries = [...fromFile.insecureRegistries, ...cl.overrides.insecureRegistries];
+  }
+  if (fromFile.plugins && cl.overrides.plugins) merged.plugins = [...fromFile.plugins, ...cl.overrides.plugins];
+  if (fromFile.debug && !cl.overrides.logLevel) merged.logLevel = 'debug';
+  if (cl.overrides.debug) merged.logLevel = 'debug';
+  return check(merged);
+}

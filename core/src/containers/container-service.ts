@@ -1,0 +1,433 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { mountAll, rootfsPath, unmountAll } from '../host/index.js';
+import type { ImageService } from '../images/image-service.js';
+import { ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SkiffError, SystemError } from '../plugin-api/errors.js';
+import type { EventBus } from '../plugin-api/events.js';
+import type { GraphDriver } from '../plugin-api/graph-driver.js';
+import type { Logger } from '../plugin-api/logger.js';
+import type { LogEntry, Runtime } from '../plugin-api/runtime.js';
+import type { DriverRegistry } from '../plugins/driver-registry.js';
+import type { ContainerStore } from './container-store.js';
+import { type ContainerRecord, type ContainerState, ZERO_TIME } from './container-types.js';
+import { parseCreateBody, validateName } from './create-request.js';
+import { writeEtcFiles } from './etc-files.js';
+import { ExitWaiters, type WaitCondition, type WaitResult } from './exit-waiters.js';
+import { randomName } from './names.js';
+import { buildOciSpec, resolveUser } from './oci-spec.js';
+
+export interface OutputSink {
+  write(entry: LogEntry): void;
+  end(): void;
+}
+
+function freshState(): ContainerState {
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+  };
+}
+
+/** Creates, starts, watches and removes containers. */
+export class ContainerService {
+  private readonly waiters = new ExitWaiters();
+  /** Attach streams waiting for (or following) the current run, per container. */
+  private readonly attachments = new Map<string, Set<{ sink: OutputSink; done?: Promise<void> }>>();
+  private readonly busy = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly store: ContainerStore,
+    private readonly images: ImageService,
+    private readonly graph: GraphDriver,
+    private readonly drivers: DriverRegistry,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+  ) {}
+
+  private dir(id: string): string {
+    return join(this.config.dataRoot, 'containers', id);
+  }
+  private bundle(id: string): string {
+    return join(this.config.execRoot, 'containers', id);
+  }
+
+  /** Finds a container by full ID, name, or unique ID prefix. */
+  get(ref: string): ContainerRecord {
+    const c =
+      this.store.get(ref) ??
+      this.store.byName(ref.startsWith('/') ? ref : `/${ref}`) ??
+      (() => {
+        if (!/^[0-9a-f]+$/.test(ref)) return undefined;
+        const found = this.store.byIdPrefix(ref);
+        if (found.length > 1) throw new InvalidParameterError(`multiple IDs found with provided prefix: ${ref}`);
+        return found[0];
+      })();
+    if (!c) throw new NotFoundError(`No such container: ${ref}`);
+    return c;
+  }
+
+  list(): ContainerRecord[] {
+    return this.store.list().sort((a, b) => b.Created.localeCompare(a.Created));
+  }
+
+  /** One operation at a time per container (start/stop/remove race otherwise). */
+  private async serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.busy.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.busy.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.busy.get(id) === next) this.busy.delete(id);
+    }
+  }
+
+  async create(body: unknown, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    const { config, hostConfig } = parseCreateBody(body);
+    const image = this.images.resolve(config.Image);
+    const imgCfg = image.config.config ?? {};
+    const id = randomBytes(32).toString('hex');
+    const entrypoint = config.Entrypoint ?? imgCfg.Entrypoint ?? [];
+    const cmd = config.Cmd ?? (config.Entrypoint ? [] : (imgCfg.Cmd ?? []));
+    const argv = [...entrypoint, ...cmd];
+    if (argv.length === 0) throw new InvalidParameterError('No command specified');
+    const env = mergeEnv(imgCfg.Env ?? [], config.Env);
+    const runtimeName = hostConfig.Runtime ?? this.config.defaultRuntime;
+    if (!this.config.runtimes[runtimeName]) throw new InvalidParameterError(`Unknown runtime specified ${runtimeName}`);
+    const dir = this.dir(id);
+    const record: ContainerRecord = {
+      Id: id,
+      Name: name ? validateName(name) : randomName(),
+      Created: new Date().toISOString(),
+      Path: argv[0]!,
+      Args: argv.slice(1),
+      Config: {
+        ...config,
+        Hostname: config.Hostname || id.slice(0, 12),
+        Env: env,
+        Cmd: config.Cmd ?? imgCfg.Cmd ?? null,
+        Entrypoint: config.Entrypoint ?? imgCfg.Entrypoint ?? null,
+        WorkingDir: config.WorkingDir || imgCfg.WorkingDir || '',
+        User: config.User || imgCfg.User || '',
+        Labels: { ...(imgCfg.Labels ?? {}), ...config.Labels },
+        ExposedPorts: config.ExposedPorts ?? imgCfg.ExposedPorts ?? null,
+        StopSignal: config.StopSignal ?? imgCfg.StopSignal,
+      },
+      HostConfig: hostConfig,
+      Image: image.id,
+      State: freshState(),
+      Driver: this.graph.name,
+      RestartCount: 0,
+      LogPath: join(dir, `${id}-json.log`),
+      ResolvConfPath: join(dir, 'resolv.conf'),
+      HostnamePath: join(dir, 'hostname'),
+      HostsPath: join(dir, 'hosts'),
+      RuntimeName: runtimeName,
+    };
+    const top = image.layers.at(-1)?.chainId.replace(/^sha256:/, '');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.store.insert(record);
+        break;
+      } catch (err) {
+        if (name || !(err instanceof ConflictError) || attempt > 20) throw err;
+        record.Name = randomName(attempt);
+      }
+    }
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o710 });
+      await this.graph.prepare(id, top);
+    } catch (err) {
+      this.store.delete(id);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    this.publish(record, 'create');
+    return { Id: id, Warnings: [] };
+  }
+
+  private publish(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.events.publish({
+      Type: 'container',
+      Action: action,
+      Actor: { ID: c.Id, Attributes: { ...c.Config.Labels, image: c.Config.Image, name: c.Name.slice(1), ...extra } },
+    });
+  }
+
+  private runtimeFor(c: ContainerRecord): Promise<Runtime> {
+    const entry = this.config.runtimes[c.RuntimeName];
+    if (!entry) throw new SystemError(`runtime ${c.RuntimeName} is no longer configured`);
+    return this.drivers.get('runtime', entry.runtimeType ?? 'linux', { ...entry }, c.RuntimeName);
+  }
+
+  private networkDriverName(c: ContainerRecord): string {
+    const mode = c.HostConfig.NetworkMode;
+    return mode === 'default' ? this.config.defaultNetwork : mode;
+  }
+
+  async start(ref: string): Promise<void> {
+    const c0 = this.get(ref);
+    await this.serial(c0.Id, async () => {
+      const c = this.get(c0.Id);
+      if (c.State.Running) throw new NotModifiedError('container already started');
+      if (c.State.Status === 'removing') throw new ConflictError(`container ${c.Id} is marked for removal and cannot be started`);
+      try {
+        await this.startTask(c);
+      } catch (err) {
+        c.State = { ...c.State, Status: c.State.Status === 'created' ? 'created' : 'exited', Error: (err as Error).message, ExitCode: exitCodeFor(err) };
+        this.store.update(c);
+        await this.cleanupRun(c).catch(() => {});
+        for (const a of this.attachments.get(c.Id) ?? []) a.sink.end();
+        this.attachments.delete(c.Id);
+        throw err;
+      }
+    });
+  }
+
+  private async startTask(c: ContainerRecord): Promise<void> {
+    const netName = this.networkDriverName(c);
+    if (!this.drivers.has('network', netName)) throw new NotFoundError(`network ${netName} not found`);
+    const net = await this.drivers.get('network', netName);
+    const caps = net.capabilities();
+    if (caps.endpoints) throw new InvalidParameterError(`network ${netName}: networks with endpoints are not supported yet`);
+    const runtime = await this.runtimeFor(c);
+
+    const mounts = await this.graph.mounts(c.Id);
+    let rootfs = rootfsPath(mounts);
+    const bundle = this.bundle(c.Id);
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    if (!rootfs) {
+      rootfs = join(bundle, 'rootfs');
+      await mkdir(rootfs, { recursive: true });
+      await mountAll(mounts, rootfs);
+      c.MountedRootfs = rootfs;
+    }
+    const etc = await writeEtcFiles(this.dir(c.Id), {
+      hostname: c.Config.Hostname,
+      domainname: c.Config.Domainname,
+      hostNetwork: caps.namespace === 'host',
+    });
+    const user = await resolveUser(rootfs, c.Config.User);
+    const spec = buildOciSpec({
+      id: c.Id,
+      rootfs,
+      args: [c.Path, ...c.Args],
+      env: c.Config.Env,
+      cwd: c.Config.WorkingDir || '/',
+      user,
+      hostname: c.Config.Hostname,
+      terminal: c.Config.Tty,
+      readonlyRootfs: c.HostConfig.ReadonlyRootfs,
+      network: caps.namespace === 'host' ? { mode: 'host' } : { mode: 'new' },
+      capAdd: c.HostConfig.CapAdd ?? [],
+      capDrop: c.HostConfig.CapDrop ?? [],
+      privileged: c.HostConfig.Privileged,
+      etcFiles: etc,
+      cgroupsPath: `/skiff/${c.Id}`,
+    });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    const { pid } = await runtime.create({
+      id: c.Id,
+      bundle,
+      terminal: c.Config.Tty,
+      stdin: c.Config.OpenStdin,
+      logPath: c.LogPath,
+    });
+    this.pumpAttachments(c, runtime);
+    try {
+      await runtime.start(c.Id);
+    } catch (err) {
+      await runtime.kill(c.Id, 'KILL').catch(() => {});
+      await runtime.delete(c.Id).catch(() => {});
+      throw err;
+    }
+    c.State = { ...freshState(), Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() };
+    this.store.update(c);
+    this.publish(c, 'start');
+    this.watch(c, runtime);
+  }
+
+  /** Follows the task to its exit (also for tasks found running after a daemon restart). */
+  private watch(c: ContainerRecord, runtime: Runtime): void {
+    runtime
+      .wait(c.Id)
+      .then((exit) => this.onExit(c.Id, exit.exitCode, exit.oomKilled, exit.exitedAt))
+      .catch((err) => {
+        this.log.error('lost track of container', { id: c.Id, error: err as Error });
+        return this.onExit(c.Id, 255, false, new Date(), (err as Error).message);
+      });
+  }
+
+  private async onExit(id: string, code: number, oom: boolean, at: Date, error = ''): Promise<void> {
+    let c: ContainerRecord;
+    try {
+      c = this.get(id);
+    } catch {
+      return;
+    }
+    await Promise.allSettled([...(this.attachments.get(id) ?? [])].map((a) => a.done));
+    this.attachments.delete(id);
+    c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, OOMKilled: oom, Error: error, FinishedAt: at.toISOString() };
+    this.store.update(c);
+    await this.cleanupRun(c);
+    this.publish(c, 'die', { exitCode: String(code) });
+    this.waiters.notify(id, 'exit', { StatusCode: code, Error: null });
+    if (c.HostConfig.AutoRemove) {
+      await this.remove(id, { force: true }).catch((err) => this.log.warn('auto-remove failed', { id, error: err as Error }));
+    }
+  }
+
+  /** Undoes what start did; safe to repeat. */
+  private async cleanupRun(c: ContainerRecord): Promise<void> {
+    const runtime = await this.runtimeFor(c).catch(() => undefined);
+    await runtime?.delete(c.Id).catch((err) => this.log.warn('runtime delete failed', { id: c.Id, error: err as Error }));
+    if (c.MountedRootfs) {
+      await unmountAll(c.MountedRootfs);
+      c.MountedRootfs = undefined;
+      this.store.update(c);
+    }
+    await rm(this.bundle(c.Id), { recursive: true, force: true });
+  }
+
+  /** Streams the output of the container's next (or current) run to `sink`. */
+  attach(ref: string, sink: OutputSink): void {
+    const c = this.get(ref);
+    let set = this.attachments.get(c.Id);
+    if (!set) this.attachments.set(c.Id, (set = new Set()));
+    const a: { sink: OutputSink; done?: Promise<void> } = { sink };
+    set.add(a);
+    if (c.State.Running) {
+      void this.runtimeFor(c).then((rt) => this.pumpOne(c, rt, a));
+    }
+  }
+
+  private pumpAttachments(c: ContainerRecord, runtime: Runtime): void {
+    for (const a of this.attachments.get(c.Id) ?? []) if (!a.done) this.pumpOne(c, runtime, a);
+  }
+
+  private pumpOne(c: ContainerRecord, runtime: Runtime, a: { sink: OutputSink; done?: Promise<void> }): void {
+    a.done = (async () => {
+      try {
+        for await (const entry of runtime.logs(c.Id, c.LogPath, { follow: true, tail: 0 })) a.sink.write(entry);
+      } catch (err) {
+        this.log.warn('attach stream failed', { id: c.Id, error: err as Error });
+      } finally {
+        a.sink.end();
+        this.attachments.get(c.Id)?.delete(a);
+      }
+    })();
+  }
+
+  /** Detaches a sink whose client went away. */
+  detach(ref: string, sink: OutputSink): void {
+    const set = this.attachments.get(ref);
+    for (const a of set ?? []) if (a.sink === sink) set!.delete(a);
+  }
+
+  async logs(ref: string, opts: { follow: boolean; tail?: number; signal?: AbortSignal }): Promise<{ c: ContainerRecord; entries: AsyncIterable<LogEntry> }> {
+    const c = this.get(ref);
+    const runtime = await this.runtimeFor(c);
+    return { c, entries: runtime.logs(c.Id, c.LogPath, { ...opts, follow: opts.follow && c.State.Running }) };
+  }
+
+  async wait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
+    const c = this.get(ref);
+    if (condition === 'removed') return this.waiters.wait(c.Id, 'removed', signal);
+    if (condition === 'not-running' && !c.State.Running) return { StatusCode: c.State.ExitCode, Error: null };
+    return this.waiters.wait(c.Id, 'exit', signal);
+  }
+
+  /** Registers the waiter now; resolves later. Lets the API send headers only once the waiter is in place. */
+  waitLater(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
+    return this.wait(ref, condition, signal);
+  }
+
+  async kill(ref: string, signal = 'KILL'): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
+    const runtime = await this.runtimeFor(c);
+    await runtime.kill(c.Id, signal.replace(/^SIG/i, '').toUpperCase(), { all: true });
+  }
+
+  async stop(ref: string, timeoutSec?: number): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw new NotModifiedError('container already stopped');
+    const exited = this.waiters.wait(c.Id, 'exit');
+    const runtime = await this.runtimeFor(c);
+    const t = timeoutSec ?? c.Config.StopTimeout ?? 10;
+    await runtime.kill(c.Id, (c.Config.StopSignal ?? 'TERM').replace(/^SIG/i, '')).catch(() => {});
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, t) * 1000).unref());
+    if ((await Promise.race([exited, timer])) === 'timeout') {
+      await runtime.kill(c.Id, 'KILL', { all: true }).catch(() => {});
+      await exited;
+    }
+  }
+
+  async remove(ref: string, opts: { force: boolean }): Promise<void> {
+    const c0 = this.get(ref);
+    await this.serial(c0.Id, async () => {
+      let c = this.get(c0.Id);
+      if (c.State.Running) {
+        if (!opts.force) {
+          throw new ConflictError(
+            `You cannot remove a running container ${c.Id}. Stop the container before attempting removal or force remove`,
+          );
+        }
+        const exited = this.waiters.wait(c.Id, 'exit');
+        const runtime = await this.runtimeFor(c);
+        await runtime.kill(c.Id, 'KILL', { all: true });
+        await exited;
+        c = this.get(c.Id);
+      }
+      await this.cleanupRun(c);
+      await this.graph.remove(c.Id).catch((err) => {
+        if (!(err instanceof NotFoundError)) throw err;
+      });
+      await rm(this.dir(c.Id), { recursive: true, force: true });
+      this.store.delete(c.Id);
+      this.publish(c, 'destroy');
+      this.waiters.notify(c.Id, 'removed', { StatusCode: c.State.ExitCode, Error: null });
+    });
+  }
+
+  /** After a daemon restart: follow tasks that still run, record those that exited meanwhile. */
+  async reconcile(): Promise<void> {
+    for (const c of this.store.list()) {
+      if (!c.State.Running) continue;
+      try {
+        const runtime = await this.runtimeFor(c);
+        const st = await runtime.state(c.Id);
+        if (st.status === 'running' || st.status === 'paused' || st.status === 'created') this.watch(c, runtime);
+        else await this.onExit(c.Id, st.exit?.exitCode ?? 255, st.exit?.oomKilled ?? false, st.exit?.exitedAt ?? new Date());
+      } catch (err) {
+        this.log.warn('skipping container during reconcile', { id: c.Id, error: err as Error });
+      }
+    }
+  }
+}
+
+function mergeEnv(base: string[], overrides: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...overrides]) out.set(e.split('=', 1)[0]!, e);
+  return [...out.values()];
+}
+
+/** docker maps start failures to 127 (command not found), 126 (cannot execute), else 128. */
+function exitCodeFor(err: unknown): number {
+  const m = (err as Error)?.message ?? '';
+  if (/executable file not found|no such file or directory/i.test(m)) return 127;
+  if (/permission denied/i.test(m)) return 126;
+  return err instanceof SkiffError ? 128 : 128;
+}

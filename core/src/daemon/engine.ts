@@ -1,0 +1,165 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Container } from 'inversify';
+import type { ApiDeps } from '../api/deps.js';
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { FileContentStore } from '../content/content-store.js';
+import { ContainerService } from '../containers/container-service.js';
+import { ContainerStore } from '../containers/container-store.js';
+import { MemoryEventBus } from '../events/event-bus.js';
+import { ImageService } from '../images/image-service.js';
+import { ImageStore } from '../images/image-store.js';
+import { RegistryClient } from '../images/registry-client.js';
+import type { Logger } from '../plugin-api/logger.js';
+import { type Token, Tokens } from '../plugin-api/tokens.js';
+import { DriverRegistry } from '../plugins/driver-registry.js';
+import { loadPlugins, type PluginStatus } from '../plugins/plugin-loader.js';
+import { nodeModulesChain } from '../plugins/plugin-package.js';
+import { openDatabase } from '../store/database.js';
+import { CoreTokens } from './core-tokens.js';
+import { FIRST_PARTY_PLUGINS, STORAGE_PREFERENCE } from './first-party.js';
+import { systemInfo } from './system-info.js';
+
+/** A start-up problem the daemon reports as one line and exits on. */
+export class StartupError extends Error {}
+
+async function daemonId(root: string): Promise<string> {
+  const file = join(root, 'engine-id');
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing) return existing;
+  const id = randomUUID();
+  await writeFile(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+function parseStorageOpts(opts: string[]): Record<string, string> {
+  return Object.fromEntries(opts.map((o) => o.split(/=(.*)/s, 2) as [string, string]));
+}
+
+/**
+ * Wires the engine: loads plugins, picks drivers, binds services in the inversify container.
+ * Plugins never see the container; they get a registrar (see plugins/plugin-loader.ts).
+ */
+export async function createEngine(config: DaemonConfig, log: Logger): Promise<Container> {
+  await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+  await mkdir(config.execRoot, { recursive: true, mode: 0o700 });
+  const di = new Container();
+  const events = new MemoryEventBus();
+  di.bind(CoreTokens.Config).toConstantValue(config);
+  di.bind(Tokens.Logger).toConstantValue(log);
+  di.bind(Tokens.Events).toConstantValue(events);
+  const content = new FileContentStore(join(config.dataRoot, 'content'));
+  di.bind(Tokens.ContentStore).toConstantValue(content);
+
+  const drivers = new DriverRegistry();
+  di.bind(CoreTokens.Drivers).toConstantValue(drivers);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const required = new Set(config.requiredPlugins);
+  const status = await loadPlugins(
+    [
+      ...FIRST_PARTY_PLUGINS.map((spec) => ({ spec, missingOk: true })),
+      ...[...config.plugins, ...config.requiredPlugins].map((spec) => ({ spec, missingOk: false })),
+    ],
+    nodeModulesChain(here),
+    drivers,
+    {
+      dataRoot: config.dataRoot,
+      execRoot: config.execRoot,
+      log,
+      settings: (pkg) => config.pluginConfig[pkg.packageName] ?? config.pluginConfig[pkg.field.name] ?? {},
+      service: <T>(t: Token<T>) => (di.isBound(t) ? di.get<T>(t) : undefined),
+    },
+  );
+  di.bind(CoreTokens.PluginStatus).toConstantValue(status);
+  reportPlugins(status, required, log);
+
+  const storageName = pickStorage(config, drivers, status);
+  const graph = await drivers.get('storage', storageName, parseStorageOpts(config.storageOpts)).catch((err: Error) => {
+    throw new StartupError(`storage driver "${storageName}" failed to start: ${err.message}`);
+  });
+  di.bind(Tokens.GraphDriver).toConstantValue(graph);
+  const rtEntry = config.runtimes[config.defaultRuntime]!;
+  const rtType = rtEntry.runtimeType ?? 'linux';
+  if (!drivers.has('runtime', rtType)) {
+    throw new StartupError(
+      `default runtime "${config.defaultRuntime}" needs the "${rtType}" runtime driver, which is not available${whyMissing('runtime', status)}`,
+    );
+  }
+  const runtime = await drivers.get('runtime', rtType, { ...rtEntry }, config.defaultRuntime).catch((err: Error) => {
+    throw new StartupError(`runtime "${config.defaultRuntime}" failed to start: ${err.message}`);
+  });
+  di.bind(Tokens.Runtime).toConstantValue(runtime);
+
+  const db = openDatabase(join(config.dataRoot, 'skiff.db'));
+  di.bind(CoreTokens.Database).toConstantValue(db);
+  const registry = new RegistryClient({
+    insecureRegistries: config.insecureRegistries,
+    userAgent: 'skiff/0.1.0',
+    timeoutMs: 30_000,
+  });
+  di.bind(CoreTokens.RegistryClient).toConstantValue(registry);
+  di.bind(CoreTokens.ImageService).toResolvedValue(
+    () => new ImageService(new ImageStore(db, graph.name), content, graph, registry, events, log.child('images')),
+  ).inSingletonScope();
+  di.bind(CoreTokens.ContainerService).toResolvedValue(
+    (images: ImageService) =>
+      new ContainerService(config, new ContainerStore(db), images, graph, drivers, events, log.child('containers')),
+    [CoreTokens.ImageService],
+  ).inSingletonScope();
+  const id = await daemonId(config.dataRoot);
+  di.bind(CoreTokens.ApiDeps).toResolvedValue(
+    (images: ImageService, containers: ContainerService): ApiDeps => ({
+      config,
+      images,
+      containers,
+      log: log.child('api'),
+      storageDriver: graph.name,
+      info: () =>
+        systemInfo({
+          id,
+          config,
+          storageDriver: graph.name,
+          images,
+          containers,
+          drivers: { network: drivers.names('network'), storage: drivers.names('storage'), runtime: drivers.names('runtime') },
+        }),
+    }),
+    [CoreTokens.ImageService, CoreTokens.ContainerService],
+  ).inSingletonScope();
+  return di;
+}
+
+function reportPlugins(status: PluginStatus[], required: Set<string>, log: Logger): void {
+  for (const s of status) {
+    if (s.state === 'failed') {
+      const line = `plugin ${s.packageName}: ${s.reason}`;
+      if (required.has(s.packageName)) throw new StartupError(`required ${line}`);
+      log.error(line);
+    } else if (s.state === 'skipped') {
+      log.info(`plugin ${s.packageName} skipped: ${s.reason}`);
+    }
+  }
+}
+
+function whyMissing(kind: string, status: PluginStatus[]): string {
+  const related = status.flatMap((s) => (s.state !== 'loaded' && s.packageName.includes(kind) ? [s] : []));
+  return related.length ? ` (${related.map((s) => `${s.packageName}: ${s.reason}`).join('; ')})` : '';
+}
+
+function pickStorage(config: DaemonConfig, drivers: DriverRegistry, status: PluginStatus[]): string {
+  const available = drivers.names('storage');
+  if (config.storageDriver) {
+    if (!drivers.has('storage', config.storageDriver)) {
+      throw new StartupError(
+        `unknown storage driver "${config.storageDriver}" (available: ${available.join(', ') || 'none'})${whyMissing('storage', status)}`,
+      );
+    }
+    return config.storageDriver;
+  }
+  const pick = STORAGE_PREFERENCE.find((n) => available.includes(n)) ?? available[0];
+  if (!pick) throw new StartupError(`no storage driver is available${whyMissing('storage', status)}`);
+  return pick;
+}

@@ -1,0 +1,15 @@
+/** First-party plugin packages loaded when installed (missing ones are simply not available). */
+export const FIRST_PARTY_PLUGINS = [
+  '@skiff/storage-overlay',
+  '@skiff/storage-vfs',
+  '@skiff/net-none',
+  '@skiff/net-host',
+  '@skiff/net-bridge',
+  '@skiff/net-macvlan',
+  '@skiff/net-overlay',
+  '@skiff/runtime-linux',
+  '@skiff/runtime-vm',
+];
+
+/** Preferred storage drivers when the config names none, best first. */
+export const STORAGE_PREFERENCE = ['overlay', 'vfs'];

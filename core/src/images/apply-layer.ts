@@ -1,0 +1,286 @@
+import { constants, type Stats } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { run } from '../host/exec.js';
+import { isErrno } from '../host/fs.js';
+import { resolveDirInRoot, splitRelativePath } from '../host/resolve.js';
+import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
+
+/** Host-side failures that say nothing about the archive itself. */
+const FS_ERRNOS = ['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOMEM'];
+
+export interface ApplyLayerOptions {
+  signal?: AbortSignal;
+}
+
+const WHITEOUT = '.wh.';
+const WHITEOUT_META = '.wh..wh.';
+const OPAQUE = '.wh..wh..opq';
+
+type Header = tar.Header;
+type Entry = AsyncIterable<Buffer> & { header: Header };
+
+async function drain(entry: Entry): Promise<void> {
+  for await (const _ of entry) {
+    // discard
+  }
+}
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Writes one layer onto `root`. All path decisions are made on the filesystem below `root`
+ * (see resolveDirInRoot); the final component of every entry is never followed, files are
+ * opened O_NOFOLLOW|O_EXCL and their metadata set through the open fd, so nothing an archive
+ * says can touch anything outside `root`.
+ */
+class LayerWriter {
+  size = 0;
+  /** Real paths written by this layer: an opaque marker keeps these and removes the rest. */
+  private readonly unpacked = new Set<string>();
+  /** Directory mtimes are set last, after their children stopped changing them. */
+  private readonly dirTimes = new Map<string, Date>();
+  private readonly dirCache = new Map<string, string>();
+  private readonly root: string;
+  private readonly canChown = process.getuid?.() === 0;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  async entry(entry: Entry): Promise<void> {
+    const h = entry.header;
+    const parts = splitRelativePath(h.name);
+    const base = parts.at(-1);
+    if (base === undefined) return drain(entry); // the root itself: keep the snapshot's own attributes
+    const parentParts = parts.slice(0, -1);
+    // aufs bookkeeping (.wh..wh.plnk and friends) is not content.
+    if (parentParts.some((p) => p.startsWith(WHITEOUT_META)) || (base.startsWith(WHITEOUT_META) && base !== OPAQUE)) {
+      return drain(entry);
+    }
+    if (base === OPAQUE) {
+      await drain(entry);
+      return this.opaque(parentParts);
+    }
+    if (base.startsWith(WHITEOUT)) {
+      await drain(entry);
+      return this.whiteout(parentParts, base.slice(WHITEOUT.length));
+    }
+    return this.create(entry, h, parentParts, base);
+  }
+
+  async finish(): Promise<void> {
+    for (const [path, mtime] of this.dirTimes) {
+      await lutimes(path, mtime, mtime).catch(() => {});
+    }
+  }
+
+  private async parentDir(parts: string[], create: boolean): Promise<string | undefined> {
+    const key = parts.join('/');
+    const hit = this.dirCache.get(key);
+    if (hit !== undefined) return hit;
+    const real = await resolveDirInRoot(this.root, parts, { create });
+    if (real !== undefined) this.dirCache.set(key, real);
+    return real;
+  }
+
+  private async remove(path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true });
+    // Anything cached or remembered below `path` may now be something else.
+    this.dirCache.clear();
+    const prefix = `${path}/`;
+    for (const p of this.dirTimes.keys()) if (p === path || p.startsWith(prefix)) this.dirTimes.delete(p);
+  }
+
+  private async whiteout(parentParts: string[], name: string): Promise<void> {
+    if (name === '' || name === '.' || name === '..' || name.includes('/')) {
+      throw new InvalidParameterError(`invalid whiteout name: ${[...parentParts, WHITEOUT + name].join('/')}`);
+    }
+    const parent = await this.parentDir(parentParts, false);
+    if (parent === undefined) return; // nothing below to hide
+    await this.remove(join(parent, name));
+  }
+
+  private async opaque(parentParts: string[]): Promise<void> {
+    const parent = await this.parentDir(parentParts, false);
+    if (parent === undefined) return;
+    for (const child of await readdir(parent)) {
+      const path = join(parent, child);
+      if (!this.unpacked.has(path)) await this.remove(path);
+    }
+  }
+
+  private async hardlinkTarget(h: Header): Promise<string> {
+    const parts = splitRelativePath(h.linkname ?? '');
+    const base = parts.at(-1);
+    if (base === undefined) throw new InvalidParameterError(`hardlink ${h.name} has no target`);
+    const parent = await resolveDirInRoot(this.root, parts.slice(0, -1), { create: false });
+    const target = parent === undefined ? undefined : join(parent, base);
+    const st = target === undefined ? undefined : await lstatOrUndefined(target);
+    if (target === undefined || st === undefined) {
+      throw new InvalidParameterError(`hardlink ${h.name} points to missing ${h.linkname}`);
+    }
+    if (st.isDirectory()) throw new InvalidParameterError(`hardlink ${h.name} points to a directory`);
+    return target;
+  }
+
+  private async create(entry: Entry, h: Header, parentParts: string[], base: string): Promise<void> {
+    const parent = (await this.parentDir(parentParts, true)) as string;
+    const dest = join(parent, base);
+    const linkTarget = h.type === 'link' ? await this.hardlinkTarget(h) : undefined;
+    if (linkTarget === dest) return drain(entry);
+
+    const existing = await lstatOrUndefined(dest);
+    const keepDir = h.type === 'directory' && existing?.isDirectory();
+    if (existing && !keepDir) await this.remove(dest);
+
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    const mtime = h.mtime ?? new Date(0);
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+
+    switch (h.type as string | null | undefined) {
+      case 'file':
+      case 'contiguous-file':
+      case undefined:
+      case null: {
+        const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of entry) {
+            await fh.write(chunk as Buffer);
+          }
+          if (this.canChown) await fh.chown(uid, gid);
+          await fh.chmod(mode); // after chown, which clears set-id bits
+          await fh.utimes(mtime, mtime);
+        } finally {
+          await fh.close();
+        }
+        this.size += h.size ?? 0;
+        break;
+      }
+      case 'directory': {
+        await drain(entry);
+        if (!keepDir) await mkdir(dest, { mode: 0o700 });
+        if (this.canChown) await lchown(dest, uid, gid);
+        await chmod(dest, mode); // dest was just made or lstat'ed as a real directory
+        this.dirTimes.set(dest, mtime);
+        break;
+      }
+      case 'symlink': {
+        await drain(entry);
+        await symlink(h.linkname ?? '', dest);
+        if (this.canChown) await lchown(dest, uid, gid);
+        await lutimes(dest, mtime, mtime);
+        break;
+      }
+      case 'link': {
+        await drain(entry);
+        await link(linkTarget as string, dest);
+        break;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        await drain(entry);
+        if (!(await this.special(h, dest))) return;
+        if (this.canChown) await lchown(dest, uid, gid);
+        await chmod(dest, mode);
+        await lutimes(dest, mtime, mtime);
+        break;
+      }
+      default:
+        // pax/GNU headers are consumed by tar-stream; anything else is not filesystem content.
+        return drain(entry);
+    }
+    this.unpacked.add(dest);
+  }
+
+  /** Makes a device node or fifo; devices are skipped where the host forbids mknod. */
+  private async special(h: Header, dest: string): Promise<boolean> {
+    if (h.type === 'fifo') {
+      await run('mkfifo', ['--', dest]);
+      return true;
+    }
+    const kind = h.type === 'character-device' ? 'c' : 'b';
+    try {
+      await run('mknod', ['--', dest, kind, String(h.devmajor ?? 0), String(h.devminor ?? 0)]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * Applies an uncompressed OCI/Docker layer tar onto `root` (a plain directory or a mounted
+ * overlay), streaming: regular files, directories, symlinks, hardlinks inside the layer root,
+ * devices and fifos, modes, owners and mtimes, and the OCI whiteouts `.wh.NAME` and
+ * `.wh..wh..opq`. Entries that would reach outside `root` fail with InvalidParameterError.
+ * Returns the total size of the regular files written.
+ */
+export async function applyLayer(
+  root: string,
+  layer: NodeJS.ReadableStream | Readable,
+  opts: ApplyLayerOptions = {},
+): Promise<{ size: number }> {
+  opts.signal?.throwIfAborted();
+  const extract = tar.extract();
+  const writer = new LayerWriter(root);
+  const onAbort = () => extract.destroy(opts.signal?.reason as Error);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  let stop = false;
+  let sourceError: unknown;
+  const feeding = (async () => {
+    try {
+      for await (const chunk of layer as AsyncIterable<Buffer>) {
+        if (stop) break;
+        if (!extract.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              extract.off('drain', done);
+              extract.off('close', done);
+              resolve();
+            };
+            extract.on('drain', done);
+            extract.on('close', done);
+          });
+        }
+        if (extract.destroyed) break;
+      }
+      if (!extract.destroyed) extract.end(undefined);
+    } catch (e) {
+      sourceError = e;
+      extract.destroy(e as Error);
+    }
+  })();
+
+  try {
+    for await (const entry of extract) {
+      await writer.entry(entry as unknown as Entry);
+    }
+    await feeding;
+    await writer.finish();
+    return { size: writer.size };
+  } catch (e) {
+    stop = true;
+    extract.destroy(null as never);
+    const src = layer as Partial<Readable>;
+    if (typeof src.destroy === 'function') src.destroy();
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (sourceError !== undefined) throw sourceError;
+    if (e instanceof SkiffError || isErrno(e, ...FS_ERRNOS)) throw e;
+    throw new InvalidParameterError(`malformed layer tar: ${(e as Error).message}`, { cause: e });
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}

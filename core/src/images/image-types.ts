@@ -1,0 +1,54 @@
+/** The parts of an OCI/Docker image config the engine reads. */
+export interface ImageConfigFile {
+  architecture?: string;
+  os?: string;
+  created?: string;
+  author?: string;
+  config?: ContainerConfigDefaults;
+  rootfs: { type: string; diff_ids: string[] };
+  history?: { created?: string; created_by?: string; empty_layer?: boolean; comment?: string }[];
+}
+
+export interface ContainerConfigDefaults {
+  User?: string;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  ExposedPorts?: Record<string, object> | null;
+  Volumes?: Record<string, object> | null;
+  StopSignal?: string;
+}
+
+export interface ImageLayer {
+  /** Compressed blob digest (what the registry serves). */
+  digest: string;
+  mediaType: string;
+  size: number;
+  diffId: string;
+  chainId: string;
+}
+
+/** An image as stored: identified by its config digest. */
+export interface ImageRecord {
+  id: string;
+  config: ImageConfigFile;
+  manifestDigest: string;
+  layers: ImageLayer[];
+  /** Sum of uncompressed layer sizes. */
+  size: number;
+  created: string;
+}
+
+/** One message of Docker's JSON progress stream (pull, push, build). */
+export interface ProgressMessage {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  progress?: string;
+  stream?: string;
+  aux?: unknown;
+  errorDetail?: { code?: number; message: string };
+  error?: string;
+}

@@ -1,0 +1,61 @@
+import type { DriverOptions } from '../plugin-api/manifest.js';
+import { NotFoundError } from '../plugin-api/errors.js';
+import type { DriverKinds, PluginKind } from '../plugin-api/tokens.js';
+
+interface Entry<K extends PluginKind> {
+  packageName: string;
+  factory: (options: DriverOptions) => DriverKinds[K] | Promise<DriverKinds[K]>;
+}
+
+/**
+ * Drivers provided by plugins, keyed by kind and name (not inversify named bindings: those are
+ * skipped by getAll since inversify 7). Instances are created lazily, once per kind/name/options.
+ */
+export class DriverRegistry {
+  private readonly entries = new Map<string, Entry<PluginKind>>();
+  private readonly instances = new Map<string, Promise<unknown>>();
+
+  add<K extends PluginKind>(kind: K, name: string, entry: Entry<K>): void {
+    const key = `${kind}/${name}`;
+    const existing = this.entries.get(key);
+    if (existing) {
+      throw new Error(`${kind} driver "${name}" is provided by both ${existing.packageName} and ${entry.packageName}`);
+    }
+    this.entries.set(key, entry as unknown as Entry<PluginKind>);
+  }
+
+  has(kind: PluginKind, name: string): boolean {
+    return this.entries.has(`${kind}/${name}`);
+  }
+
+  names(kind: PluginKind): string[] {
+    return [...this.entries.keys()].filter((k) => k.startsWith(`${kind}/`)).map((k) => k.slice(kind.length + 1));
+  }
+
+  packageOf(kind: PluginKind, name: string): string | undefined {
+    return this.entries.get(`${kind}/${name}`)?.packageName;
+  }
+
+  /** The driver instance; `instanceKey` distinguishes several instances of one driver (e.g. runc and crun). */
+  get<K extends PluginKind>(kind: K, name: string, options: DriverOptions = {}, instanceKey = name): Promise<DriverKinds[K]> {
+    const entry = this.entries.get(`${kind}/${name}`);
+    if (!entry) {
+      const known = this.names(kind);
+      throw new NotFoundError(`no ${kind} driver named "${name}" (available: ${known.length ? known.join(', ') : 'none'})`);
+    }
+    const key = `${kind}/${name}/${instanceKey}`;
+    let inst = this.instances.get(key);
+    if (!inst) {
+      inst = Promise.resolve().then(() => entry.factory(options));
+      inst.catch(() => this.instances.delete(key));
+      this.instances.set(key, inst);
+    }
+    return inst as Promise<DriverKinds[K]>;
+  }
+
+  /** Instances created so far (to close them on shutdown). */
+  async created(): Promise<unknown[]> {
+    const settled = await Promise.allSettled(this.instances.values());
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+}

@@ -1,0 +1,2 @@
+export * from './graph-driver-suite.js';
+export * from './layer.js';

@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { diskUsage, SnapshotStore, type SnapshotRecord } from '@skiff/core/host';
+import {
+  type GraphDriver,
+  type GraphDriverCapabilities,
+  InvalidParameterError,
+  type Labels,
+  type Mount,
+  type SnapshotInfo,
+} from '@skiff/core/plugin-api';
+import { MAX_LAYERS, overlayMounts, shortId } from './layout.js';
+
+/** Pin features that would make a committed upper depend on more than its own lower chain. */
+function defaultOverlayOptions(): string[] {
+  const opts: string[] = [];
+  for (const feature of ['index', 'metacopy']) {
+    if (existsSync(`/sys/module/overlay/parameters/${feature}`)) opts.push(`${feature}=off`);
+  }
+  return opts;
+}
+
+/**
+ * overlayfs graph driver. Each snapshot is `s/<id>/{fs,work}`; a committed snapshot's `fs` is
+ * the upper dir it was unpacked into, and becomes a lowerdir of its children. Metadata lives in
+ * `meta/` (one atomic record per snapshot).
+ */
+export class OverlayDriver implements GraphDriver {
+  readonly name = 'overlay';
+  private storeP: Promise<SnapshotStore> | undefined;
+  private readonly extraOptions = defaultOverlayOptions();
+
+  constructor(
+    private readonly root: string,
+    private readonly onCorrupt?: (file: string, err: unknown) => void,
+  ) {}
+
+  capabilities(): GraphDriverCapabilities {
+    return { maxLayers: MAX_LAYERS, copyOnWrite: true };
+  }
+
+  private store(): Promise<SnapshotStore> {
+    this.storeP ??= this.open();
+    return this.storeP;
+  }
+
+  private async open(): Promise<SnapshotStore> {
+    await mkdir(join(this.root, 's'), { recursive: true, mode: 0o700 });
+    const store = await SnapshotStore.open(join(this.root, 'meta'), {
+      newId: shortId,
+      ...(this.onCorrupt ? { onCorrupt: this.onCorrupt } : {}),
+    });
+    const live = store.ids();
+    for (const id of await readdir(join(this.root, 's'))) {
+      if (!live.has(id)) await rm(this.dirOf(id), { recursive: true, force: true });
+    }
+    return store;
+  }
+
+  private dirOf(id: string): string {
+    return join(this.root, 's', id);
+  }
+
+  private mountsFor(store: SnapshotStore, rec: SnapshotRecord): Mount[] {
+    if (rec.kind === 'committed') {
+      throw new InvalidParameterError(`snapshot ${rec.key} is committed; only active snapshots and views have mounts`);
+    }
+    const lowers = rec.parent === undefined ? [] : store.chain(rec.parent).map((r) => join(this.dirOf(r.id), 'fs'));
+    const dir = this.dirOf(rec.id);
+    return overlayMounts({
+      lowers,
+      extraOptions: this.extraOptions,
+      ...(rec.kind === 'active' ? { upper: { fs: join(dir, 'fs'), work: join(dir, 'work') } } : {}),
+    });
+  }
+
+  async prepare(key: string, parent?: string, opts: { labels?: Labels } = {}): Promise<Mount[]> {
+    const store = await this.store();
+    return store.create(key, { kind: 'active', parent, labels: opts.labels }, async (rec) => {
+      const dir = this.dirOf(rec.id);
+      try {
+        // Check the stack fits before touching the disk.
+        const mounts = this.mountsFor(store, rec);
+        await mkdir(dir, { mode: 0o700 });
+        await mkdir(join(dir, 'fs'), { mode: 0o755 });
+        await mkdir(join(dir, 'work'), { mode: 0o700 });
+        return mounts;
+      } catch (e) {
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      }
+    });
+  }
+
+  async view(key: string, parent: string, opts: { labels?: Labels } = {}): Promise<Mount[]> {
+    const store = await this.store();
+    return store.create(key, { kind: 'view', parent, labels: opts.labels }, async (rec) => this.mountsFor(store, rec));
+  }
+
+  async mounts(key: string): Promise<Mount[]> {
+    const store = await this.store();
+    return this.mountsFor(store, store.require(key));
+  }
+
+  async commit(name: string, key: string, opts: { labels?: Labels } = {}): Promise<void> {
+    const store = await this.store();
+    await store.commit(name, key, opts.labels);
+  }
+
+  async remove(key: string): Promise<void> {
+    const store = await this.store();
+    const rec = await store.remove(key);
+    if (rec.kind !== 'view') await rm(this.dirOf(rec.id), { recursive: true, force: true });
+  }
+
+  async stat(key: string): Promise<SnapshotInfo> {
+    const store = await this.store();
+    return SnapshotStore.info(store.require(key));
+  }
+
+  async list(): Promise<SnapshotInfo[]> {
+    const store = await this.store();
+    return store.list().map((r) => SnapshotStore.info(r));
+  }
+
+  async usage(key: string): Promise<{ size: number; inodes: number }> {
+    const store = await this.store();
+    const rec = store.require(key);
+    if (rec.kind === 'view') return { size: 0, inodes: 0 };
+    return diskUsage(join(this.dirOf(rec.id), 'fs'));
+  }
+
+  async close(): Promise<void> {
+    await this.storeP?.catch(() => {});
+  }
+}
