@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { mountAll, rootfsPath, unmountAll } from '../host/index.js';
 import type { ImageService } from '../images/image-service.js';
-import { ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SkiffError, SystemError } from '../plugin-api/errors.js';
+import { ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError } from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { GraphDriver } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';
@@ -349,11 +349,6 @@ export class ContainerService {
     return this.waiters.wait(c.Id, 'exit', signal);
   }
 
-  /** Registers the waiter now; resolves later. Lets the API send headers only once the waiter is in place. */
-  waitLater(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
-    return this.wait(ref, condition, signal);
-  }
-
   async kill(ref: string, signal = 'KILL'): Promise<void> {
     const c = this.get(ref);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
@@ -429,5 +424,5 @@ function exitCodeFor(err: unknown): number {
   const m = (err as Error)?.message ?? '';
   if (/executable file not found|no such file or directory/i.test(m)) return 127;
   if (/permission denied/i.test(m)) return 126;
-  return err instanceof SkiffError ? 128 : 128;
+  return 128;
 }

@@ -121,7 +121,10 @@ test('writing past the expected size is refused before it reaches the disk', asy
   const store = await newStore(t);
   const w = await store.writer('bounded', { digest: sha(Buffer.alloc(10)), size: 10 });
   await w.write(Buffer.alloc(8));
-  await t.throwsAsync(w.write(Buffer.alloc(3)), { instanceOf: InvalidParameterError, message: /exceed the expected size 10/ });
+  await t.throwsAsync(w.write(Buffer.alloc(3)), {
+    instanceOf: InvalidParameterError,
+    message: /exceed the expected size 10/,
+  });
   t.is(w.offset, 8);
   await w.write(Buffer.alloc(2));
   await w.commit(10, sha(Buffer.alloc(10)));
@@ -220,7 +223,9 @@ test('malformed digests are rejected everywhere, never used as paths', async (t)
   // The writer is still usable: validation happened before anything was changed.
   await w.commit(1, sha(Buffer.from('x')));
   await t.throwsAsync(store.writer(''), { instanceOf: InvalidParameterError });
-  await t.throwsAsync(store.writer('y', { digest: sha(Buffer.from('y')), size: -1 }), { instanceOf: InvalidParameterError });
+  await t.throwsAsync(store.writer('y', { digest: sha(Buffer.from('y')), size: -1 }), {
+    instanceOf: InvalidParameterError,
+  });
 });
 
 test('list ignores stray files in the blob directory', async (t) => {

@@ -1,6 +1,18 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContentInfo, ContentStore, ContentWriter } from '../plugin-api/content.js';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../plugin-api/errors.js';
@@ -115,7 +127,8 @@ export class FileContentStore implements ContentStore {
   }
 
   async writer(ref: string, expected?: { digest: string; size?: number }): Promise<ContentWriter> {
-    if (typeof ref !== 'string' || ref === '') throw new InvalidParameterError('content ingest ref must be a non-empty string');
+    if (typeof ref !== 'string' || ref === '')
+      throw new InvalidParameterError('content ingest ref must be a non-empty string');
     if (expected) {
       assertSha256Digest(expected.digest);
       if (expected.size !== undefined && !(Number.isSafeInteger(expected.size) && expected.size >= 0)) {

@@ -12,13 +12,14 @@ const ALGORITHMS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128
 /** go-digest's DigestRegexp: any syntactically valid digest, supported or not. */
 const ANY_DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
-export function isSha256Digest(s: unknown): s is string {
+export function isSha256Digest(s: unknown): boolean {
   return typeof s === 'string' && SHA256_DIGEST.test(s);
 }
 
 /** Throws InvalidParameterError unless `s` is `sha256:` followed by 64 lowercase hex digits. */
 export function assertSha256Digest(s: unknown): asserts s is string {
-  if (!isSha256Digest(s)) throw new InvalidParameterError(`invalid digest ${describe(s)}: expected sha256:<64 lowercase hex>`);
+  if (!isSha256Digest(s))
+    throw new InvalidParameterError(`invalid digest ${describe(s)}: expected sha256:<64 lowercase hex>`);
 }
 
 /**
@@ -39,7 +40,7 @@ export function parseDigest(s: string): { algorithm: string; hex: string } {
   return { algorithm, hex };
 }
 
-export function isValidDigest(s: unknown): s is string {
+export function isValidDigest(s: unknown): boolean {
   if (typeof s !== 'string') return false;
   try {
     parseDigest(s);

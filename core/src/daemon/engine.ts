@@ -136,9 +136,10 @@ function reportPlugins(status: PluginStatus[], required: Set<string>, log: Logge
   for (const s of status) {
     if (s.state === 'failed') {
       const line = `plugin ${s.packageName}: ${s.reason}`;
-      if (required.has(s.packageName)) throw new StartupError(`required ${line}`);
+      if (required.has(s.spec)) throw new StartupError(`required ${line}`);
       log.error(line);
     } else if (s.state === 'skipped') {
+      if (required.has(s.spec)) throw new StartupError(`required plugin ${s.packageName} is unsupported here: ${s.reason}`);
       log.info(`plugin ${s.packageName} skipped: ${s.reason}`);
     }
   }

@@ -79,7 +79,9 @@ export function planMount(m: Mount, dest: string): PlannedMount {
     }
   }
   if (options.length > MOUNT_DATA_MAX) {
-    throw new SystemError(`${m.type} mount options are ${options.length} bytes, over the ${MOUNT_DATA_MAX}-byte page limit`);
+    throw new SystemError(
+      `${m.type} mount options are ${options.length} bytes, over the ${MOUNT_DATA_MAX}-byte page limit`,
+    );
   }
   const args = ['-t', m.type];
   if (options) args.push('-o', options);

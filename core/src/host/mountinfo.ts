@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 
 /** Undoes the octal escapes (`\040` for space, …) the kernel uses in /proc/self/mountinfo. */
-function unescape(s: string): string {
+function unescapeOctal(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
 }
 
@@ -20,7 +20,11 @@ export async function readMountInfo(): Promise<MountInfo[]> {
     const fields = line.split(' ');
     const sep = fields.indexOf('-', 6);
     if (sep < 0 || fields.length < sep + 3) continue;
-    out.push({ mountPoint: unescape(fields[4] as string), fsType: fields[sep + 1] as string, source: unescape(fields[sep + 2] as string) });
+    out.push({
+      mountPoint: unescapeOctal(fields[4] as string),
+      fsType: fields[sep + 1] as string,
+      source: unescapeOctal(fields[sep + 2] as string),
+    });
   }
   return out;
 }

@@ -125,7 +125,12 @@ export class SnapshotStore {
   }
 
   static info(rec: SnapshotRecord): SnapshotInfo {
-    const info: SnapshotInfo = { key: rec.key, kind: rec.kind, labels: { ...rec.labels }, created: new Date(rec.created) };
+    const info: SnapshotInfo = {
+      key: rec.key,
+      kind: rec.kind,
+      labels: { ...rec.labels },
+      created: new Date(rec.created),
+    };
     if (rec.parent !== undefined) info.parent = rec.parent;
     return info;
   }
@@ -172,12 +177,19 @@ export class SnapshotStore {
     if (this.records.has(key) || this.reserved.has(key)) throw new ConflictError(`snapshot ${key} already exists`);
     if (spec.parent !== undefined) {
       const parent = this.require(spec.parent);
-      if (parent.kind !== 'committed') throw new InvalidParameterError(`parent snapshot ${spec.parent} is not committed`);
+      if (parent.kind !== 'committed')
+        throw new InvalidParameterError(`parent snapshot ${spec.parent} is not committed`);
     }
     if (spec.kind === 'view' && spec.parent === undefined) throw new InvalidParameterError('a view needs a parent');
     let id = this.newId();
     while (this.ids().has(id)) id = this.newId();
-    const rec: SnapshotRecord = { key, id, kind: spec.kind, labels: { ...(spec.labels ?? {}) }, created: new Date().toISOString() };
+    const rec: SnapshotRecord = {
+      key,
+      id,
+      kind: spec.kind,
+      labels: { ...(spec.labels ?? {}) },
+      created: new Date().toISOString(),
+    };
     if (spec.parent !== undefined) rec.parent = spec.parent;
 
     this.reserved.add(key);

@@ -112,10 +112,15 @@ class LayerWriter {
 
   private async opaque(parentParts: string[]): Promise<void> {
     const parent = await this.parentDir(parentParts, false);
-    if (parent === undefined) return;
-    for (const child of await readdir(parent)) {
-      const path = join(parent, child);
+    if (parent !== undefined) await this.clearLower(parent);
+  }
+
+  /** Removes what lower layers put below `dir`, keeping (and descending into) this layer's own entries. */
+  private async clearLower(dir: string): Promise<void> {
+    for (const child of await readdir(dir)) {
+      const path = join(dir, child);
       if (!this.unpacked.has(path)) await this.remove(path);
+      else if ((await lstat(path)).isDirectory()) await this.clearLower(path);
     }
   }
 
@@ -153,7 +158,11 @@ class LayerWriter {
       case 'contiguous-file':
       case undefined:
       case null: {
-        const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        const fh = await open(
+          dest,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        );
         try {
           for await (const chunk of entry) {
             await fh.write(chunk as Buffer);

@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
 
@@ -73,11 +72,18 @@ export function decompressLayer(mediaType: string, stream: NodeJS.ReadableStream
       headLen += b.length;
     }
     const head = Buffer.concat(headChunks);
+    let sourceError: unknown;
     async function* rest(): AsyncGenerator<Buffer> {
       if (head.length > 0) yield head;
       if (ended) return;
       for (;;) {
-        const r = await it.next();
+        let r: IteratorResult<Buffer | string>;
+        try {
+          r = await it.next();
+        } catch (e) {
+          sourceError = e;
+          throw e;
+        }
         if (r.done) return;
         yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
       }
@@ -95,12 +101,8 @@ export function decompressLayer(mediaType: string, stream: NodeJS.ReadableStream
     try {
       for await (const chunk of inflate) yield chunk as Buffer;
     } catch (e) {
-      if (e instanceof SkiffError) throw e;
-      const code = (e as NodeJS.ErrnoException).code ?? '';
-      if (code.startsWith('Z_') || code.startsWith('ERR_ZSTD') || code.startsWith('ERR__ZSTD')) {
-        throw new InvalidParameterError(`corrupt ${compression} layer: ${(e as Error).message}`, { cause: e });
-      }
-      throw e;
+      if (sourceError !== undefined || e instanceof SkiffError) throw sourceError ?? e;
+      throw new InvalidParameterError(`corrupt ${compression} layer: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { withMounted } from '../host/index.js';
 import type { ContentStore, Descriptor } from '../plugin-api/content.js';
 import { ConflictError, InvalidParameterError, NotFoundError, SkiffError } from '../plugin-api/errors.js';
@@ -219,9 +218,7 @@ export class ImageService {
         tar.on('error', (e) => piped.destroy(e));
         await applyLayer(dir, piped, { signal: opts.signal });
         // applyLayer may stop reading at the end-of-archive marker: hash whatever padding remains.
-        await pipeline(piped, async function* (src) {
-          for await (const _ of src) yield* [];
-        });
+        for await (const _ of piped);
       });
       const diffId = `sha256:${hash.digest('hex')}`;
       if (diffId !== l.diffId) {

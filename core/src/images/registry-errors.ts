@@ -1,4 +1,4 @@
-import { NotFoundError, SkiffError, UpstreamError } from '../plugin-api/errors.js';
+import { NotFoundError, type SkiffError, UpstreamError } from '../plugin-api/errors.js';
 
 /**
  * A registry that could not be reached or stopped talking (refused, reset, timed out,
@@ -93,7 +93,14 @@ function statusText(status: number): string {
  */
 export function networkErrorMessage(method: string, url: string, err: unknown, timeoutMs: number): string {
   const prefix = `${method[0]!.toUpperCase()}${method.slice(1).toLowerCase()} "${redactUrl(url)}"`;
-  const e = err as { code?: string; name?: string; message?: string; address?: string; port?: number; hostname?: string };
+  const e = err as {
+    code?: string;
+    name?: string;
+    message?: string;
+    address?: string;
+    port?: number;
+    hostname?: string;
+  };
   const host = new URL(url).host;
   const target = e.address ? (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`) : host;
   switch (e?.code) {
@@ -125,7 +132,7 @@ export function networkErrorMessage(method: string, url: string, err: unknown, t
       return `${prefix}: http: server gave HTTP response to HTTPS client`;
   }
   if (e?.name === 'TimeoutError') return `${prefix}: timeout: no complete response after ${timeoutMs}ms`;
-  if (typeof e?.code === 'string' && (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code))) {
+  if (typeof e?.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code)) {
     return `${prefix}: tls: failed to verify certificate: ${e.message ?? e.code}`;
   }
   return `${prefix}: ${clip(e?.message ?? String(err), 300)}`;

@@ -37,7 +37,7 @@ export class DriverRegistry {
   }
 
   /** The driver instance; `instanceKey` distinguishes several instances of one driver (e.g. runc and crun). */
-  get<K extends PluginKind>(kind: K, name: string, options: DriverOptions = {}, instanceKey = name): Promise<DriverKinds[K]> {
+  async get<K extends PluginKind>(kind: K, name: string, options: DriverOptions = {}, instanceKey = name): Promise<DriverKinds[K]> {
     const entry = this.entries.get(`${kind}/${name}`);
     if (!entry) {
       const known = this.names(kind);
@@ -50,7 +50,7 @@ export class DriverRegistry {
       inst.catch(() => this.instances.delete(key));
       this.instances.set(key, inst);
     }
-    return inst as Promise<DriverKinds[K]>;
+    return (await inst) as DriverKinds[K];
   }
 
   /** Instances created so far (to close them on shutdown). */

@@ -17,10 +17,11 @@ export interface PluginHost {
   service<T>(token: Token<T>): T | undefined;
 }
 
+/** The outcome for one requested package; `spec` is how it was asked for (name or directory). */
 export type PluginStatus =
-  | { state: 'loaded'; pkg: PluginPackage }
-  | { state: 'skipped'; packageName: string; reason: string }
-  | { state: 'failed'; packageName: string; reason: string };
+  | { state: 'loaded'; spec: string; pkg: PluginPackage }
+  | { state: 'skipped'; spec: string; packageName: string; reason: string }
+  | { state: 'failed'; spec: string; packageName: string; reason: string };
 
 function isManifest(m: unknown): m is PluginManifest {
   const x = m as PluginManifest | undefined;
@@ -115,17 +116,17 @@ export async function loadPlugins(
     seen.add(spec);
     const dir = locatePackage(spec, searchPaths);
     if (!dir) {
-      if (!missingOk) out.push({ state: 'failed', packageName: spec, reason: 'package not found' });
+      if (!missingOk) out.push({ state: 'failed', spec, packageName: spec, reason: 'package not found' });
       continue;
     }
     try {
       const pkg = await readPluginPackage(spec, dir);
       await loadPlugin(pkg, registry, host);
-      out.push({ state: 'loaded', pkg });
+      out.push({ state: 'loaded', spec, pkg });
     } catch (err) {
-      if (err instanceof PluginSkipError) out.push({ state: 'skipped', packageName: spec, reason: err.message });
-      else if (err instanceof PluginLoadError) out.push({ state: 'failed', packageName: err.packageName, reason: err.reason });
-      else out.push({ state: 'failed', packageName: spec, reason: (err as Error)?.message ?? String(err) });
+      if (err instanceof PluginSkipError) out.push({ state: 'skipped', spec, packageName: spec, reason: err.message });
+      else if (err instanceof PluginLoadError) out.push({ state: 'failed', spec, packageName: err.packageName, reason: err.reason });
+      else out.push({ state: 'failed', spec, packageName: spec, reason: (err as Error)?.message ?? String(err) });
     }
   }
   return out;

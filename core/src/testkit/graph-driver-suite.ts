@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, readlink, lstat, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext, TestFn } from 'ava';
@@ -35,7 +35,12 @@ function uniq(prefix: string): string {
 }
 
 /** Unpacks `entries` as a new committed layer `name` on `parent`, as the image service does. */
-export async function commitLayer(d: GraphDriver, name: string, parent: string | undefined, entries: readonly LayerEntry[]): Promise<void> {
+export async function commitLayer(
+  d: GraphDriver,
+  name: string,
+  parent: string | undefined,
+  entries: readonly LayerEntry[],
+): Promise<void> {
   const tmp = uniq(`extract-${name}`);
   const mounts = await d.prepare(tmp, parent);
   await withMounted(mounts, (dir) => applyLayer(dir, layerTar(entries)));

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diskUsage, SnapshotStore, type SnapshotRecord } from '@skiff/core/host';
+import { diskUsage, type SnapshotRecord, SnapshotStore } from '@skiff/core/host';
 import {
   type GraphDriver,
   type GraphDriverCapabilities,

@@ -42,7 +42,9 @@ export interface OverlayPlan {
 export function overlayMounts(plan: OverlayPlan): Mount[] {
   const { upper, lowers } = plan;
   if (lowers.length > MAX_LAYERS) {
-    throw new InvalidParameterError(`snapshot would stack ${lowers.length} layers; overlay supports at most ${MAX_LAYERS}`);
+    throw new InvalidParameterError(
+      `snapshot would stack ${lowers.length} layers; overlay supports at most ${MAX_LAYERS}`,
+    );
   }
   for (const p of [...lowers, upper?.fs ?? '', upper?.work ?? '']) {
     if (/[,:\\]/.test(p)) throw new InvalidParameterError(`overlay paths may not contain ',', ':' or '\\': ${p}`);

@@ -12,7 +12,10 @@ export default definePlugin({
     const why = await overlayUnsupported(r.paths.root);
     if (why) r.skip(`overlayfs not supported: ${why}`);
     r.provide(
-      () => new OverlayDriver(r.paths.root, (file, err) => r.log.warn(`overlay: skipping corrupt snapshot record ${file}: ${String(err)}`)),
+      () =>
+        new OverlayDriver(r.paths.root, (file, err) =>
+          r.log.warn(`overlay: skipping corrupt snapshot record ${file}: ${String(err)}`),
+        ),
     );
   },
 });

@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diskUsage, run, SnapshotStore, type SnapshotRecord } from '@skiff/core/host';
+import { diskUsage, run, type SnapshotRecord, SnapshotStore } from '@skiff/core/host';
 import {
   type GraphDriver,
   type GraphDriverCapabilities,
@@ -36,7 +36,10 @@ export class VfsDriver implements GraphDriver {
 
   private async open(): Promise<SnapshotStore> {
     await mkdir(join(this.root, 'dir'), { recursive: true, mode: 0o700 });
-    const store = await SnapshotStore.open(join(this.root, 'meta'), this.onCorrupt ? { onCorrupt: this.onCorrupt } : {});
+    const store = await SnapshotStore.open(
+      join(this.root, 'meta'),
+      this.onCorrupt ? { onCorrupt: this.onCorrupt } : {},
+    );
     // Trees whose record never got written (crash during prepare) or was already removed.
     const live = store.ids();
     for (const id of await readdir(join(this.root, 'dir'))) {

@@ -8,6 +8,11 @@ export default definePlugin({
   kind: 'storage',
   name: 'vfs',
   register(r) {
-    r.provide(() => new VfsDriver(r.paths.root, (file, err) => r.log.warn(`vfs: skipping corrupt snapshot record ${file}: ${String(err)}`)));
+    r.provide(
+      () =>
+        new VfsDriver(r.paths.root, (file, err) =>
+          r.log.warn(`vfs: skipping corrupt snapshot record ${file}: ${String(err)}`),
+        ),
+    );
   },
 });

@@ -1,14 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import {
-  api,
-  type Daemon,
-  docker,
-  expectStartFailure,
-  freePort,
-  jsonLines,
-  startDaemon,
-} from '../harness/index.js';
+import { api, type Daemon, docker, expectStartFailure, freePort, jsonLines, startDaemon } from '../harness/index.js';
 
 // Bad input gets a clear error with the status dockerd would use, and never wedges the daemon:
 // after every bad request, GET /_ping still answers 200 OK.

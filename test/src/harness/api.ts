@@ -37,7 +37,8 @@ export function api(
     body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const headers: Record<string, string> = { ...opts.headers };
   if (payload !== undefined) {
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      headers['Content-Type'] = 'application/json';
     headers['Content-Length'] = String(Buffer.byteLength(payload));
   } else if (!['GET', 'HEAD', 'DELETE'].includes(method.toUpperCase())) {
     headers['Content-Length'] = '0'; // as the docker CLI sends empty POSTs; Node would go chunked

@@ -113,7 +113,10 @@ async function populateRootfs(rootfs: string): Promise<void> {
     if (!applet || applet === 'busybox' || applet.includes('/')) continue;
     await symlink('busybox', path.join(rootfs, 'bin', applet));
   }
-  await writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n');
+  await writeFile(
+    path.join(rootfs, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n',
+  );
   await writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
 }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { dockerCli, skiffBin } from './paths.js';
-import { run, type RunResult } from './proc.js';
+import { type RunResult, run } from './proc.js';
 
 export interface ClientOptions {
   /** `unix://…` endpoint of the daemon. */

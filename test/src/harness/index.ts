@@ -1,25 +1,25 @@
-export { api, jsonLines, socketPathOf, type ApiOptions, type ApiResponse } from './api.js';
+export { type ApiOptions, type ApiResponse, api, jsonLines, socketPathOf } from './api.js';
 export {
   BUSYBOX_BUILDER_VERSION,
   busyboxLayout,
   fixturesDir,
   inspectRemote,
-  pushImage,
   type PushOptions,
+  pushImage,
 } from './busybox.js';
 export { cleanupDirs, mountsUnder, processesUnder, unmountUnder } from './cleanup.js';
-export { docker, skiff, type ClientOptions } from './clients.js';
+export { type ClientOptions, docker, skiff } from './clients.js';
 export {
   type Daemon,
   type DaemonOptions,
   DaemonStartError,
   expectStartFailure,
   type StartFailure,
-  startDaemon,
   type StorageDriverName,
+  startDaemon,
 } from './daemon.js';
+export { type BusyboxRegistry, registryWithBusybox } from './fixture.js';
 export { describeExit, type ExitStatus, ManagedProcess } from './managed-process.js';
 export { dockerCli, nodeBin, repoRoot, skiffBin, skiffdBin } from './paths.js';
-export { CommandError, freePort, run, runOk, type RunResult, sleep } from './proc.js';
-export { type Registry, RegistryStartError, startRegistry, type StartRegistryOptions } from './registry.js';
-export { type BusyboxRegistry, registryWithBusybox } from './fixture.js';
+export { CommandError, freePort, type RunResult, run, runOk, sleep } from './proc.js';
+export { type Registry, RegistryStartError, type StartRegistryOptions, startRegistry } from './registry.js';

