@@ -1,6 +1,6 @@
 import test from 'ava';
 import { InvalidParameterError } from '../plugin-api/errors.js';
-import { boolParam, parseFilters, registryAuth } from './query.js';
+import { boolParam, parseFilters } from './query.js';
 
 test('booleans in every spelling clients use', (t) => {
   for (const v of ['1', 'true', 'True', 'yes', 'anything']) t.true(boolParam(v), v);
@@ -15,11 +15,4 @@ test('filters in both shapes', (t) => {
   t.is(parseFilters(undefined).size, 0);
   t.throws(() => parseFilters('{'), { instanceOf: InvalidParameterError });
   t.throws(() => parseFilters('{"a": 1}'), { instanceOf: InvalidParameterError });
-});
-
-test('X-Registry-Auth decodes, {} is anonymous, junk is a 400', (t) => {
-  t.is(registryAuth('e30='), undefined);
-  const h = Buffer.from(JSON.stringify({ username: 'u', password: 'p' })).toString('base64url');
-  t.deepEqual(registryAuth(h), { username: 'u', password: 'p', identitytoken: undefined });
-  t.throws(() => registryAuth('!!!notjson'), { instanceOf: InvalidParameterError });
 });

@@ -32,17 +32,3 @@ export function parseFilters(raw: unknown): Map<string, string[]> {
   }
   return out;
 }
-
-/** Decodes `X-Registry-Auth` (base64url JSON); empty or `{}` = anonymous. */
-export function registryAuth(header: unknown): { username?: string; password?: string; identitytoken?: string } | undefined {
-  if (typeof header !== 'string' || header === '') return undefined;
-  try {
-    const json = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
-    if (!json || typeof json !== 'object') return undefined;
-    const { username, password, identitytoken } = json as Record<string, string>;
-    if (!username && !identitytoken) return undefined;
-    return { username, password, identitytoken };
-  } catch {
-    throw new InvalidParameterError('invalid X-Registry-Auth header');
-  }
-}

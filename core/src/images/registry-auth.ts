@@ -140,9 +140,10 @@ function parseOne(s: string, out: AuthChallenge[]): void {
       }
       i++;
     } else {
-      value = token();
-      // token68 padding (`Basic abc==`) is not a parameter: skip it.
-      while (s[i] === '=') i++;
+      // Lenient like Go's parser: an unquoted value runs to the next comma or space (realm=https://…).
+      const start = i;
+      while (i < s.length && s[i] !== ',' && s[i] !== ' ' && s[i] !== '\t') i++;
+      value = s.slice(start, i);
     }
     if (current) current.params[name.toLowerCase()] = value;
   }

@@ -255,7 +255,7 @@ export class RegistryClient {
     if (offset > 0 && res.statusCode === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '');
       if (!m || Number(m[1]) !== offset) {
-        res.body.destroy();
+        discard(res);
         throw new UpstreamError(
           `blob ${digest}: registry answered a range request from ${offset} with ${header(res, 'content-range') ?? 'no Content-Range'}`,
         );
@@ -263,13 +263,13 @@ export class RegistryClient {
     } else if (res.statusCode === 200) {
       skip = offset;
     } else {
-      res.body.destroy();
+      discard(res);
       throw new UpstreamError(`blob ${digest}: unexpected HTTP status ${res.statusCode}`);
     }
     const expect = size - offset;
     const length = header(res, 'content-length');
     if (length !== undefined && Number(length) !== expect + skip) {
-      res.body.destroy();
+      discard(res);
       throw new UpstreamError(
         `blob ${digest}: registry sent Content-Length ${length.slice(0, 20)}, expected ${expect + skip}`,
       );
@@ -363,6 +363,7 @@ export class RegistryClient {
         if (err instanceof ConflictError && (await store.has(digest))) return { alreadyExists: attempt === 0 };
         throw err;
       }
+      const resumedFrom = writer.offset;
       try {
         if (writer.offset > 0) onProgress?.(writer.offset, size);
         if (writer.offset < size) {
@@ -384,6 +385,8 @@ export class RegistryClient {
       try {
         await writer.commit(size, digest);
       } catch (err) {
+        // A resumed ingest may hold a bad prefix; the store dropped it, so start once more from zero.
+        if (err instanceof InvalidParameterError && resumedFrom > 0 && attempt < this.blobRetries) continue;
         if (err instanceof InvalidParameterError) {
           const kind = CONFIG_MEDIA_TYPES.has(desc.mediaType) ? 'image config' : 'filesystem layer';
           throw new UpstreamError(`${kind} verification failed for digest ${digest}`, { cause: err });
@@ -537,7 +540,11 @@ export class RegistryClient {
       throw new UpstreamError(`token server ${realm.host} sent no usable token`);
     }
     const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60;
-    this.tokens.set(key, { token, expiresAt: Date.now() + Math.max(expiresIn - 10, 1) * 1000 });
+    const now = Date.now();
+    if (this.tokens.size > 1000) {
+      for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
+    }
+    this.tokens.set(key, { token, expiresAt: now + Math.max(expiresIn - 10, 1) * 1000 });
     return token;
   }
 
@@ -666,7 +673,7 @@ export class RegistryClient {
   ): Promise<Buffer> {
     const length = Number(header(res, 'content-length'));
     if (!truncate && Number.isFinite(length) && length > limit) {
-      res.body.destroy();
+      discard(res);
       throw new UpstreamError(`${what} from ${redactUrl(url.href)} is too large (${length} bytes, limit ${limit})`);
     }
     const chunks: Buffer[] = [];
@@ -678,10 +685,10 @@ export class RegistryClient {
           if (truncate) {
             chunks.push(buf.subarray(0, limit - total));
             total = limit;
-            res.body.destroy();
+            discard(res);
             break;
           }
-          res.body.destroy();
+          discard(res);
           throw new UpstreamError(`${what} from ${redactUrl(url.href)} is too large (over ${limit} bytes)`);
         }
         chunks.push(buf);
@@ -732,6 +739,12 @@ export class RegistryClient {
     const doc = parseManifestDocument(bytes, header(res, 'content-type'), what);
     return { digest, bytes, doc };
   }
+}
+
+/** Drops a response body we will not read (undici reports a destroyed body as an error otherwise). */
+function discard(res: Dispatcher.ResponseData): void {
+  res.body.on('error', () => {});
+  res.body.destroy();
 }
 
 function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ProgressMessage } from '../../images/image-types.js';
+import { decodeRegistryAuth } from '../../images/registry-auth.js';
 import { InvalidParameterError, NotFoundError } from '../../plugin-api/errors.js';
 import { engineHeaders } from '../api-version.js';
 import type { ApiDeps } from '../deps.js';
-import { registryAuth } from '../query.js';
 import { imageInspect, imageSummary } from '../views.js';
 
 /**
@@ -52,7 +52,8 @@ export const imageRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { 
     if (!from) throw new InvalidParameterError('fromImage is required');
     const tag = q.tag ?? '';
     const ref = tag === '' ? from : /^sha256:/.test(tag) ? `${from}@${tag}` : `${from}:${tag}`;
-    const auth = registryAuth(req.headers['x-registry-auth']);
+    const header = req.headers['x-registry-auth'];
+    const auth = decodeRegistryAuth(typeof header === 'string' ? header : undefined);
     const abort = new AbortController();
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected'));
