@@ -1,1 +1,194 @@
-export {};
+// argv → command → exit code, with the docker CLI's usage errors and exit statuses.
+
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from './api/client.js';
+import { ApiError, ConnectionError } from './api/errors.js';
+import { type FlagSpec, formatFlagHelp, parseArgs } from './cli/args.js';
+import { StatusError, UsageError } from './cli/errors.js';
+import { COMMANDS, findCommand } from './commands/index.js';
+import { describeError } from './commands/report.js';
+import type { Command, ProcessHooks, Streams } from './commands/types.js';
+import { DEFAULT_HOST, EndpointError, resolveEndpoint } from './endpoint.js';
+import { CLIENT_VERSION } from './meta.js';
+
+const PROGRAM = 'skiff';
+
+const GLOBAL_FLAGS: FlagSpec[] = [
+  {
+    name: 'host',
+    short: 'H',
+    type: 'list',
+    description: `Daemon socket to connect to (default: $SKIFF_HOST, $DOCKER_HOST, ${DEFAULT_HOST})`,
+  },
+  { name: 'help', short: 'h', type: 'bool', description: 'Print usage' },
+  { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
+];
+
+export interface CliDeps {
+  streams: Streams;
+  env: NodeJS.ProcessEnv;
+  hooks: ProcessHooks;
+  now?: () => number;
+}
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const commands = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n');
+  return `Usage:  ${PROGRAM} [OPTIONS] COMMAND
+
+A docker-style client for skiffd (and any Docker Engine API daemon)
+
+Commands:
+${commands}
+
+Global Options:
+${formatFlagHelp(GLOBAL_FLAGS)}
+
+Run '${PROGRAM} COMMAND --help' for more information on a command.
+`;
+}
+
+function commandFlags(command: Command): FlagSpec[] {
+  const usesH = command.flags.some((f) => f.short === 'h');
+  const help: FlagSpec = { name: 'help', type: 'bool', description: 'Print usage', ...(usesH ? {} : { short: 'h' }) };
+  return [...command.flags, help];
+}
+
+function commandHelp(command: Command): string {
+  return `Usage:  ${PROGRAM} ${command.usage}
+
+${command.summary}
+
+Options:
+${formatFlagHelp(commandFlags(command))}
+`;
+}
+
+function usageFailure(usage: string, helpCommand: string, err: UsageError): string {
+  const message = err.kind === 'args' ? `${PROGRAM}: ${err.message}` : err.message;
+  return `${message}\n\nUsage:  ${usage}\n\n${err.hintVerb} '${helpCommand} --help' for more information\n`;
+}
+
+function plural(n: number): string {
+  return n === 1 ? 'argument' : 'arguments';
+}
+
+function checkArgs(command: Command, args: readonly string[]): void {
+  const { min, max } = command.args;
+  const label = `'${PROGRAM} ${command.name}'`;
+  if (max === 0 && args.length > 0) throw new UsageError(`${label} accepts no arguments`, 'args', 'Run');
+  if (min !== undefined && min === max && args.length !== min) {
+    throw new UsageError(`${label} requires ${min} ${plural(min)}`, 'args');
+  }
+  if (min !== undefined && args.length < min) {
+    throw new UsageError(`${label} requires at least ${min} ${plural(min)}`, 'args');
+  }
+  if (max !== undefined && args.length > max) {
+    throw new UsageError(`${label} requires at most ${max} ${plural(max)}`, 'args');
+  }
+}
+
+/** Runs one CLI invocation and returns its exit code. Never throws. */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const { stdout, stderr } = deps.streams;
+  let global: ReturnType<typeof parseArgs>;
+  try {
+    global = parseArgs(argv, GLOBAL_FLAGS, { interspersed: false });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    stderr.write(usageFailure(`${PROGRAM} [OPTIONS] COMMAND [ARG...]`, PROGRAM, err));
+    return 125;
+  }
+  if (global.flags.version) {
+    stdout.write(`${PROGRAM} version ${CLIENT_VERSION}\n`);
+    return 0;
+  }
+  const [name, ...rest] = global.args;
+  if (name === 'help') {
+    const target = rest[0] ? findCommand(rest[0]) : undefined;
+    stdout.write(target ? commandHelp(target) : mainHelp());
+    return 0;
+  }
+  if (name === undefined || global.flags.help) {
+    stdout.write(mainHelp());
+    return 0;
+  }
+  const command = findCommand(name);
+  if (!command) {
+    stderr.write(`${PROGRAM}: unknown command: ${PROGRAM} ${name}\n\nRun '${PROGRAM} --help' for more information\n`);
+    return 1;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(rest, commandFlags(command), { interspersed: command.interspersed });
+    if (parsed.flags.help) {
+      stdout.write(commandHelp(command));
+      return 0;
+    }
+    checkArgs(command, parsed.args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    stderr.write(usageFailure(`${PROGRAM} ${command.usage}`, `${PROGRAM} ${command.name}`, err));
+    return err.kind === 'flag' ? 125 : 1;
+  }
+
+  let client: ApiClient;
+  try {
+    const endpoint = resolveEndpoint((global.flags.host as string[] | undefined) ?? [], deps.env);
+    client = new ApiClient(endpoint, { userAgent: `skiff-cli/${CLIENT_VERSION} (${process.platform})` });
+  } catch (err) {
+    if (!(err instanceof EndpointError)) throw err;
+    stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  try {
+    return await command.run(
+      {
+        streams: deps.streams,
+        env: deps.env,
+        client,
+        hooks: deps.hooks,
+        program: PROGRAM,
+        now: deps.now ?? Date.now,
+      },
+      parsed,
+    );
+  } catch (err) {
+    if (err instanceof StatusError) {
+      if (err.message) stderr.write(`${err.message}\n`);
+      return err.code;
+    }
+    if (err instanceof ConnectionError || err instanceof ApiError || err instanceof Error) {
+      stderr.write(`${describeError(err)}\n`);
+      return 1;
+    }
+    stderr.write(`${String(err)}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // `skiff ps | head -1`: a closed pipe ends the program quietly, like docker.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+  const code = await runCli(process.argv.slice(2), {
+    streams: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    env: process.env,
+    hooks: process,
+  });
+  process.exit(code);
+}

@@ -18,7 +18,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: 16 * 1024 * 1024,
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
+    exposeHeadRoutes: false,
     keepAliveTimeout: 30_000,
     rewriteUrl(req) {
       const { url } = splitVersion(req.url ?? '/');
@@ -27,11 +28,18 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    const { version } = splitVersion(req.raw.url ?? '/');
+    const { version } = splitVersion(req.originalUrl);
     req.apiVersion = version;
     reply.headers(engineHeaders());
     const problem = versionProblem(version);
     if (problem) return reply.code(400).send({ message: problem });
+  });
+
+  // The Go client only decodes error bodies whose Content-Type is exactly application/json.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('application/json')) reply.header('content-type', 'application/json');
+    return payload;
   });
 
   app.removeAllContentTypeParsers();
@@ -53,7 +61,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     const status = err instanceof SkiffError ? err.status : (err.statusCode ?? 500);
     if (status === 304) return reply.code(304).send();
     if (status >= 500) deps.log.error('request failed', { error: err.message });
-    return reply.code(status).type('application/json').send({ message: err.message });
+    return reply.code(status).send({ message: err.message });
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ message: 'page not found' }));
 

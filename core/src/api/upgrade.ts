@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { type Duplex, PassThrough } from 'node:stream';
 import { statusOf } from '../plugin-api/errors.js';
 import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
+import { boolParam } from './query.js';
 import { attachSink } from './routes/attach-sink.js';
 
 const ATTACH = /^\/containers\/([^/?]+)\/attach(?:\?|$)/;
@@ -34,12 +35,28 @@ export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duple
   } catch (err) {
     return plainResponse(socket, statusOf(err), (err as Error).message);
   }
-  void head; // request body bytes and later stdin: not delivered to containers yet (see runtime openStdin)
+  // The request's own body (dockerode sends its options as JSON) comes first; the rest is stdin.
+  const bodyLength = Number(req.headers['content-length'] ?? 0) || 0;
+  const early = head.subarray(Math.min(bodyLength, head.length));
+  let toSkip = Math.max(0, bodyLength - head.length);
+  const wantStdin = boolParam(query.get('stdin') ?? undefined);
   socket.write(
     'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
   );
   const sink = attachSink(socket, container, query);
   socket.on('close', () => deps.containers.detach(container.Id, sink));
-  socket.on('data', () => {}); // drain stdin; the client's half-close must not end our side
-  deps.containers.attach(container.Id, sink);
+  const stdin = new PassThrough();
+  stdin.pause();
+  if (early.length > 0) stdin.write(early);
+  socket.on('data', (chunk: Buffer) => {
+    if (toSkip > 0) {
+      const skip = Math.min(toSkip, chunk.length);
+      toSkip -= skip;
+      chunk = chunk.subarray(skip);
+    }
+    if (wantStdin && chunk.length > 0) stdin.write(chunk);
+  });
+  // The client's half-close ends stdin only; our side stays open until the output ends.
+  socket.on('end', () => stdin.end());
+  deps.containers.attach(container.Id, sink, wantStdin ? stdin : undefined);
 }

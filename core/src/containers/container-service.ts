@@ -2,9 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { mountAll, rootfsPath, unmountAll } from '../host/index.js';
+import { mountAll, resolveDirInRoot, rootfsPath, splitRelativePath, unmountAll } from '../host/index.js';
 import type { ImageService } from '../images/image-service.js';
-import { ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError } from '../plugin-api/errors.js';
+import {
+  ConflictError,
+  InvalidParameterError,
+  NotFoundError,
+  NotImplementedError,
+  NotModifiedError,
+  SystemError,
+} from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { GraphDriver } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';
@@ -21,6 +28,14 @@ import { buildOciSpec, resolveUser } from './oci-spec.js';
 export interface OutputSink {
   write(entry: LogEntry): void;
   end(): void;
+}
+
+/** One client attached to a container: where output goes, and optionally where stdin comes from. */
+interface Attachment {
+  sink: OutputSink;
+  /** Paused until the process runs; its end closes the process's stdin when StdinOnce. */
+  stdin?: NodeJS.ReadableStream;
+  done?: Promise<void>;
 }
 
 function freshState(): ContainerState {
@@ -43,7 +58,7 @@ function freshState(): ContainerState {
 export class ContainerService {
   private readonly waiters = new ExitWaiters();
   /** Attach streams waiting for (or following) the current run, per container. */
-  private readonly attachments = new Map<string, Set<{ sink: OutputSink; done?: Promise<void> }>>();
+  private readonly attachments = new Map<string, Set<Attachment>>();
   private readonly busy = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -186,14 +201,23 @@ export class ContainerService {
       try {
         await this.startTask(c);
       } catch (err) {
-        c.State = { ...c.State, Status: c.State.Status === 'created' ? 'created' : 'exited', Error: (err as Error).message, ExitCode: exitCodeFor(err) };
-        this.store.update(c);
-        await this.cleanupRun(c).catch(() => {});
-        for (const a of this.attachments.get(c.Id) ?? []) a.sink.end();
-        this.attachments.delete(c.Id);
-        throw err;
+        await this.failedStart(c, err);
+        throw startError(err);
       }
     });
+  }
+
+  /** Like dockerd: record the error, undo the half-done start, and honour AutoRemove. */
+  private async failedStart(c: ContainerRecord, err: unknown): Promise<void> {
+    c.State = { ...c.State, Status: c.State.Status === 'created' ? 'created' : 'exited', Error: (err as Error).message, ExitCode: exitCodeFor(err) };
+    this.store.update(c);
+    await this.cleanupRun(c).catch(() => {});
+    for (const a of this.attachments.get(c.Id) ?? []) a.sink.end();
+    this.attachments.delete(c.Id);
+    if (c.HostConfig.AutoRemove) {
+      // Runs after the serial section that is still held by start().
+      setImmediate(() => void this.remove(c.Id, { force: true }).catch(() => {}));
+    }
   }
 
   private async startTask(c: ContainerRecord): Promise<void> {
@@ -220,6 +244,8 @@ export class ContainerService {
       hostNetwork: caps.namespace === 'host',
     });
     const user = await resolveUser(rootfs, c.Config.User);
+    // dockerd creates a missing working directory rather than failing the start.
+    if (c.Config.WorkingDir) await resolveDirInRoot(rootfs, splitRelativePath(c.Config.WorkingDir.slice(1)), { create: true });
     const spec = buildOciSpec({
       id: c.Id,
       rootfs,
@@ -301,12 +327,15 @@ export class ContainerService {
     await rm(this.bundle(c.Id), { recursive: true, force: true });
   }
 
-  /** Streams the output of the container's next (or current) run to `sink`. */
-  attach(ref: string, sink: OutputSink): void {
+  /**
+   * Streams the output of the container's next (or current) run to `sink`; with `stdin` (only for
+   * containers created with OpenStdin), feeds it to the process once it runs.
+   */
+  attach(ref: string, sink: OutputSink, stdin?: NodeJS.ReadableStream): void {
     const c = this.get(ref);
     let set = this.attachments.get(c.Id);
     if (!set) this.attachments.set(c.Id, (set = new Set()));
-    const a: { sink: OutputSink; done?: Promise<void> } = { sink };
+    const a: Attachment = { sink, stdin: c.Config.OpenStdin ? stdin : undefined };
     set.add(a);
     if (c.State.Running) {
       void this.runtimeFor(c).then((rt) => this.pumpOne(c, rt, a));
@@ -317,7 +346,8 @@ export class ContainerService {
     for (const a of this.attachments.get(c.Id) ?? []) if (!a.done) this.pumpOne(c, runtime, a);
   }
 
-  private pumpOne(c: ContainerRecord, runtime: Runtime, a: { sink: OutputSink; done?: Promise<void> }): void {
+  private pumpOne(c: ContainerRecord, runtime: Runtime, a: Attachment): void {
+    if (a.stdin) this.feedStdin(c, runtime, a.stdin);
     a.done = (async () => {
       try {
         for await (const entry of runtime.logs(c.Id, c.LogPath, { follow: true, tail: 0 })) a.sink.write(entry);
@@ -328,6 +358,18 @@ export class ContainerService {
         this.attachments.get(c.Id)?.delete(a);
       }
     })();
+  }
+
+  private feedStdin(c: ContainerRecord, runtime: Runtime, stdin: NodeJS.ReadableStream): void {
+    if (!runtime.openStdin) return;
+    runtime.openStdin(c.Id).then(
+      (w) => {
+        w.on('error', () => {});
+        stdin.pipe(w, { end: c.Config.StdinOnce });
+        stdin.resume();
+      },
+      (err) => this.log.warn('cannot attach stdin', { id: c.Id, error: err as Error }),
+    );
   }
 
   /** Detaches a sink whose client went away. */
@@ -354,6 +396,14 @@ export class ContainerService {
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
     const runtime = await this.runtimeFor(c);
     await runtime.kill(c.Id, signal.replace(/^SIG/i, '').toUpperCase(), { all: true });
+  }
+
+  async resize(ref: string, width: number, height: number): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
+    const runtime = await this.runtimeFor(c);
+    if (!runtime.resize) throw new NotImplementedError(`runtime ${c.RuntimeName} cannot resize terminals`);
+    await runtime.resize(c.Id, width, height);
   }
 
   async stop(ref: string, timeoutSec?: number): Promise<void> {
@@ -419,10 +469,14 @@ function mergeEnv(base: string[], overrides: string[]): string[] {
   return [...out.values()];
 }
 
-/** docker maps start failures to 127 (command not found), 126 (cannot execute), else 128. */
+/** Runtimes may say which exit code a failed start stands for (127 not found, 126 cannot execute). */
 function exitCodeFor(err: unknown): number {
-  const m = (err as Error)?.message ?? '';
-  if (/executable file not found|no such file or directory/i.test(m)) return 127;
-  if (/permission denied/i.test(m)) return 126;
-  return 128;
+  const hint = (err as { exitCodeHint?: unknown })?.exitCodeHint;
+  return typeof hint === 'number' ? hint : 128;
+}
+
+/** A process that cannot be started is the request's fault (400), as in dockerd. */
+function startError(err: unknown): unknown {
+  if (exitCodeFor(err) === 128 || err instanceof InvalidParameterError) return err;
+  return new InvalidParameterError((err as Error).message, { cause: err });
 }

@@ -1,1 +1,34 @@
-export {};
+import { definePlugin } from '@skiff/core/plugin-api';
+import { CONMON_DIRS, LinuxRuntime } from './linux-runtime.js';
+import { findExecutable } from './which.js';
+
+export { RuntimeCreateError } from './errors.js';
+export { LinuxRuntime, type LinuxRuntimeOptions } from './linux-runtime.js';
+
+function stringList(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
+}
+
+export default definePlugin({
+  apiVersion: 1,
+  kind: 'runtime',
+  name: 'linux',
+  register(r) {
+    if (process.platform !== 'linux') r.skip('OCI runtimes under conmon need Linux');
+    const conmonSetting = typeof r.settings.conmon === 'string' ? r.settings.conmon : undefined;
+    const conmon = findExecutable(conmonSetting ?? 'conmon', CONMON_DIRS);
+    if (!conmon)
+      r.skip(`conmon not found${conmonSetting ? ` at ${conmonSetting}` : ' in PATH'} (Debian package conmon)`);
+    if (!findExecutable('runc') && !findExecutable('crun')) r.skip('no OCI runtime (runc or crun) found in PATH');
+    r.provide((opts) => {
+      const binary = typeof opts.path === 'string' && opts.path !== '' ? opts.path : 'runc';
+      return new LinuxRuntime({
+        binary,
+        runtimeArgs: stringList(opts.runtimeArgs) ?? [],
+        stateDir: r.paths.state,
+        conmon,
+        log: r.log,
+      });
+    });
+  },
+});

@@ -86,7 +86,8 @@ export async function processesUnder(dirs: readonly string[]): Promise<number[]>
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
       const links = await Promise.all(['root', 'cwd'].map((l) => readlink(`/proc/${pid}/${l}`).catch(() => '')));
       const hit =
-        links.some((l) => dirs.some((d) => under(l, d))) || cmdline.some((arg) => dirs.some((d) => arg.includes(d)));
+        links.some((l) => dirs.some((d) => under(l, d))) ||
+        cmdline.some((arg) => dirs.some((d) => arg.endsWith(d) || arg.includes(`${d}/`)));
       if (hit) pids.push(pid);
     } catch {
       // exited meanwhile

@@ -16,6 +16,18 @@ export interface ManagedProcessOptions {
   logFile?: string;
 }
 
+/** Children still running when this process exits get a SIGTERM, so a killed test leaks no daemon. */
+const attached = new Set<number>();
+process.on('exit', () => {
+  for (const pid of attached) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+});
+
 /** A long-running child (registry, daemon) whose output we keep and that we can stop and wait for. */
 export class ManagedProcess {
   readonly pid: number;
@@ -49,6 +61,10 @@ export class ManagedProcess {
       });
     });
     this.pid = child.pid ?? -1;
+    if (!opts.logFile && this.pid > 0) {
+      attached.add(this.pid);
+      void this.exited.then(() => attached.delete(this.pid));
+    }
   }
 
   get status(): ExitStatus | undefined {

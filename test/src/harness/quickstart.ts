@@ -31,7 +31,7 @@ const step = (s: string) => console.log(`\n==> ${s}`);
 const info = (s: string) => console.log(`    ${s}`);
 
 function show(r: RunResult): void {
-  for (const line of `${r.stdout}${r.stderr}`.trimEnd().split('\n')) if (line) info(`| ${line}`);
+  for (const line of `${r.stderr}${r.stdout}`.trimEnd().split('\n')) if (line) info(`| ${line}`);
   info(r.code === 0 ? 'ok (exit 0)' : `FAILED (exit ${r.code})`);
 }
 

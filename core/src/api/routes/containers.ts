@@ -80,6 +80,14 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     return reply.code(204).send();
   });
 
+  app.post<{ Params: P }>('/containers/:id/resize', async (req, reply) => {
+    const q = req.query as Q;
+    const h = intParam(q.h, 'h') ?? 0;
+    const w = intParam(q.w, 'w') ?? 0;
+    await containers.resize(req.params.id, w, h);
+    return reply.code(200).send();
+  });
+
   app.delete<{ Params: P }>('/containers/:id', async (req, reply) => {
     await containers.remove(req.params.id, { force: boolParam((req.query as Q).force) });
     return reply.code(204).send();
