@@ -1,56 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
-import {
-  type BusyboxRegistry,
-  type Daemon,
-  docker,
-  pushImage,
-  registryWithBusybox,
-  type StorageDriverName,
-  startDaemon,
-} from '../harness/index.js';
+import { docker, driverDaemons, pushImage, type StorageDriverName } from '../harness/index.js';
 
-// The real docker CLI against skiffd, once per storage driver. One registry for the file, one
-// daemon per driver, started on first use so a driver that cannot start fails only its own tests.
+// The real docker CLI against skiffd, once per storage driver.
 
 const drivers: StorageDriverName[] = ['vfs', 'overlay'];
 const uid = () => randomBytes(4).toString('hex');
 
-let registryP: Promise<BusyboxRegistry> | undefined;
-const registry = () => {
-  registryP ??= (async () => {
-    const r = await registryWithBusybox();
-    // Never pulled in setup: exercised by the "not pulled yet" test, in Docker's schema 2 format.
-    await pushImage(r.layout, `${r.host}/fresh:v1`, { format: 'v2s2' });
-    return r;
-  })();
-  return registryP;
-};
-
-const started: Daemon[] = [];
-const daemonP = new Map<StorageDriverName, Promise<Daemon>>();
-function daemonFor(driver: StorageDriverName): Promise<Daemon> {
-  let p = daemonP.get(driver);
-  if (!p) {
-    p = (async () => {
-      const reg = await registry();
-      const d = await startDaemon({ storageDriver: driver, insecureRegistries: [reg.host] });
-      started.push(d);
-      const pull = await docker(['pull', reg.image], { host: d.dockerHost });
-      if (pull.code !== 0) {
-        throw new Error(`docker pull ${reg.image} exited ${pull.code}: ${pull.stderr}\n--- skiffd:\n${d.output()}`);
-      }
-      return d;
-    })();
-    daemonP.set(driver, p);
-  }
-  return p;
-}
-
-test.after.always(async () => {
-  await Promise.all(started.map((d) => d.stop()));
-  if (registryP) await (await registryP.catch(() => undefined))?.stop();
+const { registry, daemonFor, stopAll } = driverDaemons({
+  // Never pulled in setup: exercised by the "not pulled yet" test, in Docker's schema 2 format.
+  prepareRegistry: (r) => pushImage(r.layout, `${r.host}/fresh:v1`, { format: 'v2s2' }).then(() => {}),
 });
+test.after.always(stopAll);
 
 /** Lines of `docker ps -a --no-trunc` after the header. */
 async function psAll(host: string): Promise<string[]> {
@@ -137,5 +98,40 @@ for (const driver of drivers) {
     t.not(r.code, 0);
     t.true(r.stderr.includes(`Unable to find image '${ref}' locally`), r.stderr);
     t.regex(r.stderr, /not found|manifest unknown|does not exist/i);
+  });
+
+  test(`${driver}: docker run -i pipes stdin into the container and closes it`, async (t) => {
+    const d = await daemonFor(driver);
+    const reg = await registry();
+    const r = await docker(['run', '--rm', '-i', reg.image, 'sh', '-c', 'cat; echo done >&2'], {
+      host: d.dockerHost,
+      stdin: 'piped-line-1\npiped-line-2\n',
+    });
+    t.is(r.code, 0, `${r.stderr}\n--- skiffd:\n${d.output()}`);
+    t.is(r.stdout, 'piped-line-1\npiped-line-2\n');
+    t.is(r.stderr, 'done\n');
+  });
+
+  test(`${driver}: a command that cannot start exits 127/126 with the runtime's message`, async (t) => {
+    const d = await daemonFor(driver);
+    const reg = await registry();
+    const names = [`e2e-nocmd-${uid()}`, `e2e-noexec-${uid()}`];
+    const r = await docker(['run', '--rm', '--name', names[0]!, reg.image, 'no-such-command'], { host: d.dockerHost });
+    t.is(r.code, 127, r.stderr);
+    t.regex(r.stderr, /Error response from daemon: .*executable file not found/);
+    t.notRegex(r.stderr, /\{"message"/, 'the CLI decoded the error body');
+    const p = await docker(['run', '--rm', '--name', names[1]!, reg.image, '/etc/passwd'], { host: d.dockerHost });
+    t.is(p.code, 126, p.stderr);
+    t.regex(p.stderr, /permission denied/);
+    const listed = await psAll(d.dockerHost);
+    t.false(listed.some((l) => names.some((n) => l.trimEnd().endsWith(n))), 'failed --rm containers are removed');
+  });
+
+  test(`${driver}: a missing working directory is created, as in dockerd`, async (t) => {
+    const d = await daemonFor(driver);
+    const reg = await registry();
+    const r = await docker(['run', '--rm', '-w', '/made/for/you', reg.image, 'pwd'], { host: d.dockerHost });
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, '/made/for/you\n');
   });
 }

@@ -23,3 +23,4 @@ export { describeExit, type ExitStatus, ManagedProcess } from './managed-process
 export { dockerCli, nodeBin, repoRoot, skiffBin, skiffdBin } from './paths.js';
 export { CommandError, freePort, type RunResult, run, runOk, sleep } from './proc.js';
 export { type Registry, RegistryStartError, type StartRegistryOptions, startRegistry } from './registry.js';
+export { driverDaemons } from './driver-daemons.js';
