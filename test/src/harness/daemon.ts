@@ -41,8 +41,11 @@ export interface Daemon {
   dockerHost: string;
   pid: number;
   output(): string;
-  /** SIGTERM, wait (SIGKILL after 30 s), then remove leftover containers, mounts and files. */
-  stop(): Promise<ExitStatus>;
+  /**
+   * SIGTERM, wait (SIGKILL after 30 s), then remove leftover containers, mounts and files —
+   * unless `keepState`, which only stops the daemon (to restart another one on the same dirs).
+   */
+  stop(opts?: { keepState?: boolean }): Promise<ExitStatus>;
 }
 
 export class DaemonStartError extends Error {
@@ -103,7 +106,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const proc = new ManagedProcess(skiffdBin, p.args, { env: p.env, logFile: opts.logFile });
   const dockerHost = `unix://${p.socket}`;
   let stopped: Promise<ExitStatus> | undefined;
-  const stop = () => {
+  const stop = (o: { keepState?: boolean } = {}) => {
+    if (o.keepState) return proc.stop(30_000);
     stopped ??= (async () => {
       const status = await proc.stop(30_000);
       await cleanupDirs(dirs);
