@@ -67,7 +67,7 @@ export function progressString(p: JSONProgress, width: number, nowMs: number): s
   }
   let numbers = '';
   if (p.hidecounts) {
-    numbers = '';
+    // no counts
   } else if (!p.units) {
     const cur = humanSize(current);
     numbers = current > total ? cur.padStart(8) : `${cur.padStart(8)}/${humanSize(total)}`;

@@ -10,7 +10,10 @@ test('versions compare numerically', (t) => {
 test('the version prefix is split off paths with and without query', (t) => {
   t.deepEqual(splitVersion('/v1.41/containers/json?all=1'), { version: '1.41', url: '/containers/json?all=1' });
   t.deepEqual(splitVersion('/_ping'), { url: '/_ping' });
-  t.deepEqual(splitVersion('/v1.24/images/127.0.0.1:5000/busybox/json'), { version: '1.24', url: '/images/127.0.0.1:5000/busybox/json' });
+  t.deepEqual(splitVersion('/v1.24/images/127.0.0.1:5000/busybox/json'), {
+    version: '1.24',
+    url: '/images/127.0.0.1:5000/busybox/json',
+  });
   t.deepEqual(splitVersion('/version'), { url: '/version' });
 });
 

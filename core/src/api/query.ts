@@ -3,7 +3,9 @@ import { InvalidParameterError } from '../plugin-api/errors.js';
 /** moby's rule: false iff the trimmed, lower-cased value is "", 0, no, false or none. */
 export function boolParam(v: unknown, dflt = false): boolean {
   if (v === undefined) return dflt;
-  const s = String(Array.isArray(v) ? v[0] : v).trim().toLowerCase();
+  const s = String(Array.isArray(v) ? v[0] : v)
+    .trim()
+    .toLowerCase();
   return !['', '0', 'no', 'false', 'none'].includes(s);
 }
 
@@ -24,10 +26,15 @@ export function parseFilters(raw: unknown): Map<string, string[]> {
   } catch (err) {
     throw new InvalidParameterError(`invalid filter: ${(err as Error).message}`);
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new InvalidParameterError('invalid filter: not an object');
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    throw new InvalidParameterError('invalid filter: not an object');
   for (const [k, v] of Object.entries(obj)) {
     if (Array.isArray(v)) out.set(k, v.map(String));
-    else if (v && typeof v === 'object') out.set(k, Object.keys(v).filter((x) => (v as Record<string, unknown>)[x]));
+    else if (v && typeof v === 'object')
+      out.set(
+        k,
+        Object.keys(v).filter((x) => (v as Record<string, unknown>)[x]),
+      );
     else throw new InvalidParameterError(`invalid filter '${k}'`);
   }
   return out;

@@ -38,7 +38,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // The Go client only decodes error bodies whose Content-Type is exactly application/json.
   app.addHook('onSend', async (_req, reply, payload) => {
     const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('application/json')) reply.header('content-type', 'application/json');
+    if (typeof type === 'string' && type.startsWith('application/json'))
+      reply.header('content-type', 'application/json');
     return payload;
   });
 

@@ -10,7 +10,12 @@ const ATTACH = /^\/containers\/([^/?]+)\/attach(?:\?|$)/;
 
 function plainResponse(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ message });
-  const head = Object.entries({ ...engineHeaders(), 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' })
+  const head = Object.entries({
+    ...engineHeaders(),
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+  })
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Error'}\r\n${head}\r\n${body}`);
@@ -24,16 +29,23 @@ export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duple
   socket.on('error', () => socket.destroy());
   const { version, url } = splitVersion(req.url ?? '/');
   const problem = versionProblem(version);
-  if (problem) return plainResponse(socket, 400, problem);
+  if (problem) {
+    plainResponse(socket, 400, problem);
+    return;
+  }
   const m = ATTACH.exec(url);
-  if (req.method !== 'POST' || !m) return plainResponse(socket, 404, 'page not found');
+  if (req.method !== 'POST' || !m) {
+    plainResponse(socket, 404, 'page not found');
+    return;
+  }
   const id = decodeURIComponent(m[1]!);
   const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
   let container: ReturnType<ApiDeps['containers']['get']>;
   try {
     container = deps.containers.get(id);
   } catch (err) {
-    return plainResponse(socket, statusOf(err), (err as Error).message);
+    plainResponse(socket, statusOf(err), (err as Error).message);
+    return;
   }
   // The request's own body (dockerode sends its options as JSON) comes first; the rest is stdin.
   const bodyLength = Number(req.headers['content-length'] ?? 0) || 0;

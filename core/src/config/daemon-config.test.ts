@@ -12,10 +12,24 @@ async function file(content: string): Promise<string> {
 }
 
 test('flags parse like dockerd and override the file', async (t) => {
-  const f = await file(JSON.stringify({ 'storage-driver': 'overlay', 'insecure-registries': ['a:5000'], 'data-root': '/x' }));
+  const f = await file(
+    JSON.stringify({ 'storage-driver': 'overlay', 'insecure-registries': ['a:5000'], 'data-root': '/x' }),
+  );
   const cl = parseCommandLine([
-    '--config-file', f, '--root', '/r', '--exec-root', '/e', '-H', 'unix:///tmp/s.sock',
-    '--storage-driver', 'vfs', '--insecure-registry', 'b:5000', '--insecure-registry', 'c:5000',
+    '--config-file',
+    f,
+    '--root',
+    '/r',
+    '--exec-root',
+    '/e',
+    '-H',
+    'unix:///tmp/s.sock',
+    '--storage-driver',
+    'vfs',
+    '--insecure-registry',
+    'b:5000',
+    '--insecure-registry',
+    'c:5000',
   ]);
   const cfg = await loadConfig(cl);
   t.is(cfg.dataRoot, '/r');
@@ -31,12 +45,17 @@ test('--data-root is accepted as a synonym of --root', (t) => {
 });
 
 test('unknown keys in daemon.json are rejected, naming them', (t) => {
-  const err = t.throws(() => parseConfigFile('{"storage-driver":"vfs","bogus":1,"nope":2}', '/f'), { instanceOf: ConfigError });
+  const err = t.throws(() => parseConfigFile('{"storage-driver":"vfs","bogus":1,"nope":2}', '/f'), {
+    instanceOf: ConfigError,
+  });
   t.regex(err!.message, /don't match any configuration option: bogus, nope/);
 });
 
 test('malformed daemon.json is a clear error', (t) => {
-  t.throws(() => parseConfigFile('{"a":', '/f'), { instanceOf: ConfigError, message: /unable to configure the skiff daemon with file \/f/ });
+  t.throws(() => parseConfigFile('{"a":', '/f'), {
+    instanceOf: ConfigError,
+    message: /unable to configure the skiff daemon with file \/f/,
+  });
   t.throws(() => parseConfigFile('[1]', '/f'), { instanceOf: ConfigError });
 });
 
@@ -46,13 +65,21 @@ test('unknown flags are rejected', (t) => {
 
 test('a missing default config file is fine, a named one is not', async (t) => {
   await t.notThrowsAsync(loadConfig({ overrides: {}, help: false, version: false, configFile: undefined }));
-  await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', '/nonexistent/daemon.json'])), { instanceOf: ConfigError });
+  await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', '/nonexistent/daemon.json'])), {
+    instanceOf: ConfigError,
+  });
 });
 
 test('values are type-checked', async (t) => {
   const f = await file('{"hosts": "unix:///x"}');
-  await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', f])), { message: /hosts must be a list of strings/ });
+  await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', f])), {
+    message: /hosts must be a list of strings/,
+  });
   const g = await file('{"default-runtime": "nope"}');
-  await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', g])), { message: /default runtime nope is not among/ });
-  await t.throwsAsync(loadConfig(parseCommandLine(['-H', 'tcp://0.0.0.0:2375'])), { message: /only unix:\/\/ sockets/ });
+  await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', g])), {
+    message: /default runtime nope is not among/,
+  });
+  await t.throwsAsync(loadConfig(parseCommandLine(['-H', 'tcp://0.0.0.0:2375'])), {
+    message: /only unix:\/\/ sockets/,
+  });
 });

@@ -162,11 +162,13 @@ export function parseConfigFile(text: string, file: string): Partial<DaemonConfi
 
 function check(cfg: DaemonConfig): DaemonConfig {
   const str = (k: keyof DaemonConfig) => {
-    if (typeof cfg[k] !== 'string' || (cfg[k] as string) === '') throw new ConfigError(`${k} must be a non-empty string`);
+    if (typeof cfg[k] !== 'string' || (cfg[k] as string) === '')
+      throw new ConfigError(`${k} must be a non-empty string`);
   };
   const list = (k: keyof DaemonConfig) => {
     const v = cfg[k];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${k} must be a list of strings`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+      throw new ConfigError(`${k} must be a list of strings`);
   };
   str('dataRoot');
   str('execRoot');
@@ -197,7 +199,9 @@ export async function loadConfig(cl: CommandLine): Promise<DaemonConfig> {
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     if (!missing || cl.configFile) {
-      throw err instanceof ConfigError ? err : new ConfigError(`unable to read config file ${file}: ${(err as Error).message}`);
+      throw err instanceof ConfigError
+        ? err
+        : new ConfigError(`unable to read config file ${file}: ${(err as Error).message}`);
     }
   }
   const merged = { ...DEFAULTS, ...fromFile, ...cl.overrides } as DaemonConfig;

@@ -197,7 +197,8 @@ export class ContainerService {
     await this.serial(c0.Id, async () => {
       const c = this.get(c0.Id);
       if (c.State.Running) throw new NotModifiedError('container already started');
-      if (c.State.Status === 'removing') throw new ConflictError(`container ${c.Id} is marked for removal and cannot be started`);
+      if (c.State.Status === 'removing')
+        throw new ConflictError(`container ${c.Id} is marked for removal and cannot be started`);
       try {
         await this.startTask(c);
       } catch (err) {
@@ -209,7 +210,12 @@ export class ContainerService {
 
   /** Like dockerd: record the error, undo the half-done start, and honour AutoRemove. */
   private async failedStart(c: ContainerRecord, err: unknown): Promise<void> {
-    c.State = { ...c.State, Status: c.State.Status === 'created' ? 'created' : 'exited', Error: (err as Error).message, ExitCode: exitCodeFor(err) };
+    c.State = {
+      ...c.State,
+      Status: c.State.Status === 'created' ? 'created' : 'exited',
+      Error: (err as Error).message,
+      ExitCode: exitCodeFor(err),
+    };
     this.store.update(c);
     await this.cleanupRun(c).catch(() => {});
     for (const a of this.attachments.get(c.Id) ?? []) a.sink.end();
@@ -225,7 +231,8 @@ export class ContainerService {
     if (!this.drivers.has('network', netName)) throw new NotFoundError(`network ${netName} not found`);
     const net = await this.drivers.get('network', netName);
     const caps = net.capabilities();
-    if (caps.endpoints) throw new InvalidParameterError(`network ${netName}: networks with endpoints are not supported yet`);
+    if (caps.endpoints)
+      throw new InvalidParameterError(`network ${netName}: networks with endpoints are not supported yet`);
     const runtime = await this.runtimeFor(c);
 
     const mounts = await this.graph.mounts(c.Id);
@@ -245,7 +252,8 @@ export class ContainerService {
     });
     const user = await resolveUser(rootfs, c.Config.User);
     // dockerd creates a missing working directory rather than failing the start.
-    if (c.Config.WorkingDir) await resolveDirInRoot(rootfs, splitRelativePath(c.Config.WorkingDir.slice(1)), { create: true });
+    if (c.Config.WorkingDir)
+      await resolveDirInRoot(rootfs, splitRelativePath(c.Config.WorkingDir.slice(1)), { create: true });
     const spec = buildOciSpec({
       id: c.Id,
       rootfs,
@@ -305,20 +313,33 @@ export class ContainerService {
     }
     await Promise.allSettled([...(this.attachments.get(id) ?? [])].map((a) => a.done));
     this.attachments.delete(id);
-    c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, OOMKilled: oom, Error: error, FinishedAt: at.toISOString() };
+    c.State = {
+      ...c.State,
+      Status: 'exited',
+      Running: false,
+      Pid: 0,
+      ExitCode: code,
+      OOMKilled: oom,
+      Error: error,
+      FinishedAt: at.toISOString(),
+    };
     this.store.update(c);
     await this.cleanupRun(c);
     this.publish(c, 'die', { exitCode: String(code) });
     this.waiters.notify(id, 'exit', { StatusCode: code, Error: null });
     if (c.HostConfig.AutoRemove) {
-      await this.remove(id, { force: true }).catch((err) => this.log.warn('auto-remove failed', { id, error: err as Error }));
+      await this.remove(id, { force: true }).catch((err) =>
+        this.log.warn('auto-remove failed', { id, error: err as Error }),
+      );
     }
   }
 
   /** Undoes what start did; safe to repeat. */
   private async cleanupRun(c: ContainerRecord): Promise<void> {
     const runtime = await this.runtimeFor(c).catch(() => undefined);
-    await runtime?.delete(c.Id).catch((err) => this.log.warn('runtime delete failed', { id: c.Id, error: err as Error }));
+    await runtime
+      ?.delete(c.Id)
+      .catch((err) => this.log.warn('runtime delete failed', { id: c.Id, error: err as Error }));
     if (c.MountedRootfs) {
       await unmountAll(c.MountedRootfs);
       c.MountedRootfs = undefined;
@@ -334,7 +355,10 @@ export class ContainerService {
   attach(ref: string, sink: OutputSink, stdin?: NodeJS.ReadableStream): void {
     const c = this.get(ref);
     let set = this.attachments.get(c.Id);
-    if (!set) this.attachments.set(c.Id, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.attachments.set(c.Id, set);
+    }
     const a: Attachment = { sink, stdin: c.Config.OpenStdin ? stdin : undefined };
     set.add(a);
     if (c.State.Running) {
@@ -378,7 +402,10 @@ export class ContainerService {
     for (const a of set ?? []) if (a.sink === sink) set!.delete(a);
   }
 
-  async logs(ref: string, opts: { follow: boolean; tail?: number; signal?: AbortSignal }): Promise<{ c: ContainerRecord; entries: AsyncIterable<LogEntry> }> {
+  async logs(
+    ref: string,
+    opts: { follow: boolean; tail?: number; signal?: AbortSignal },
+  ): Promise<{ c: ContainerRecord; entries: AsyncIterable<LogEntry> }> {
     const c = this.get(ref);
     const runtime = await this.runtimeFor(c);
     return { c, entries: runtime.logs(c.Id, c.LogPath, { ...opts, follow: opts.follow && c.State.Running }) };
@@ -455,7 +482,13 @@ export class ContainerService {
         const runtime = await this.runtimeFor(c);
         const st = await runtime.state(c.Id);
         if (st.status === 'running' || st.status === 'paused' || st.status === 'created') this.watch(c, runtime);
-        else await this.onExit(c.Id, st.exit?.exitCode ?? 255, st.exit?.oomKilled ?? false, st.exit?.exitedAt ?? new Date());
+        else
+          await this.onExit(
+            c.Id,
+            st.exit?.exitCode ?? 255,
+            st.exit?.oomKilled ?? false,
+            st.exit?.exitedAt ?? new Date(),
+          );
       } catch (err) {
         this.log.warn('skipping container during reconcile', { id: c.Id, error: err as Error });
       }

@@ -9,7 +9,12 @@ test('a CLI-shaped body is accepted with defaults filled in', (t) => {
     Env: null,
     Labels: {},
     AttachStdout: true,
-    HostConfig: { AutoRemove: true, NetworkMode: 'default', RestartPolicy: { Name: 'no' }, LogConfig: { Type: '', Config: {} } },
+    HostConfig: {
+      AutoRemove: true,
+      NetworkMode: 'default',
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: '', Config: {} },
+    },
     SomethingNew: 1,
   });
   t.deepEqual(config.Cmd, ['echo', 'hi']);
@@ -24,7 +29,10 @@ test('wrong types and missing image are 400s', (t) => {
   t.throws(() => parseCreateBody(undefined), { instanceOf: InvalidParameterError });
   t.throws(() => parseCreateBody([]), { instanceOf: InvalidParameterError });
   t.throws(() => parseCreateBody({ Cmd: ['x'] }), { instanceOf: InvalidParameterError });
-  t.throws(() => parseCreateBody({ Image: 'x', Cmd: [1] }), { instanceOf: InvalidParameterError, message: /Cmd must be a list of strings/ });
+  t.throws(() => parseCreateBody({ Image: 'x', Cmd: [1] }), {
+    instanceOf: InvalidParameterError,
+    message: /Cmd must be a list of strings/,
+  });
   t.throws(() => parseCreateBody({ Image: 'x', Tty: 'yes' }), { instanceOf: InvalidParameterError });
   t.throws(() => parseCreateBody({ Image: 'x', Env: ['=x'] }), { instanceOf: InvalidParameterError });
   t.throws(() => parseCreateBody({ Image: 'x', WorkingDir: 'rel' }), { message: /needs to be an absolute path/ });

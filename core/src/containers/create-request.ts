@@ -88,7 +88,9 @@ export function parseCreateBody(body: unknown): { config: ContainerConfig; hostC
   if (typeof body.StopSignal === 'string' && body.StopSignal) config.StopSignal = body.StopSignal;
   if (typeof body.StopTimeout === 'number') config.StopTimeout = body.StopTimeout;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
-    throw new InvalidParameterError(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
+    throw new InvalidParameterError(
+      `the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`,
+    );
   }
 
   const hc = body.HostConfig ?? {};
@@ -118,6 +120,7 @@ export function parseCreateBody(body: unknown): { config: ContainerConfig; hostC
   if (hostConfig.AutoRemove && hostConfig.RestartPolicy.Name !== 'no') {
     throw new InvalidParameterError("can't create 'AutoRemove' container with restart policy");
   }
-  if (typeof hc.ShmSize === 'number' && hc.ShmSize < 0) throw new InvalidParameterError('SHM size can not be less than 0');
+  if (typeof hc.ShmSize === 'number' && hc.ShmSize < 0)
+    throw new InvalidParameterError('SHM size can not be less than 0');
   return { config, hostConfig };
 }

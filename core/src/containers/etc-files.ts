@@ -9,7 +9,8 @@ export async function writeEtcFiles(
 ): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
   const paths = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
   const name = opts.hostNetwork ? hostHostname() : opts.hostname;
-  let hosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+  let hosts =
+    '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
   if (opts.hostNetwork) {
     hosts = await readFile('/etc/hosts', 'utf8').catch(() => hosts);
   }

@@ -14,7 +14,10 @@ export class ExitWaiters {
     const map = kind === 'exit' ? this.exits : this.removals;
     return new Promise((resolve, reject) => {
       let set = map.get(id);
-      if (!set) map.set(id, (set = new Set()));
+      if (!set) {
+        set = new Set<(r: WaitResult) => void>();
+        map.set(id, set);
+      }
       const done = (r: WaitResult) => {
         signal?.removeEventListener('abort', onAbort);
         resolve(r);

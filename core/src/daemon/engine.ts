@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { Container } from 'inversify';
 import type { ApiDeps } from '../api/deps.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { FileContentStore } from '../content/content-store.js';
 import { ContainerService } from '../containers/container-service.js';
 import { ContainerStore } from '../containers/container-store.js';
+import { FileContentStore } from '../content/content-store.js';
 import { MemoryEventBus } from '../events/event-bus.js';
 import { ImageService } from '../images/image-service.js';
 import { ImageStore } from '../images/image-store.js';
@@ -101,34 +101,44 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
     timeoutMs: 30_000,
   });
   di.bind(CoreTokens.RegistryClient).toConstantValue(registry);
-  di.bind(CoreTokens.ImageService).toResolvedValue(
-    () => new ImageService(new ImageStore(db, graph.name), content, graph, registry, events, log.child('images')),
-  ).inSingletonScope();
-  di.bind(CoreTokens.ContainerService).toResolvedValue(
-    (images: ImageService) =>
-      new ContainerService(config, new ContainerStore(db), images, graph, drivers, events, log.child('containers')),
-    [CoreTokens.ImageService],
-  ).inSingletonScope();
+  di.bind(CoreTokens.ImageService)
+    .toResolvedValue(
+      () => new ImageService(new ImageStore(db, graph.name), content, graph, registry, events, log.child('images')),
+    )
+    .inSingletonScope();
+  di.bind(CoreTokens.ContainerService)
+    .toResolvedValue(
+      (images: ImageService) =>
+        new ContainerService(config, new ContainerStore(db), images, graph, drivers, events, log.child('containers')),
+      [CoreTokens.ImageService],
+    )
+    .inSingletonScope();
   const id = await daemonId(config.dataRoot);
-  di.bind(CoreTokens.ApiDeps).toResolvedValue(
-    (images: ImageService, containers: ContainerService): ApiDeps => ({
-      config,
-      images,
-      containers,
-      log: log.child('api'),
-      storageDriver: graph.name,
-      info: () =>
-        systemInfo({
-          id,
-          config,
-          storageDriver: graph.name,
-          images,
-          containers,
-          drivers: { network: drivers.names('network'), storage: drivers.names('storage'), runtime: drivers.names('runtime') },
-        }),
-    }),
-    [CoreTokens.ImageService, CoreTokens.ContainerService],
-  ).inSingletonScope();
+  di.bind(CoreTokens.ApiDeps)
+    .toResolvedValue(
+      (images: ImageService, containers: ContainerService): ApiDeps => ({
+        config,
+        images,
+        containers,
+        log: log.child('api'),
+        storageDriver: graph.name,
+        info: () =>
+          systemInfo({
+            id,
+            config,
+            storageDriver: graph.name,
+            images,
+            containers,
+            drivers: {
+              network: drivers.names('network'),
+              storage: drivers.names('storage'),
+              runtime: drivers.names('runtime'),
+            },
+          }),
+      }),
+      [CoreTokens.ImageService, CoreTokens.ContainerService],
+    )
+    .inSingletonScope();
   return di;
 }
 
@@ -139,7 +149,8 @@ function reportPlugins(status: PluginStatus[], required: Set<string>, log: Logge
       if (required.has(s.spec)) throw new StartupError(`required ${line}`);
       log.error(line);
     } else if (s.state === 'skipped') {
-      if (required.has(s.spec)) throw new StartupError(`required plugin ${s.packageName} is unsupported here: ${s.reason}`);
+      if (required.has(s.spec))
+        throw new StartupError(`required plugin ${s.packageName} is unsupported here: ${s.reason}`);
       log.info(`plugin ${s.packageName} skipped: ${s.reason}`);
     }
   }

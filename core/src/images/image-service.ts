@@ -131,7 +131,11 @@ export class ImageService {
       size,
       created: config.created ?? new Date(0).toISOString(),
     };
-    const repoDigest = canonicalString({ domain: ref.domain, path: ref.path, digest: resolved.indexDigest ?? resolved.manifestDigest });
+    const repoDigest = canonicalString({
+      domain: ref.domain,
+      path: ref.path,
+      digest: resolved.indexDigest ?? resolved.manifestDigest,
+    });
     const refs: { ref: string; kind: 'tag' | 'digest' }[] = [{ ref: repoDigest, kind: 'digest' }];
     const previous = tagged.tag && !tagged.digest ? this.store.resolveRef(canonicalString(tagged)) : undefined;
     if (tagged.tag && !tagged.digest) refs.push({ ref: canonicalString(tagged), kind: 'tag' });
@@ -171,7 +175,12 @@ export class ImageService {
   }
 
   /** Downloads and unpacks one layer unless its chain is already committed; concurrent pulls share the work. */
-  private async ensureLayer(ref: ImageReference, l: ImageLayer, parent: string | undefined, opts: PullOptions): Promise<void> {
+  private async ensureLayer(
+    ref: ImageReference,
+    l: ImageLayer,
+    parent: string | undefined,
+    opts: PullOptions,
+  ): Promise<void> {
     if (this.store.hasLayer(l.chainId)) return;
     let job = this.unpacking.get(l.chainId);
     if (!job) {
@@ -192,7 +201,12 @@ export class ImageService {
         const now = Date.now();
         if (now - lastEmit < 100 && current < total) return;
         lastEmit = now;
-        emit({ status: 'Downloading', progressDetail: { current, total }, progress: progressBar(current, total), id: short });
+        emit({
+          status: 'Downloading',
+          progressDetail: { current, total },
+          progress: progressBar(current, total),
+          id: short,
+        });
       },
     });
     emit({ status: 'Verifying Checksum', progressDetail: {}, id: short });
@@ -210,7 +224,12 @@ export class ImageService {
           cb(null, chunk);
         },
       });
-      emit({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, progress: progressBar(l.size, l.size), id: short });
+      emit({
+        status: 'Extracting',
+        progressDetail: { current: l.size, total: l.size },
+        progress: progressBar(l.size, l.size),
+        id: short,
+      });
       await withMounted(mounts, async (dir) => {
         const blob = createReadStream(this.content.path(l.digest));
         const tar = decompressLayer(l.mediaType, blob);
@@ -222,14 +241,18 @@ export class ImageService {
       });
       const diffId = `sha256:${hash.digest('hex')}`;
       if (diffId !== l.diffId) {
-        throw new InvalidParameterError(`layer ${l.digest} does not match its diff ID: expected ${l.diffId}, got ${diffId}`);
+        throw new InvalidParameterError(
+          `layer ${l.digest} does not match its diff ID: expected ${l.diffId}, got ${diffId}`,
+        );
       }
       await this.graph.commit(layerKey(l.chainId), tmpKey);
       this.store.putLayer(l.chainId, l.diffId, parent, size);
     } catch (err) {
       await this.graph.remove(tmpKey).catch(() => {});
       if (err instanceof SkiffError) throw err;
-      throw new InvalidParameterError(`failed to register layer ${l.digest}: ${(err as Error).message}`, { cause: err });
+      throw new InvalidParameterError(`failed to register layer ${l.digest}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     emit({ status: 'Pull complete', progressDetail: {}, id: short });
     this.log.debug('layer unpacked', { chainId: l.chainId });

@@ -17,15 +17,14 @@ export class ImageStore {
 
   get(id: string): ImageRecord | undefined {
     const row = this.db.prepare('SELECT doc FROM images WHERE driver = ? AND id = ?').get(this.driver, id) as
-      | { doc: string }
-      | undefined;
+      { doc: string } | undefined;
     return row ? (JSON.parse(row.doc) as ImageRecord) : undefined;
   }
 
   /** Images whose ID starts with `hexPrefix` (without `sha256:`). */
   byIdPrefix(hexPrefix: string): ImageRecord[] {
     const rows = this.db
-      .prepare("SELECT doc FROM images WHERE driver = ? AND substr(id, 8, ?) = ?")
+      .prepare('SELECT doc FROM images WHERE driver = ? AND substr(id, 8, ?) = ?')
       .all(this.driver, hexPrefix.length, hexPrefix) as { doc: string }[];
     return rows.map((r) => JSON.parse(r.doc) as ImageRecord);
   }
@@ -43,17 +42,15 @@ export class ImageStore {
       this.db
         .prepare('INSERT OR REPLACE INTO images (id, driver, doc, created) VALUES (?, ?, ?, ?)')
         .run(image.id, this.driver, JSON.stringify(image), image.created);
-      const up = this.db.prepare(
-        'INSERT OR REPLACE INTO image_refs (ref, driver, image_id, kind) VALUES (?, ?, ?, ?)',
-      );
+      const up = this.db.prepare('INSERT OR REPLACE INTO image_refs (ref, driver, image_id, kind) VALUES (?, ?, ?, ?)');
       for (const r of refs) up.run(r.ref, this.driver, image.id, r.kind);
     });
   }
 
   resolveRef(ref: string): string | undefined {
-    const row = this.db.prepare('SELECT image_id FROM image_refs WHERE driver = ? AND ref = ?').get(this.driver, ref) as
-      | { image_id: string }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT image_id FROM image_refs WHERE driver = ? AND ref = ?')
+      .get(this.driver, ref) as { image_id: string } | undefined;
     return row?.image_id;
   }
 
@@ -86,9 +83,9 @@ export class ImageStore {
   }
 
   layerSize(chainId: string): number | undefined {
-    const row = this.db.prepare('SELECT size FROM layers WHERE driver = ? AND chain_id = ?').get(this.driver, chainId) as
-      | { size: number }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT size FROM layers WHERE driver = ? AND chain_id = ?')
+      .get(this.driver, chainId) as { size: number } | undefined;
     return row?.size;
   }
 }

@@ -560,6 +560,8 @@ test('a blob longer than its descriptor is cut off', async (t) => {
 });
 
 test('blob redirects are followed without leaking credentials to the other origin', async (t) => {
+  // Assigned once the registry below exists; read by the storage route.
+  // eslint-disable-next-line prefer-const
   let source: FakeRegistry | undefined;
   const storage = await fake(t, {
     route: (_req, res, url) => {

@@ -1,5 +1,5 @@
-import type { DriverOptions } from '../plugin-api/manifest.js';
 import { NotFoundError } from '../plugin-api/errors.js';
+import type { DriverOptions } from '../plugin-api/manifest.js';
 import type { DriverKinds, PluginKind } from '../plugin-api/tokens.js';
 
 interface Entry<K extends PluginKind> {
@@ -37,11 +37,18 @@ export class DriverRegistry {
   }
 
   /** The driver instance; `instanceKey` distinguishes several instances of one driver (e.g. runc and crun). */
-  async get<K extends PluginKind>(kind: K, name: string, options: DriverOptions = {}, instanceKey = name): Promise<DriverKinds[K]> {
+  async get<K extends PluginKind>(
+    kind: K,
+    name: string,
+    options: DriverOptions = {},
+    instanceKey = name,
+  ): Promise<DriverKinds[K]> {
     const entry = this.entries.get(`${kind}/${name}`);
     if (!entry) {
       const known = this.names(kind);
-      throw new NotFoundError(`no ${kind} driver named "${name}" (available: ${known.length ? known.join(', ') : 'none'})`);
+      throw new NotFoundError(
+        `no ${kind} driver named "${name}" (available: ${known.length ? known.join(', ') : 'none'})`,
+      );
     }
     const key = `${kind}/${name}/${instanceKey}`;
     let inst = this.instances.get(key);

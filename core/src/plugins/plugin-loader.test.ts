@@ -20,7 +20,12 @@ async function fixtures(list: Fixture[]): Promise<{ nm: string; root: string }> 
     await mkdir(dir, { recursive: true });
     await writeFile(
       join(dir, 'package.json'),
-      JSON.stringify({ name: f.name, version: '1.2.3', type: 'module', skiff: f.field ?? { apiVersion: 1, kind: 'volume', name: f.name.replace(/\W/g, ''), entry: './index.js' } }),
+      JSON.stringify({
+        name: f.name,
+        version: '1.2.3',
+        type: 'module',
+        skiff: f.field ?? { apiVersion: 1, kind: 'volume', name: f.name.replace(/\W/g, ''), entry: './index.js' },
+      }),
     );
     if (f.code !== undefined) await writeFile(join(dir, 'index.js'), f.code);
   }
@@ -41,15 +46,35 @@ const volumeDriver = `{ name: 'v', capabilities: () => ({ scope: 'local' }) }`;
 
 test('good, throwing, skipping and incompatible plugins each get one outcome', async (t) => {
   const { nm, root } = await fixtures([
-    { name: 'skiff-plugin-good', code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffplugingood', register(r) { if (r.settings.answer !== 42) throw new Error('no settings'); r.provide(() => (${volumeDriver})); } };` },
-    { name: 'skiff-plugin-throws', code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginthrows', register() { throw new Error('kaboom'); } };` },
-    { name: 'skiff-plugin-skips', code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginskips', register(r) { r.skip('needs a unicorn'); } };` },
-    { name: 'skiff-plugin-future', field: { apiVersion: 99, kind: 'volume', name: 'future', entry: './index.js' }, code: 'throw new Error("must never run")' },
-    { name: 'skiff-plugin-kind', field: { apiVersion: 1, kind: 'teleporter', name: 'k', entry: './index.js' }, code: '' },
+    {
+      name: 'skiff-plugin-good',
+      code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffplugingood', register(r) { if (r.settings.answer !== 42) throw new Error('no settings'); r.provide(() => (${volumeDriver})); } };`,
+    },
+    {
+      name: 'skiff-plugin-throws',
+      code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginthrows', register() { throw new Error('kaboom'); } };`,
+    },
+    {
+      name: 'skiff-plugin-skips',
+      code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginskips', register(r) { r.skip('needs a unicorn'); } };`,
+    },
+    {
+      name: 'skiff-plugin-future',
+      field: { apiVersion: 99, kind: 'volume', name: 'future', entry: './index.js' },
+      code: 'throw new Error("must never run")',
+    },
+    {
+      name: 'skiff-plugin-kind',
+      field: { apiVersion: 1, kind: 'teleporter', name: 'k', entry: './index.js' },
+      code: '',
+    },
     { name: 'skiff-plugin-escape', field: { apiVersion: 1, kind: 'volume', name: 'e', entry: '../../etc/passwd' } },
     { name: 'skiff-plugin-noexport', code: 'export const x = 1;' },
     { name: 'skiff-plugin-syntax', code: 'export default {' },
-    { name: 'skiff-plugin-lies', code: `export default { apiVersion: 1, kind: 'volume', name: 'other', register(r) { r.provide(() => ({})); } };` },
+    {
+      name: 'skiff-plugin-lies',
+      code: `export default { apiVersion: 1, kind: 'volume', name: 'other', register(r) { r.provide(() => ({})); } };`,
+    },
   ]);
   const registry = new DriverRegistry();
   const names = ['good', 'throws', 'skips', 'future', 'kind', 'escape', 'noexport', 'syntax', 'lies', 'absent'];
@@ -61,15 +86,33 @@ test('good, throwing, skipping and incompatible plugins each get one outcome', a
   );
   const by = Object.fromEntries(status.map((s) => [s.state === 'loaded' ? s.pkg.packageName : s.packageName, s]));
   t.is(by['skiff-plugin-good']!.state, 'loaded');
-  t.deepEqual(by['skiff-plugin-throws'], { state: 'failed', spec: 'skiff-plugin-throws', packageName: 'skiff-plugin-throws', reason: 'register() failed: kaboom' });
-  t.deepEqual(by['skiff-plugin-skips'], { state: 'skipped', spec: 'skiff-plugin-skips', packageName: 'skiff-plugin-skips', reason: 'needs a unicorn' });
-  t.regex((by['skiff-plugin-future'] as { reason: string }).reason, /unsupported plugin apiVersion 99 \(this skiffd speaks 1\)/);
+  t.deepEqual(by['skiff-plugin-throws'], {
+    state: 'failed',
+    spec: 'skiff-plugin-throws',
+    packageName: 'skiff-plugin-throws',
+    reason: 'register() failed: kaboom',
+  });
+  t.deepEqual(by['skiff-plugin-skips'], {
+    state: 'skipped',
+    spec: 'skiff-plugin-skips',
+    packageName: 'skiff-plugin-skips',
+    reason: 'needs a unicorn',
+  });
+  t.regex(
+    (by['skiff-plugin-future'] as { reason: string }).reason,
+    /unsupported plugin apiVersion 99 \(this skiffd speaks 1\)/,
+  );
   t.regex((by['skiff-plugin-kind'] as { reason: string }).reason, /unknown plugin kind "teleporter"/);
   t.regex((by['skiff-plugin-escape'] as { reason: string }).reason, /invalid entry/);
   t.regex((by['skiff-plugin-noexport'] as { reason: string }).reason, /does not export a manifest/);
   t.regex((by['skiff-plugin-syntax'] as { reason: string }).reason, /cannot import/);
   t.regex((by['skiff-plugin-lies'] as { reason: string }).reason, /disagrees with package.json/);
-  t.deepEqual(by['skiff-plugin-absent'], { state: 'failed', spec: 'skiff-plugin-absent', packageName: 'skiff-plugin-absent', reason: 'package not found' });
+  t.deepEqual(by['skiff-plugin-absent'], {
+    state: 'failed',
+    spec: 'skiff-plugin-absent',
+    packageName: 'skiff-plugin-absent',
+    reason: 'package not found',
+  });
   t.deepEqual(registry.names('volume'), ['skiffplugingood']);
   const driver = await registry.get('volume', 'skiffplugingood');
   t.is(driver.name, 'v');
@@ -77,28 +120,44 @@ test('good, throwing, skipping and incompatible plugins each get one outcome', a
 
 test('missing first-party packages are silently absent', async (t) => {
   const { nm, root } = await fixtures([]);
-  const status = await loadPlugins([{ spec: '@skiff/nothing', missingOk: true }], [nm], new DriverRegistry(), host(root));
+  const status = await loadPlugins(
+    [{ spec: '@skiff/nothing', missingOk: true }],
+    [nm],
+    new DriverRegistry(),
+    host(root),
+  );
   t.deepEqual(status, []);
 });
 
 test('a driver factory that throws is reported with the package name', async (t) => {
   const { nm, root } = await fixtures([
-    { name: 'skiff-plugin-badfactory', code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginbadfactory', register(r) { r.provide(() => { throw new Error('no disk'); }); } };` },
+    {
+      name: 'skiff-plugin-badfactory',
+      code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginbadfactory', register(r) { r.provide(() => { throw new Error('no disk'); }); } };`,
+    },
   ]);
   const registry = new DriverRegistry();
   await loadPlugins([{ spec: 'skiff-plugin-badfactory', missingOk: false }], [nm], registry, host(root));
-  await t.throwsAsync(registry.get('volume', 'skiffpluginbadfactory'), { message: 'plugin skiff-plugin-badfactory: driver failed to start: no disk' });
-  await t.throwsAsync(registry.get('volume', 'nope'), { message: /no volume driver named "nope" \(available: skiffpluginbadfactory\)/ });
+  await t.throwsAsync(registry.get('volume', 'skiffpluginbadfactory'), {
+    message: 'plugin skiff-plugin-badfactory: driver failed to start: no disk',
+  });
+  await t.throwsAsync(registry.get('volume', 'nope'), {
+    message: /no volume driver named "nope" \(available: skiffpluginbadfactory\)/,
+  });
 });
 
 test('two packages cannot provide the same driver', async (t) => {
-  const code = (n: string) => `export default { apiVersion: 1, kind: 'volume', name: 'same', register(r) { r.provide(() => ({ name: '${n}' })); } };`;
+  const code = (n: string) =>
+    `export default { apiVersion: 1, kind: 'volume', name: 'same', register(r) { r.provide(() => ({ name: '${n}' })); } };`;
   const { nm, root } = await fixtures([
     { name: 'p-one', field: { apiVersion: 1, kind: 'volume', name: 'same', entry: './index.js' }, code: code('1') },
     { name: 'p-two', field: { apiVersion: 1, kind: 'volume', name: 'same', entry: './index.js' }, code: code('2') },
   ]);
   const status = await loadPlugins(
-    [{ spec: 'p-one', missingOk: false }, { spec: 'p-two', missingOk: false }],
+    [
+      { spec: 'p-one', missingOk: false },
+      { spec: 'p-two', missingOk: false },
+    ],
     [nm],
     new DriverRegistry(),
     host(root),
@@ -109,7 +168,11 @@ test('two packages cannot provide the same driver', async (t) => {
 
 test('plugins may only ask for services they declared', async (t) => {
   const { nm, root } = await fixtures([
-    { name: 'p-greedy', field: { apiVersion: 1, kind: 'volume', name: 'greedy', entry: './index.js' }, code: `export default { apiVersion: 1, kind: 'volume', name: 'greedy', register(r) { r.get(Symbol.for('skiff.content-store/1')); } };` },
+    {
+      name: 'p-greedy',
+      field: { apiVersion: 1, kind: 'volume', name: 'greedy', entry: './index.js' },
+      code: `export default { apiVersion: 1, kind: 'volume', name: 'greedy', register(r) { r.get(Symbol.for('skiff.content-store/1')); } };`,
+    },
   ]);
   const [s] = await loadPlugins([{ spec: 'p-greedy', missingOk: false }], [nm], new DriverRegistry(), host(root));
   t.regex((s as { reason: string }).reason, /was not listed in requires/);

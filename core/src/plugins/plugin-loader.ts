@@ -39,7 +39,10 @@ export async function loadPlugin(pkg: PluginPackage, registry: DriverRegistry, h
   }
   const manifest = mod.default ?? mod.manifest;
   if (!isManifest(manifest)) {
-    throw new PluginLoadError(packageName, `${field.entry} does not export a manifest with register() (default export)`);
+    throw new PluginLoadError(
+      packageName,
+      `${field.entry} does not export a manifest with register() (default export)`,
+    );
   }
   if (manifest.apiVersion !== field.apiVersion || manifest.kind !== field.kind || manifest.name !== field.name) {
     throw new PluginLoadError(
@@ -125,7 +128,8 @@ export async function loadPlugins(
       out.push({ state: 'loaded', spec, pkg });
     } catch (err) {
       if (err instanceof PluginSkipError) out.push({ state: 'skipped', spec, packageName: spec, reason: err.message });
-      else if (err instanceof PluginLoadError) out.push({ state: 'failed', spec, packageName: err.packageName, reason: err.reason });
+      else if (err instanceof PluginLoadError)
+        out.push({ state: 'failed', spec, packageName: err.packageName, reason: err.reason });
       else out.push({ state: 'failed', spec, packageName: spec, reason: (err as Error)?.message ?? String(err) });
     }
   }

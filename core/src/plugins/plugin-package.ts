@@ -66,7 +66,10 @@ export async function readPluginPackage(spec: string, dir: string): Promise<Plug
     );
   }
   if (!PLUGIN_KINDS.includes(field.kind as PluginKind)) {
-    throw new PluginLoadError(name, `unknown plugin kind ${JSON.stringify(field.kind)} (known: ${PLUGIN_KINDS.join(', ')})`);
+    throw new PluginLoadError(
+      name,
+      `unknown plugin kind ${JSON.stringify(field.kind)} (known: ${PLUGIN_KINDS.join(', ')})`,
+    );
   }
   if (typeof field.name !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/.test(field.name)) {
     throw new PluginLoadError(name, `invalid driver name ${JSON.stringify(field.name)}`);

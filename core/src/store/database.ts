@@ -39,11 +39,15 @@ const MIGRATIONS: string[] = [
 export function openDatabase(file: string): DatabaseSync {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  db.exec(
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;',
+  );
   const { user_version: current } = db.prepare('PRAGMA user_version').get() as { user_version: number };
   if (current > MIGRATIONS.length) {
     db.close();
-    throw new Error(`metadata database ${file} has schema version ${current}, newer than this skiffd (${MIGRATIONS.length})`);
+    throw new Error(
+      `metadata database ${file} has schema version ${current}, newer than this skiffd (${MIGRATIONS.length})`,
+    );
   }
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.exec('BEGIN');

@@ -15,7 +15,10 @@ export class ConsoleLogger implements Logger {
     if (LEVELS[level] < LEVELS[this.level]) return;
     const extra = fields
       ? Object.entries(fields)
-          .map(([k, v]) => ` ${k}=${typeof v === 'string' ? JSON.stringify(v) : v instanceof Error ? JSON.stringify(v.message) : JSON.stringify(v)}`)
+          .map(
+            ([k, v]) =>
+              ` ${k}=${typeof v === 'string' ? JSON.stringify(v) : v instanceof Error ? JSON.stringify(v.message) : JSON.stringify(v)}`,
+          )
           .join('')
       : '';
     this.write(`${new Date().toISOString()} ${level}${this.scope ? ` [${this.scope}]` : ''} ${msg}${extra}`);

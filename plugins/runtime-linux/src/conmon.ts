@@ -16,8 +16,7 @@ export interface ConmonOptions {
 }
 
 export type ConmonResult =
-  | { ok: true; pid: number; child: ChildProcess }
-  | { ok: false; message: string | undefined; conmonStderr: string };
+  { ok: true; pid: number; child: ChildProcess } | { ok: false; message: string | undefined; conmonStderr: string };
 
 /** What conmon writes on `_OCI_SYNCPIPE` with `--api-version`: `{"data": pid}` or `{"data": -1, "message": …}`. */
 interface SyncMessage {

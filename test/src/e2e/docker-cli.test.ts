@@ -124,7 +124,10 @@ for (const driver of drivers) {
     t.is(p.code, 126, p.stderr);
     t.regex(p.stderr, /permission denied/);
     const listed = await psAll(d.dockerHost);
-    t.false(listed.some((l) => names.some((n) => l.trimEnd().endsWith(n))), 'failed --rm containers are removed');
+    t.false(
+      listed.some((l) => names.some((n) => l.trimEnd().endsWith(n))),
+      'failed --rm containers are removed',
+    );
   });
 
   test(`${driver}: a missing working directory is created, as in dockerd`, async (t) => {

@@ -18,9 +18,9 @@ export {
   type StorageDriverName,
   startDaemon,
 } from './daemon.js';
+export { driverDaemons } from './driver-daemons.js';
 export { type BusyboxRegistry, registryWithBusybox } from './fixture.js';
 export { describeExit, type ExitStatus, ManagedProcess } from './managed-process.js';
 export { dockerCli, nodeBin, repoRoot, skiffBin, skiffdBin } from './paths.js';
 export { CommandError, freePort, type RunResult, run, runOk, sleep } from './proc.js';
 export { type Registry, RegistryStartError, type StartRegistryOptions, startRegistry } from './registry.js';
-export { driverDaemons } from './driver-daemons.js';

@@ -58,7 +58,9 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     const all = boolParam(q.all);
     const limit = intParam(q.limit, 'limit') ?? -1;
     const filters = parseFilters(q.filters);
-    let list = containers.list().filter((c) => (all || c.State.Running || filters.has('status')) && matches(c, filters));
+    let list = containers
+      .list()
+      .filter((c) => (all || c.State.Running || filters.has('status')) && matches(c, filters));
     if (limit > 0) list = list.slice(0, limit);
     return list.map(containerSummary);
   });
@@ -108,7 +110,8 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     result.then(
       (r) => res.end(`${JSON.stringify(r)}\n`),
       (err) => {
-        if (!res.destroyed) res.end(`${JSON.stringify({ Error: { Message: (err as Error).message }, StatusCode: -1 })}\n`);
+        if (!res.destroyed)
+          res.end(`${JSON.stringify({ Error: { Message: (err as Error).message }, StatusCode: -1 })}\n`);
       },
     );
     return reply;
@@ -145,7 +148,10 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     reply.hijack();
     const res = reply.raw;
     res.on('close', () => abort.abort(new Error('client went away')));
-    res.writeHead(200, { ...engineHeaders(), 'Content-Type': c.Config.Tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+    res.writeHead(200, {
+      ...engineHeaders(),
+      'Content-Type': c.Config.Tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream',
+    });
     res.flushHeaders();
     try {
       for await (const e of entries) {
