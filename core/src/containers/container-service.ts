@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { mountAll, resolveDirInRoot, rootfsPath, splitRelativePath, unmountAll } from '../host/index.js';
@@ -121,6 +122,9 @@ export class ContainerService {
     const env = mergeEnv(imgCfg.Env ?? [], config.Env);
     const runtimeName = hostConfig.Runtime ?? this.config.defaultRuntime;
     if (!this.config.runtimes[runtimeName]) throw new InvalidParameterError(`Unknown runtime specified ${runtimeName}`);
+    const netName = this.networkName(hostConfig.NetworkMode);
+    if (!this.drivers.has('network', netName)) throw new NotFoundError(`network ${netName} not found`);
+    const sharesHostNet = (await this.drivers.get('network', netName)).capabilities().namespace === 'host';
     const dir = this.dir(id);
     const record: ContainerRecord = {
       Id: id,
@@ -130,7 +134,8 @@ export class ContainerService {
       Args: argv.slice(1),
       Config: {
         ...config,
-        Hostname: config.Hostname || id.slice(0, 12),
+        // With the host's network, dockerd gives the container the host's name too.
+        Hostname: config.Hostname || (sharesHostNet ? hostname() : id.slice(0, 12)),
         Env: env,
         Cmd: config.Cmd ?? imgCfg.Cmd ?? null,
         Entrypoint: config.Entrypoint ?? imgCfg.Entrypoint ?? null,
@@ -181,16 +186,17 @@ export class ContainerService {
     });
   }
 
+  /** `default` is the daemon's default network. */
+  private networkName(mode: string): string {
+    return mode === 'default' ? this.config.defaultNetwork : mode;
+  }
+
   private runtimeFor(c: ContainerRecord): Promise<Runtime> {
     const entry = this.config.runtimes[c.RuntimeName];
     if (!entry) throw new SystemError(`runtime ${c.RuntimeName} is no longer configured`);
     return this.drivers.get('runtime', entry.runtimeType ?? 'linux', { ...entry }, c.RuntimeName);
   }
 
-  private networkDriverName(c: ContainerRecord): string {
-    const mode = c.HostConfig.NetworkMode;
-    return mode === 'default' ? this.config.defaultNetwork : mode;
-  }
 
   async start(ref: string): Promise<void> {
     const c0 = this.get(ref);
@@ -227,7 +233,7 @@ export class ContainerService {
   }
 
   private async startTask(c: ContainerRecord): Promise<void> {
-    const netName = this.networkDriverName(c);
+    const netName = this.networkName(c.HostConfig.NetworkMode);
     if (!this.drivers.has('network', netName)) throw new NotFoundError(`network ${netName} not found`);
     const net = await this.drivers.get('network', netName);
     const caps = net.capabilities();

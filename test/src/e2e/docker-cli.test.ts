@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import test from 'ava';
 import { docker, driverDaemons, pushImage, type StorageDriverName } from '../harness/index.js';
 
@@ -136,5 +138,24 @@ for (const driver of drivers) {
     const r = await docker(['run', '--rm', '-w', '/made/for/you', reg.image, 'pwd'], { host: d.dockerHost });
     t.is(r.code, 0, r.stderr);
     t.is(r.stdout, '/made/for/you\n');
+  });
+
+  test(`${driver}: the socket is 0660 and --network host/none behave like docker's`, async (t) => {
+    const d = await daemonFor(driver);
+    const reg = await registry();
+    t.is((await stat(d.socket)).mode & 0o777, 0o660);
+    const host = await docker(['run', '--rm', '--network', 'host', reg.image, 'hostname'], { host: d.dockerHost });
+    t.is(host.code, 0, host.stderr);
+    t.is(host.stdout.trim(), hostname());
+    const none = await docker(['run', '--rm', '--network', 'none', reg.image, 'cat', '/proc/net/dev'], {
+      host: d.dockerHost,
+    });
+    t.is(none.code, 0, none.stderr);
+    const ifaces = none.stdout
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.trim().split(':')[0]);
+    t.deepEqual(ifaces, ['lo']);
   });
 }
