@@ -197,7 +197,6 @@ export class ContainerService {
     return this.drivers.get('runtime', entry.runtimeType ?? 'linux', { ...entry }, c.RuntimeName);
   }
 
-
   async start(ref: string): Promise<void> {
     const c0 = this.get(ref);
     await this.serial(c0.Id, async () => {
