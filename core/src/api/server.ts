@@ -2,7 +2,11 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { SkiffError } from '../plugin-api/errors.js';
 import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
+import { authRoutes } from './routes/auth.js';
 import { containerRoutes } from './routes/containers.js';
+import { imageArchiveRoutes } from './routes/images-archive.js';
+import { imageManageRoutes } from './routes/images-manage.js';
+import { imagePushRoutes } from './routes/images-push.js';
 import { imageRoutes } from './routes/images.js';
 import { systemRoutes } from './routes/system.js';
 import { handleUpgrade } from './upgrade.js';
@@ -68,6 +72,10 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(systemRoutes, { deps });
   await app.register(imageRoutes, { deps });
+  await app.register(imageManageRoutes, { deps });
+  await app.register(imageArchiveRoutes, { deps });
+  await app.register(imagePushRoutes, { deps });
+  await app.register(authRoutes, { deps });
   await app.register(containerRoutes, { deps });
 
   app.server.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));

@@ -1,0 +1,4 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ApiDeps } from '../deps.js';
+
+export const imageManageRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (_app, _opts) => {};
