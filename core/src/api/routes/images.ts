@@ -1,10 +1,14 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProgressMessage } from '../../images/image-types.js';
 import { decodeRegistryAuth } from '../../images/registry-auth.js';
 import { InvalidParameterError, NotFoundError } from '../../plugin-api/errors.js';
 import { engineHeaders } from '../api-version.js';
 import type { ApiDeps } from '../deps.js';
 import { imageInspect, imageSummary } from '../views.js';
+import type { ImageAction } from './image-actions.js';
+import { exportImage } from './images-archive.js';
+import { historyImage, removeImage, tagImage } from './images-manage.js';
+import { pushImage } from './images-push.js';
 
 /**
  * Starts a chunked JSON stream lazily: errors that happen before the first real progress
@@ -82,10 +86,15 @@ export const imageRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { 
   app.get('/images/json', async () => images.list().map((img) => imageSummary(img, images)));
 
   // Image names contain '/' and ':' unescaped: match greedily and split off the action.
-  app.get('/images/*', async (req) => {
+  const dispatch = (actions: Record<string, ImageAction>) => async (req: FastifyRequest, reply: FastifyReply) => {
     const rest = (req.params as { '*': string })['*'];
-    const m = /^(.+)\/json$/.exec(rest);
-    if (!m) throw new NotFoundError('page not found');
-    return imageInspect(images.resolve(m[1]!), images, deps.storageDriver);
-  });
+    const m = /^(.+)\/([a-z]+)$/.exec(rest);
+    const action = m ? actions[m[2]!] : undefined;
+    if (!m || !action) throw new NotFoundError('page not found');
+    return action(m[1]!, req, reply, deps);
+  };
+  const inspect: ImageAction = async (name) => imageInspect(images.resolve(name), images, deps.storageDriver);
+  app.get('/images/*', dispatch({ json: inspect, history: historyImage, get: exportImage }));
+  app.post('/images/*', dispatch({ tag: tagImage, push: pushImage }));
+  app.delete('/images/*', async (req, reply) => removeImage((req.params as { '*': string })['*'], req, reply, deps));
 };
