@@ -32,12 +32,26 @@ export interface LogEntry {
   data: Buffer;
 }
 
+/** An extra process in a running task (`docker exec`). */
+export interface ExecSpec {
+  execId: string;
+  /** The OCI `process` object (args, env, cwd, user, terminal, capabilities, noNewPrivileges, …). */
+  process: Record<string, unknown>;
+  terminal: boolean;
+  /** Keep a stdin pipe the core can write to (see openStdin with execId). */
+  stdin: boolean;
+  /** Where the exec's output goes, in the runtime's log format (read back by `logs` with execId). */
+  logPath: string;
+}
+
 export interface LogOptions {
   /** Keep streaming until the task exits (or `signal` aborts). */
   follow: boolean;
   /** Only the last N entries already logged; 0 = only what comes next; undefined = all. */
   tail?: number;
   signal?: AbortSignal;
+  /** Read an exec's log instead of the task's; follow ends when that exec exits. */
+  execId?: string;
 }
 
 export interface RuntimeCapabilities {
@@ -65,8 +79,15 @@ export interface Runtime {
   delete(id: string): Promise<void>;
   /** Output recorded for the task `id` (across all its runs). */
   logs(id: string, logPath: string, opts: LogOptions): AsyncIterable<LogEntry>;
-  /** Writable stdin of a task created with `stdin: true`; ending it closes the process's stdin. */
-  openStdin?(id: string): Promise<NodeJS.WritableStream>;
-  resize?(id: string, width: number, height: number): Promise<void>;
+  /** Writable stdin of a task (or exec) created with `stdin: true`; ending it closes the process's stdin. */
+  openStdin?(id: string, execId?: string): Promise<NodeJS.WritableStream>;
+  resize?(id: string, width: number, height: number, execId?: string): Promise<void>;
+  /**
+   * Starts an extra process in the running task `id`. Rejects (with the runtime's message and an
+   * `exitCodeHint` of 126/127 where that applies) when the process cannot be started.
+   */
+  exec?(id: string, spec: ExecSpec): Promise<{ pid: number }>;
+  /** Resolves when the exec has exited (its output is then complete in its log). */
+  waitExec?(id: string, execId: string, signal?: AbortSignal): Promise<ExitStatus>;
   close(): Promise<void>;
 }
