@@ -1,5 +1,7 @@
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { ContainerService } from '../containers/container-service.js';
+import type { ExecService } from '../containers/exec-service.js';
+import type { MemoryEventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Logger } from '../plugin-api/logger.js';
 
@@ -8,6 +10,8 @@ export interface ApiDeps {
   config: DaemonConfig;
   images: ImageService;
   containers: ContainerService;
+  events: MemoryEventBus;
+  execs: ExecService;
   log: Logger;
   storageDriver: string;
   /** `GET /info` body. */

@@ -4,6 +4,8 @@ import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
 import { authRoutes } from './routes/auth.js';
 import { containerRoutes } from './routes/containers.js';
+import { eventRoutes } from './routes/events.js';
+import { execRoutes } from './routes/exec.js';
 import { imageArchiveRoutes } from './routes/images-archive.js';
 import { imageManageRoutes } from './routes/images-manage.js';
 import { imagePushRoutes } from './routes/images-push.js';
@@ -77,6 +79,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(imagePushRoutes, { deps });
   await app.register(authRoutes, { deps });
   await app.register(containerRoutes, { deps });
+  await app.register(eventRoutes, { deps });
+  await app.register(execRoutes, { deps });
 
   app.server.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
   return app;

@@ -5,26 +5,69 @@ import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
 import { boolParam } from './query.js';
 import { attachSink } from './routes/attach-sink.js';
+import { execSink } from './routes/exec-sink.js';
 
 const ATTACH = /^\/containers\/([^/?]+)\/attach(?:\?|$)/;
+const EXEC_START = /^\/exec\/([^/?]+)\/start(?:\?|$)/;
+const MAX_BODY = 1024 * 1024;
+
+function headerLines(h: Record<string, string>): string {
+  return Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+}
 
 function plainResponse(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ message });
-  const head = Object.entries({
+  const head = headerLines({
     ...engineHeaders(),
     'Content-Type': 'application/json',
     'Content-Length': String(Buffer.byteLength(body)),
     Connection: 'close',
-  })
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
+  });
   socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Error'}\r\n${head}\r\n${body}`);
 }
 
+function upgraded(socket: Duplex, extra: Record<string, string> = {}): void {
+  socket.write(
+    `HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${headerLines(extra)}\r\n`,
+  );
+}
+
 /**
- * Hijacked requests (`Connection: Upgrade`, `Upgrade: tcp`): attach. Node hands us the raw
- * socket; any request body bytes (dockerode sends JSON options) arrive in `head` first.
+ * Splits a hijacked connection into the request body (Content-Length bytes, which may arrive in
+ * `head` and in later chunks) and what follows it: the client's stdin, ended by its half-close.
  */
+function splitBody(req: IncomingMessage, socket: Duplex, head: Buffer): { body: Promise<Buffer>; stdin: PassThrough } {
+  const length = Math.min(Number(req.headers['content-length'] ?? 0) || 0, MAX_BODY);
+  const stdin = new PassThrough();
+  stdin.pause();
+  const parts: Buffer[] = [];
+  let need = length;
+  let resolveBody!: (b: Buffer) => void;
+  const body = new Promise<Buffer>((r) => (resolveBody = r));
+  const take = (chunk: Buffer) => {
+    if (need > 0) {
+      const n = Math.min(need, chunk.length);
+      parts.push(chunk.subarray(0, n));
+      need -= n;
+      chunk = chunk.subarray(n);
+      if (need === 0) resolveBody(Buffer.concat(parts));
+    }
+    if (chunk.length > 0) stdin.write(chunk);
+  };
+  if (length === 0) resolveBody(Buffer.alloc(0));
+  take(head);
+  socket.on('data', take);
+  // The client's half-close ends stdin only; our side stays open until the output ends.
+  socket.on('end', () => {
+    if (need > 0) resolveBody(Buffer.concat(parts));
+    stdin.end();
+  });
+  return { body, stdin };
+}
+
+/** Hijacked requests (`Connection: Upgrade`, `Upgrade: tcp`): attach and exec start. */
 export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const { version, url } = splitVersion(req.url ?? '/');
@@ -33,42 +76,31 @@ export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duple
     plainResponse(socket, 400, problem);
     return;
   }
-  const m = ATTACH.exec(url);
-  if (req.method !== 'POST' || !m) {
+  const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  const attach = ATTACH.exec(url);
+  const exec = EXEC_START.exec(url);
+  if (req.method !== 'POST' || (!attach && !exec)) {
     plainResponse(socket, 404, 'page not found');
     return;
   }
-  const id = decodeURIComponent(m[1]!);
-  const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
-  let container: ReturnType<ApiDeps['containers']['get']>;
+  const { body, stdin } = splitBody(req, socket, head);
   try {
-    container = deps.containers.get(id);
+    if (attach) {
+      const container = deps.containers.get(decodeURIComponent(attach[1]!));
+      upgraded(socket);
+      const sink = attachSink(socket, container, query);
+      socket.on('close', () => deps.containers.detach(container.Id, sink));
+      deps.containers.attach(container.Id, sink, boolParam(query.get('stdin') ?? undefined) ? stdin : undefined);
+      return;
+    }
+    const e = deps.execs.get(decodeURIComponent(exec![1]!));
+    void body.then(async () => {
+      upgraded(socket, engineHeaders());
+      await deps.execs.start(e.id, { detach: false }, execSink(socket, e.config.Tty), e.config.AttachStdin ? stdin : undefined);
+    }).catch((err: Error) => {
+      if (!socket.destroyed) socket.end(`${err.message}\r\n`);
+    });
   } catch (err) {
     plainResponse(socket, statusOf(err), (err as Error).message);
-    return;
   }
-  // The request's own body (dockerode sends its options as JSON) comes first; the rest is stdin.
-  const bodyLength = Number(req.headers['content-length'] ?? 0) || 0;
-  const early = head.subarray(Math.min(bodyLength, head.length));
-  let toSkip = Math.max(0, bodyLength - head.length);
-  const wantStdin = boolParam(query.get('stdin') ?? undefined);
-  socket.write(
-    'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
-  );
-  const sink = attachSink(socket, container, query);
-  socket.on('close', () => deps.containers.detach(container.Id, sink));
-  const stdin = new PassThrough();
-  stdin.pause();
-  if (early.length > 0) stdin.write(early);
-  socket.on('data', (chunk: Buffer) => {
-    if (toSkip > 0) {
-      const skip = Math.min(toSkip, chunk.length);
-      toSkip -= skip;
-      chunk = chunk.subarray(skip);
-    }
-    if (wantStdin && chunk.length > 0) stdin.write(chunk);
-  });
-  // The client's half-close ends stdin only; our side stays open until the output ends.
-  socket.on('end', () => stdin.end());
-  deps.containers.attach(container.Id, sink, wantStdin ? stdin : undefined);
 }

@@ -75,7 +75,8 @@ export class ContainerService {
   private dir(id: string): string {
     return join(this.config.dataRoot, 'containers', id);
   }
-  private bundle(id: string): string {
+  /** The OCI bundle of a started container (its config.json describes the running task). */
+  bundlePath(id: string): string {
     return join(this.config.execRoot, 'containers', id);
   }
 
@@ -191,7 +192,7 @@ export class ContainerService {
     return mode === 'default' ? this.config.defaultNetwork : mode;
   }
 
-  private runtimeFor(c: ContainerRecord): Promise<Runtime> {
+  runtimeOf(c: ContainerRecord): Promise<Runtime> {
     const entry = this.config.runtimes[c.RuntimeName];
     if (!entry) throw new SystemError(`runtime ${c.RuntimeName} is no longer configured`);
     return this.drivers.get('runtime', entry.runtimeType ?? 'linux', { ...entry }, c.RuntimeName);
@@ -238,11 +239,11 @@ export class ContainerService {
     const caps = net.capabilities();
     if (caps.endpoints)
       throw new InvalidParameterError(`network ${netName}: networks with endpoints are not supported yet`);
-    const runtime = await this.runtimeFor(c);
+    const runtime = await this.runtimeOf(c);
 
     const mounts = await this.graph.mounts(c.Id);
     let rootfs = rootfsPath(mounts);
-    const bundle = this.bundle(c.Id);
+    const bundle = this.bundlePath(c.Id);
     await mkdir(bundle, { recursive: true, mode: 0o700 });
     if (!rootfs) {
       rootfs = join(bundle, 'rootfs');
@@ -341,7 +342,7 @@ export class ContainerService {
 
   /** Undoes what start did; safe to repeat. */
   private async cleanupRun(c: ContainerRecord): Promise<void> {
-    const runtime = await this.runtimeFor(c).catch(() => undefined);
+    const runtime = await this.runtimeOf(c).catch(() => undefined);
     await runtime
       ?.delete(c.Id)
       .catch((err) => this.log.warn('runtime delete failed', { id: c.Id, error: err as Error }));
@@ -350,7 +351,7 @@ export class ContainerService {
       c.MountedRootfs = undefined;
       this.store.update(c);
     }
-    await rm(this.bundle(c.Id), { recursive: true, force: true });
+    await rm(this.bundlePath(c.Id), { recursive: true, force: true });
   }
 
   /**
@@ -366,8 +367,9 @@ export class ContainerService {
     }
     const a: Attachment = { sink, stdin: c.Config.OpenStdin ? stdin : undefined };
     set.add(a);
+    this.publish(c, 'attach');
     if (c.State.Running) {
-      void this.runtimeFor(c).then((rt) => this.pumpOne(c, rt, a));
+      void this.runtimeOf(c).then((rt) => this.pumpOne(c, rt, a));
     }
   }
 
@@ -412,7 +414,7 @@ export class ContainerService {
     opts: { follow: boolean; tail?: number; signal?: AbortSignal },
   ): Promise<{ c: ContainerRecord; entries: AsyncIterable<LogEntry> }> {
     const c = this.get(ref);
-    const runtime = await this.runtimeFor(c);
+    const runtime = await this.runtimeOf(c);
     return { c, entries: runtime.logs(c.Id, c.LogPath, { ...opts, follow: opts.follow && c.State.Running }) };
   }
 
@@ -426,14 +428,16 @@ export class ContainerService {
   async kill(ref: string, signal = 'KILL'): Promise<void> {
     const c = this.get(ref);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
-    const runtime = await this.runtimeFor(c);
-    await runtime.kill(c.Id, signal.replace(/^SIG/i, '').toUpperCase(), { all: true });
+    const runtime = await this.runtimeOf(c);
+    const sig = signal.replace(/^SIG/i, '').toUpperCase();
+    await runtime.kill(c.Id, sig, { all: true });
+    this.publish(c, 'kill', { signal: sig });
   }
 
   async resize(ref: string, width: number, height: number): Promise<void> {
     const c = this.get(ref);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
-    const runtime = await this.runtimeFor(c);
+    const runtime = await this.runtimeOf(c);
     if (!runtime.resize) throw new NotImplementedError(`runtime ${c.RuntimeName} cannot resize terminals`);
     await runtime.resize(c.Id, width, height);
   }
@@ -442,7 +446,7 @@ export class ContainerService {
     const c = this.get(ref);
     if (!c.State.Running) throw new NotModifiedError('container already stopped');
     const exited = this.waiters.wait(c.Id, 'exit');
-    const runtime = await this.runtimeFor(c);
+    const runtime = await this.runtimeOf(c);
     const t = timeoutSec ?? c.Config.StopTimeout ?? 10;
     await runtime.kill(c.Id, (c.Config.StopSignal ?? 'TERM').replace(/^SIG/i, '')).catch(() => {});
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, t) * 1000).unref());
@@ -450,6 +454,7 @@ export class ContainerService {
       await runtime.kill(c.Id, 'KILL', { all: true }).catch(() => {});
       await exited;
     }
+    this.publish(c, 'stop');
   }
 
   async remove(ref: string, opts: { force: boolean }): Promise<void> {
@@ -463,7 +468,7 @@ export class ContainerService {
           );
         }
         const exited = this.waiters.wait(c.Id, 'exit');
-        const runtime = await this.runtimeFor(c);
+        const runtime = await this.runtimeOf(c);
         await runtime.kill(c.Id, 'KILL', { all: true });
         await exited;
         c = this.get(c.Id);
@@ -484,7 +489,7 @@ export class ContainerService {
     for (const c of this.store.list()) {
       if (!c.State.Running) continue;
       try {
-        const runtime = await this.runtimeFor(c);
+        const runtime = await this.runtimeOf(c);
         const st = await runtime.state(c.Id);
         if (st.status === 'running' || st.status === 'paused' || st.status === 'created') this.watch(c, runtime);
         else

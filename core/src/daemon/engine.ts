@@ -8,6 +8,7 @@ import type { ApiDeps } from '../api/deps.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { ContainerService } from '../containers/container-service.js';
 import { ContainerStore } from '../containers/container-store.js';
+import { ExecService } from '../containers/exec-service.js';
 import { FileContentStore } from '../content/content-store.js';
 import { MemoryEventBus } from '../events/event-bus.js';
 import { ImageService } from '../images/image-service.js';
@@ -120,6 +121,8 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
         config,
         images,
         containers,
+        events,
+        execs: new ExecService(containers, config.execRoot, events, log.child('exec')),
         log: log.child('api'),
         storageDriver: graph.name,
         info: () =>
