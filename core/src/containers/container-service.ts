@@ -434,6 +434,42 @@ export class ContainerService {
     this.publish(c, 'kill', { signal: sig });
   }
 
+  async restart(ref: string, timeoutSec?: number): Promise<void> {
+    const c = this.get(ref);
+    if (c.State.Running) await this.stop(c.Id, timeoutSec);
+    await this.start(c.Id);
+    this.publish(this.get(c.Id), 'restart');
+  }
+
+  rename(ref: string, newName: string): void {
+    const c = this.get(ref);
+    const name = validateName(newName);
+    if (name === c.Name) throw new ConflictError(`Renaming a container with the same name as its current name`);
+    const oldName = c.Name;
+    const other = this.store.byName(name);
+    if (other) {
+      throw new ConflictError(
+        `Conflict. The container name "${name}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    c.Name = name;
+    this.store.update(c);
+    this.publish(c, 'rename', { oldName });
+  }
+
+  /** Removes every stopped container; returns their IDs. */
+  async prune(): Promise<string[]> {
+    const gone: string[] = [];
+    for (const c of this.store.list()) {
+      if (c.State.Running) continue;
+      await this.remove(c.Id, { force: false }).then(
+        () => gone.push(c.Id),
+        (err) => this.log.warn('prune could not remove a container', { id: c.Id, error: err as Error }),
+      );
+    }
+    return gone;
+  }
+
   async resize(ref: string, width: number, height: number): Promise<void> {
     const c = this.get(ref);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);

@@ -90,6 +90,23 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     return reply.code(200).send();
   });
 
+  app.post<{ Params: P }>('/containers/:id/restart', async (req, reply) => {
+    await containers.restart(req.params.id, intParam((req.query as Q).t, 't'));
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: P }>('/containers/:id/rename', async (req, reply) => {
+    const name = (req.query as Q).name;
+    if (!name) throw new InvalidParameterError('name is required');
+    containers.rename(req.params.id, name);
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/prune', async () => {
+    const deleted = await containers.prune();
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  });
+
   app.delete<{ Params: P }>('/containers/:id', async (req, reply) => {
     await containers.remove(req.params.id, { force: boolParam((req.query as Q).force) });
     return reply.code(204).send();

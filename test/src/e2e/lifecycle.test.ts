@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import test from 'ava';
+import { api, docker, driverDaemons } from '../harness/index.js';
+
+// Container lifecycle through the docker CLI: logs, stop/start/restart, kill, rename, wait, prune.
+
+const { registry, daemonFor, stopAll } = driverDaemons();
+test.after.always(stopAll);
+const uid = () => randomBytes(4).toString('hex');
+
+async function setup() {
+  const [d, reg] = await Promise.all([daemonFor('overlay'), registry()]);
+  const host = d.dockerHost;
+  const cli = (...args: string[]) => docker(args, { host });
+  return { d, reg, host, cli };
+}
+
+test('docker logs: all, --tail, -t, stdout/stderr kept apart, -f ends with the container', async (t) => {
+  const { reg, cli } = await setup();
+  const name = `logs-${uid()}`;
+  const run = await cli('run', '--name', name, reg.image, 'sh', '-c', 'for i in 1 2 3; do echo out$i; echo err$i >&2; done');
+  t.is(run.code, 0, run.stderr);
+  const all = await cli('logs', name);
+  t.is(all.stdout, 'out1\nout2\nout3\n');
+  t.is(all.stderr, 'err1\nerr2\nerr3\n');
+  const tail = await cli('logs', '--tail', '2', name);
+  t.is(tail.stdout + tail.stderr.replace(/err\d\n/g, ''), 'out3\n');
+  const stamped = await cli('logs', '-t', name);
+  t.regex(stamped.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out1$/m);
+
+  const follower = `follow-${uid()}`;
+  t.is((await cli('run', '-d', '--name', follower, reg.image, 'sh', '-c', 'echo a; sleep 1; echo b')).code, 0);
+  const f = await cli('logs', '-f', follower);
+  t.is(f.stdout, 'a\nb\n');
+  await cli('rm', '-f', name, follower);
+});
+
+test('stop, start, restart, kill and wait report what dockerd reports', async (t) => {
+  const { d, reg, cli } = await setup();
+  const name = `life-${uid()}`;
+  t.is((await cli('run', '-d', '--name', name, reg.image, 'sleep', '600')).code, 0);
+  const stop = await cli('stop', '-t', '1', name);
+  t.is(stop.code, 0, stop.stderr);
+  const state = await cli('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name);
+  t.regex(state.stdout.trim(), /^exited (137|143)$/);
+  t.is((await api(d.dockerHost, 'POST', `/v1.41/containers/${name}/stop`)).status, 304);
+  t.is((await cli('start', name)).code, 0);
+  t.is((await api(d.dockerHost, 'POST', `/v1.41/containers/${name}/start`)).status, 304);
+  const pid1 = (await cli('inspect', '-f', '{{.State.Pid}}', name)).stdout.trim();
+  t.is((await cli('restart', '-t', '0', name)).code, 0);
+  const pid2 = (await cli('inspect', '-f', '{{.State.Pid}} {{.State.Running}}', name)).stdout.trim();
+  t.not(pid2.split(' ')[0], pid1);
+  t.regex(pid2, / true$/);
+  const waiter = cli('wait', name);
+  t.is((await cli('kill', '-s', 'TERM', name)).code, 0);
+  t.is((await waiter).stdout.trim(), '143');
+  const kill = await cli('kill', name);
+  t.not(kill.code, 0);
+  t.regex(kill.stderr, /is not running/);
+  await cli('rm', name);
+});
+
+test('rename, name conflicts and prune', async (t) => {
+  const { reg, cli } = await setup();
+  const [a, b, c] = [`ren-a-${uid()}`, `ren-b-${uid()}`, `ren-c-${uid()}`];
+  t.is((await cli('create', '--name', a, reg.image, 'true')).code, 0);
+  t.is((await cli('create', '--name', b, reg.image, 'true')).code, 0);
+  const clash = await cli('rename', a, b);
+  t.not(clash.code, 0);
+  t.regex(clash.stderr, /is already in use/);
+  const dup = await cli('create', '--name', b, reg.image, 'true');
+  t.is(dup.code, 125);
+  t.regex(dup.stderr, /Conflict\. The container name "\/[^"]+" is already in use/);
+  t.is((await cli('rename', a, c)).code, 0);
+  t.is((await cli('inspect', '-f', '{{.Name}}', c)).stdout.trim(), `/${c}`);
+  const prune = await cli('container', 'prune', '-f');
+  t.is(prune.code, 0, prune.stderr);
+  for (const n of [b, c]) t.not((await cli('inspect', n)).code, 0, `${n} was pruned`);
+});
