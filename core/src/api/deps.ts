@@ -2,7 +2,9 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import type { ContainerService } from '../containers/container-service.js';
 import type { ExecService } from '../containers/exec-service.js';
 import type { MemoryEventBus } from '../events/event-bus.js';
+import type { ImagePusher } from '../images/image-push.js';
 import type { ImageService } from '../images/image-service.js';
+import type { RegistryClient } from '../images/registry-client.js';
 import type { Logger } from '../plugin-api/logger.js';
 
 /** What the API layer needs from the engine. */
@@ -10,6 +12,10 @@ export interface ApiDeps {
   config: DaemonConfig;
   images: ImageService;
   containers: ContainerService;
+  /** `docker login` checks. */
+  registry: RegistryClient;
+  /** `docker push`. */
+  pusher: ImagePusher;
   events: MemoryEventBus;
   execs: ExecService;
   log: Logger;

@@ -1,6 +1,8 @@
 import type { ContainerRecord } from '../containers/container-types.js';
 import type { ImageService } from '../images/image-service.js';
+import type { ListedImage } from '../images/image-filters.js';
 import type { ImageRecord } from '../images/image-types.js';
+import { SystemError } from '../plugin-api/errors.js';
 
 const unix = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
@@ -115,20 +117,63 @@ export function containerInspect(c: ContainerRecord) {
   };
 }
 
-export function imageSummary(img: ImageRecord, images: ImageService) {
-  const { tags, digests } = images.names(img.id);
+export function imageSummary(listed: ListedImage) {
+  const { image: img, tags, digests } = listed;
+  const none = tags.length === 0 && digests.length === 0;
   return {
-    Containers: -1,
+    Containers: listed.containers,
     Created: unix(img.created),
     Id: img.id,
     Labels: img.config.config?.Labels ?? null,
     ParentId: '',
-    RepoDigests: digests.length ? digests : tags.length ? [] : ['<none>@<none>'],
-    RepoTags: tags.length ? tags : ['<none>:<none>'],
-    SharedSize: -1,
+    RepoDigests: none ? ['<none>@<none>'] : digests,
+    RepoTags: none ? ['<none>:<none>'] : tags,
+    SharedSize: listed.sharedSize,
     Size: img.size,
     VirtualSize: img.size,
   };
+}
+
+/**
+ * `GET /images/{name}/history`, newest first, as moby's ImageHistory: one entry per history
+ * item, non-empty ones matched in order to the layers (their size), the ID and tags on the
+ * top entry only, `<missing>` elsewhere.
+ */
+export function imageHistory(img: ImageRecord, images: ImageService) {
+  const { store } = images.local;
+  const out: {
+    Id: string;
+    Created: number;
+    CreatedBy: string;
+    Tags: string[] | null;
+    Size: number;
+    Comment: string;
+  }[] = [];
+  let layer = 0;
+  for (const h of img.config.history ?? []) {
+    let size = 0;
+    if (!h.empty_layer) {
+      const l = img.layers[layer++];
+      if (!l) throw new SystemError(`image ${img.id} has more non-empty history entries than layers`);
+      size = store.layerSize(l.chainId) ?? 0;
+    }
+    const created = h.created ? unix(h.created) : 0;
+    out.unshift({
+      Id: '<missing>',
+      Created: Number.isFinite(created) ? created : 0,
+      CreatedBy: h.created_by ?? '',
+      Tags: null,
+      Size: size,
+      Comment: h.comment ?? '',
+    });
+  }
+  const top = out[0];
+  if (top) {
+    const { tags } = images.names(img.id);
+    top.Id = img.id;
+    top.Tags = tags.length ? tags : null;
+  }
+  return out;
 }
 
 export function imageInspect(img: ImageRecord, images: ImageService, driver: string) {

@@ -83,3 +83,23 @@ test('values are type-checked', async (t) => {
     message: /only unix:\/\/ sockets/,
   });
 });
+
+test('pull tuning keys: dockerd names, defaults and bounds', async (t) => {
+  const defaults = await loadConfig({ overrides: {}, help: false, version: false, configFile: undefined });
+  t.is(defaults.maxConcurrentDownloads, 3);
+  t.is(defaults.maxDownloadAttempts, 5);
+  t.is(defaults.registryTimeout, 30);
+  const f = await file('{"max-concurrent-downloads": 6, "max-download-attempts": 1, "registry-timeout": 2}');
+  const c = await loadConfig(parseCommandLine(['--config-file', f]));
+  t.deepEqual([c.maxConcurrentDownloads, c.maxDownloadAttempts, c.registryTimeout], [6, 1, 2]);
+  for (const bad of [
+    '{"max-concurrent-downloads": 0}',
+    '{"max-download-attempts": "3"}',
+    '{"registry-timeout": 1.5}',
+  ]) {
+    await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', await file(bad)])), {
+      instanceOf: ConfigError,
+      message: /must be an integer from 1 to/,
+    });
+  }
+});

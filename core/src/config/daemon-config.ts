@@ -20,6 +20,14 @@ export interface DaemonConfig {
   defaultRuntime: string;
   runtimes: Record<string, RuntimeEntry>;
   insecureRegistries: string[];
+  /** Per-registry CA and client certificates, as docker's certs.d (`<dir>/<host:port>/`). */
+  certsDir: string;
+  /** Layer downloads at once per pull (dockerd's key). */
+  maxConcurrentDownloads: number;
+  /** Tries per blob download before a pull fails (dockerd's key). */
+  maxDownloadAttempts: number;
+  /** Seconds a registry may stay silent (connect, headers, between body bytes) before a request fails. */
+  registryTimeout: number;
   /** Extra plugin packages (names resolvable from the plugin search paths, or absolute package dirs). */
   plugins: string[];
   /** Plugin packages the daemon must not start without. */
@@ -42,6 +50,10 @@ const DEFAULTS: DaemonConfig = {
   defaultRuntime: 'runc',
   runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' } },
   insecureRegistries: [],
+  certsDir: '/etc/skiff/certs.d',
+  maxConcurrentDownloads: 3,
+  maxDownloadAttempts: 5,
+  registryTimeout: 30,
   plugins: [],
   requiredPlugins: [],
   pluginConfig: {},
@@ -60,6 +72,12 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'default-runtime': 'defaultRuntime',
   runtimes: 'runtimes',
   'insecure-registries': 'insecureRegistries',
+  // Not a dockerd key (dockerd's certs.d path is fixed); lets tests and admins move it.
+  'certs-dir': 'certsDir',
+  'max-concurrent-downloads': 'maxConcurrentDownloads',
+  'max-download-attempts': 'maxDownloadAttempts',
+  // Not a dockerd key: dockerd's registry timeouts are fixed; this lets admins (and tests) shorten them.
+  'registry-timeout': 'registryTimeout',
   plugins: 'plugins',
   'required-plugins': 'requiredPlugins',
   'plugin-config': 'pluginConfig',
@@ -174,6 +192,16 @@ function check(cfg: DaemonConfig): DaemonConfig {
   str('execRoot');
   str('defaultRuntime');
   str('defaultNetwork');
+  str('certsDir');
+  const count = (k: 'maxConcurrentDownloads' | 'maxDownloadAttempts' | 'registryTimeout', max: number) => {
+    const v = cfg[k];
+    if (!Number.isSafeInteger(v) || v < 1 || v > max) {
+      throw new ConfigError(`${k} must be an integer from 1 to ${max} (got ${JSON.stringify(v)})`);
+    }
+  };
+  count('maxConcurrentDownloads', 64);
+  count('maxDownloadAttempts', 100);
+  count('registryTimeout', 3600);
   for (const k of ['hosts', 'storageOpts', 'insecureRegistries', 'plugins', 'requiredPlugins'] as const) list(k);
   if (cfg.storageDriver !== undefined) str('storageDriver');
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) {

@@ -11,6 +11,7 @@ import { ContainerStore } from '../containers/container-store.js';
 import { ExecService } from '../containers/exec-service.js';
 import { FileContentStore } from '../content/content-store.js';
 import { MemoryEventBus } from '../events/event-bus.js';
+import { ImagePusher } from '../images/image-push.js';
 import { ImageService } from '../images/image-service.js';
 import { ImageStore } from '../images/image-store.js';
 import { RegistryClient } from '../images/registry-client.js';
@@ -99,12 +100,17 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   const registry = new RegistryClient({
     insecureRegistries: config.insecureRegistries,
     userAgent: 'skiff/0.1.0',
-    timeoutMs: 30_000,
+    timeoutMs: config.registryTimeout * 1000,
+    blobRetries: config.maxDownloadAttempts - 1,
+    certsDir: config.certsDir,
   });
   di.bind(CoreTokens.RegistryClient).toConstantValue(registry);
   di.bind(CoreTokens.ImageService)
     .toResolvedValue(
-      () => new ImageService(new ImageStore(db, graph.name), content, graph, registry, events, log.child('images')),
+      () =>
+        new ImageService(new ImageStore(db, graph.name), content, graph, registry, events, log.child('images'), {
+          maxConcurrentDownloads: config.maxConcurrentDownloads,
+        }),
     )
     .inSingletonScope();
   di.bind(CoreTokens.ContainerService)
@@ -123,6 +129,8 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
         containers,
         events,
         execs: new ExecService(containers, config.execRoot, events, log.child('exec')),
+        registry,
+        pusher: new ImagePusher(images, content, registry, events, log.child('push')),
         log: log.child('api'),
         storageDriver: graph.name,
         info: () =>

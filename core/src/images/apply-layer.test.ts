@@ -297,3 +297,120 @@ test('replacing a symlink to a directory does not follow it', async (t) => {
   await t.throwsAsync(lstat(join(root, 'etc/link')));
   t.is(await fingerprint(outside), before);
 });
+
+async function tarBytes(entries: LayerEntry[]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of layerTar(entries)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** `n` bytes of zeros, streamed in 1 MiB chunks without holding them. */
+async function* zeros(n: number): AsyncGenerator<Buffer> {
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let left = n; left > 0; left -= chunk.length) yield left >= chunk.length ? chunk : chunk.subarray(0, left);
+}
+
+test('padding after the end of the archive is streamed and counted, never refused by itself', async (t) => {
+  const { root } = await dirs(t);
+  const body = await tarBytes([{ name: 'f', content: 'f' }]);
+  async function* padded(): AsyncGenerator<Buffer> {
+    yield body;
+    yield* zeros(64 * 1024 * 1024);
+  }
+  await applyLayer(root, Readable.from(padded()));
+  t.is(await readFile(join(root, 'f'), 'utf8'), 'f');
+});
+
+test('an endless or oversized layer stops at the byte limit', async (t) => {
+  const { root } = await dirs(t);
+  async function* endless(): AsyncGenerator<Buffer> {
+    yield await tarBytes([{ name: 'f', content: 'f' }]);
+    for (;;) yield* zeros(1024 * 1024);
+  }
+  const e = await t.throwsAsync(applyLayer(root, Readable.from(endless()), { limits: { maxBytes: 8 * 1024 * 1024 } }));
+  t.true(e instanceof InvalidParameterError);
+  t.regex(e!.message, /larger than 8388608 bytes/);
+  const big = await t.throwsAsync(
+    applyLayer(root, layerTar([{ name: 'big', content: Buffer.alloc(100_000) }]), { limits: { maxBytes: 50_000 } }),
+  );
+  t.true(big instanceof InvalidParameterError);
+});
+
+test('a layer with too many entries is refused', async (t) => {
+  const { root } = await dirs(t);
+  const entries = Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, content: '' }));
+  const e = await t.throwsAsync(applyLayer(root, layerTar(entries), { limits: { maxEntries: 20 } }));
+  t.true(e instanceof InvalidParameterError);
+  t.regex(e!.message, /more than 20 entries/);
+  await applyLayer(root, layerTar(entries.slice(0, 20)), { limits: { maxEntries: 20 } });
+});
+
+test('an oversized pax header is a clear error, not a memory spike', async (t) => {
+  const { root } = await dirs(t);
+  const header = Buffer.alloc(512);
+  header.write('PaxHeaders/huge', 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${(64 * 1024 * 1024).toString(8).padStart(11, '0')}\0`, 124);
+  header.write('00000000000\0', 136);
+  header.write('x', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  header.fill(' ', 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  async function* stream(): AsyncGenerator<Buffer> {
+    yield header;
+    yield* zeros(64 * 1024 * 1024);
+  }
+  const e = await t.throwsAsync(applyLayer(root, Readable.from(stream())));
+  t.true(e instanceof InvalidParameterError, String(e));
+});
+
+test('device nodes land inside the root, replacing what was there without following it', async (t) => {
+  const { root, outside } = await dirs(t);
+  const before = await fingerprint(outside);
+  await applyLayer(
+    root,
+    layerTar([
+      { name: 'l', type: 'symlink', linkname: join(outside, 'victim') },
+      { name: 'l', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'dev/', type: 'directory' },
+      { name: 'up', type: 'symlink', linkname: '/dev' },
+      { name: 'up/loop0', type: 'block-device', devmajor: 7, devminor: 0, mode: 0o660 },
+      { name: 'f', type: 'symlink', linkname: join(outside, 'victim') },
+      { name: 'f', type: 'fifo', mode: 0o777 },
+    ]),
+  );
+  t.is(await fingerprint(outside), before);
+  t.true((await lstat(join(root, 'f'))).isFIFO());
+  if (process.getuid?.() === 0) {
+    t.true((await lstat(join(root, 'l'))).isCharacterDevice());
+    t.true((await lstat(join(root, 'dev/loop0'))).isBlockDevice(), 'an absolute symlink resolves inside the root');
+  }
+});
+
+test('a sibling directory sharing the root as a name prefix is outside (go-archive TestUntarSiblingPrefixContained)', async (t) => {
+  const { root } = await dirs(t);
+  const sibling = `${root}-evil`;
+  await mkdir(sibling);
+  t.teardown(() => rm(sibling, { recursive: true, force: true }));
+  await writeFile(join(sibling, 'secret'), 's');
+  const e = await t.throwsAsync(
+    applyLayer(root, layerTar([{ name: 'h', type: 'link', linkname: '../root-evil/secret' }])),
+  );
+  t.true(e instanceof InvalidParameterError);
+  const e2 = await t.throwsAsync(
+    applyLayer(
+      root,
+      layerTar([
+        { name: 's', type: 'symlink', linkname: '../root-evil' },
+        { name: 's/secret', content: 'pwned' },
+      ]),
+    ),
+  );
+  t.true(e2 instanceof InvalidParameterError);
+  t.is(await readFile(join(sibling, 'secret'), 'utf8'), 's');
+});

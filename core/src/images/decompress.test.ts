@@ -98,3 +98,30 @@ test('a source error reaches the consumer', async (t) => {
     message: 'socket hang up',
   });
 });
+
+test('a decompression bomb stops at the byte and ratio limits', async (t) => {
+  const bomb = gzipSync(Buffer.alloc(32 * 1024 * 1024), { level: 9 });
+  const drain = async (s: NodeJS.ReadableStream) => {
+    for await (const _ of s);
+  };
+  const big = await t.throwsAsync(
+    drain(
+      decompressLayer('application/vnd.oci.image.layer.v1.tar+gzip', Readable.from([bomb]), {
+        limits: { maxBytes: 1024 * 1024 },
+      }),
+    ),
+  );
+  t.true(big instanceof InvalidParameterError);
+  t.regex(big!.message, /larger than 1048576 bytes/);
+  const ratio = await t.throwsAsync(
+    drain(
+      decompressLayer('application/vnd.oci.image.layer.v1.tar+gzip', Readable.from([bomb]), {
+        limits: { maxRatio: 100, ratioFloor: 1024 * 1024 },
+      }),
+    ),
+  );
+  t.true(ratio instanceof InvalidParameterError);
+  t.regex(ratio!.message, /expands more than 100:1/);
+  // Within the default limits the same stream is fine.
+  await drain(decompressLayer('application/vnd.oci.image.layer.v1.tar+gzip', Readable.from([bomb])));
+});

@@ -36,13 +36,37 @@ export function isLayerMediaType(mediaType: string): boolean {
   return Object.hasOwn(LAYER_MEDIA_TYPES, mediaType.split(';')[0]?.trim().toLowerCase() ?? '');
 }
 
+export interface DecompressLimits {
+  /** Uncompressed bytes, absolute. */
+  maxBytes: number;
+  /**
+   * Uncompressed bytes per compressed byte, checked once `ratioFloor` bytes came out. Deflate
+   * cannot exceed 1032:1, so gzip layers are never refused by it; zstd bombs (which reach
+   * 30000:1 and more) are.
+   */
+  maxRatio: number;
+  ratioFloor: number;
+}
+
+export const DEFAULT_DECOMPRESS_LIMITS: Readonly<DecompressLimits> = Object.freeze({
+  maxBytes: 64 * 1024 ** 3,
+  maxRatio: 1100,
+  ratioFloor: 1024 ** 3,
+});
+
 /**
  * Turns a layer blob into its uncompressed tar stream. The media type must be a known layer
  * type (InvalidParameterError otherwise); the compression actually used is taken from the
  * stream's magic bytes, since registries and old tools mislabel layers. Corrupt compressed data
- * surfaces as an InvalidParameterError on the returned stream.
+ * surfaces as an InvalidParameterError on the returned stream, and so does output beyond
+ * `opts.limits`.
  */
-export function decompressLayer(mediaType: string, stream: NodeJS.ReadableStream | Readable): Readable {
+export function decompressLayer(
+  mediaType: string,
+  stream: NodeJS.ReadableStream | Readable,
+  opts: { limits?: Partial<DecompressLimits> } = {},
+): Readable {
+  const limits = { ...DEFAULT_DECOMPRESS_LIMITS, ...opts.limits };
   if (!isLayerMediaType(mediaType)) {
     throw new InvalidParameterError(`unsupported layer media type: ${mediaType}`);
   }
@@ -85,22 +109,46 @@ export function decompressLayer(mediaType: string, stream: NodeJS.ReadableStream
           throw e;
         }
         if (r.done) return;
-        yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+        const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+        compressed += b.length;
+        yield b;
       }
     }
+    let compressed = head.length;
+    let out = 0;
+    const check = (n: number) => {
+      out += n;
+      if (out > limits.maxBytes) {
+        throw new InvalidParameterError(`layer is larger than ${limits.maxBytes} bytes uncompressed`);
+      }
+      if (out > limits.ratioFloor && out > compressed * limits.maxRatio) {
+        throw new InvalidParameterError(
+          `layer expands more than ${limits.maxRatio}:1 when decompressed (a decompression bomb?)`,
+        );
+      }
+    };
     const compression = sniffCompression(head);
     if (compression === 'none') {
-      yield* rest();
+      for await (const b of rest()) {
+        check(b.length);
+        yield b;
+      }
       return;
     }
     if (compression === 'xz' || compression === 'bzip2') {
       throw new InvalidParameterError(`layer is ${compression}-compressed, which skiff does not support`);
     }
-    const inflate = compression === 'gzip' ? createGunzip() : createZstdDecompress();
+    // 256 kB output chunks instead of zlib's 16 kB: every stage downstream runs per chunk.
+    const chunkSize = 256 * 1024;
+    const inflate = compression === 'gzip' ? createGunzip({ chunkSize }) : createZstdDecompress({ chunkSize });
     pipeline(Readable.from(rest()), inflate, () => {});
     try {
-      for await (const chunk of inflate) yield chunk as Buffer;
+      for await (const chunk of inflate) {
+        check((chunk as Buffer).length);
+        yield chunk as Buffer;
+      }
     } catch (e) {
+      inflate.destroy();
       if (sourceError !== undefined || e instanceof SkiffError) throw sourceError ?? e;
       throw new InvalidParameterError(`corrupt ${compression} layer: ${(e as Error).message}`, { cause: e });
     }

@@ -1,32 +1,51 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { Transform } from 'node:stream';
-import { withMounted } from '../host/index.js';
 import type { ContentStore, Descriptor } from '../plugin-api/content.js';
-import { ConflictError, InvalidParameterError, NotFoundError, SkiffError } from '../plugin-api/errors.js';
+import { ConflictError, InvalidParameterError, NotFoundError, UpstreamError } from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { GraphDriver } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';
-import { applyLayer } from './apply-layer.js';
-import { chainIds, layerKey } from './chain-id.js';
-import { decompressLayer } from './decompress.js';
+import { chainIds } from './chain-id.js';
 import type { ImageStore } from './image-store.js';
 import type { ImageConfigFile, ImageLayer, ImageRecord, ProgressMessage } from './image-types.js';
-import { progressBar } from './progress-bar.js';
+import { LayerPuller } from './layer-pull.js';
+import { LayerUnpacker } from './layer-unpacker.js';
 import { canonicalString, familiarString, type ImageReference, parseReference } from './reference.js';
 import type { RegistryAuth, RegistryClient } from './registry-client.js';
+import { formatPlatform, normalizePlatform, type Platform } from './registry-manifest.js';
 
 export interface PullOptions {
   auth?: RegistryAuth;
   signal?: AbortSignal;
   onProgress?: (m: ProgressMessage) => void;
+  /** Pull this platform's image instead of the host's (`--platform`). */
+  platform?: Platform;
+}
+
+export interface ImageServiceOptions {
+  /** Layer downloads running at once per pull (dockerd's max-concurrent-downloads). Default 3. */
+  maxConcurrentDownloads?: number;
+}
+
+/** Largest image config accepted (real ones are a few kB; huge histories reach a few hundred). */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Deepest layer chain accepted, as dockerd's (overlay mounts cannot stack much more). */
+export const MAX_LAYERS = 125;
+
+/** What local image operations (outside pull) work on; see `ImageService.local`. */
+export interface LocalImageParts {
+  store: ImageStore;
+  content: ContentStore;
+  graph: GraphDriver;
+  events: EventBus;
+  log: Logger;
+  unpacker: LayerUnpacker;
 }
 
 const HEX_ID = /^(sha256:)?([0-9a-f]{1,64})$/;
 
 /** Pulls images into the content store and graph driver, and looks them up by name or ID. */
 export class ImageService {
-  private readonly unpacking = new Map<string, Promise<void>>();
+  private readonly unpacker: LayerUnpacker;
+  private readonly layerPuller: LayerPuller;
 
   constructor(
     private readonly store: ImageStore,
@@ -35,7 +54,26 @@ export class ImageService {
     private readonly registry: RegistryClient,
     private readonly events: EventBus,
     private readonly log: Logger,
-  ) {}
+    options: ImageServiceOptions = {},
+  ) {
+    this.unpacker = new LayerUnpacker(store, graph, log);
+    this.layerPuller = new LayerPuller(
+      registry,
+      content,
+      store,
+      this.unpacker,
+      log,
+      options.maxConcurrentDownloads ?? 3,
+    );
+  }
+
+  // ── For image management (tag, remove, save, load, import: image-manage.ts, image-archive.ts, image-import.ts) ──
+  /** The store, blobs, graph driver and shared layer unpacker that local image operations work on. */
+  get local(): LocalImageParts {
+    const { store, content, graph, events, log, unpacker } = this;
+    return { store, content, graph, events, log, unpacker };
+  }
+  // ── end of image management ──
 
   /** Finds a local image by reference, full or short ID. NotFoundError (`No such image: X`) otherwise. */
   resolve(name: string): ImageRecord {
@@ -93,11 +131,21 @@ export class ImageService {
     const emit = opts.onProgress ?? (() => {});
     emit({ status: `Pulling from ${ref.path}`, id: tagged.digest ?? tagged.tag });
 
-    const resolved = await this.registry.resolve(tagged, { auth: opts.auth, signal: opts.signal });
+    const resolved = await this.registry.resolve(tagged, {
+      auth: opts.auth,
+      signal: opts.signal,
+      ...(opts.platform ? { platform: opts.platform } : {}),
+    });
+    if (resolved.layers.length > MAX_LAYERS) {
+      throw new UpstreamError(
+        `${familiarString(tagged)} has ${resolved.layers.length} layers: max depth exceeded (${MAX_LAYERS})`,
+      );
+    }
     const config = await this.fetchConfig(tagged, resolved.config, opts);
+    if (opts.platform && !resolved.indexDigest) checkPlatform(familiarString(tagged), config, opts.platform);
     const diffIds = config.rootfs?.diff_ids;
     if (!Array.isArray(diffIds) || diffIds.length !== resolved.layers.length) {
-      throw new InvalidParameterError(
+      throw new UpstreamError(
         `image config for ${familiarString(tagged)} lists ${diffIds?.length ?? 0} layers but the manifest has ${resolved.layers.length}`,
       );
     }
@@ -111,16 +159,12 @@ export class ImageService {
     }));
     const existing = this.store.get(resolved.config.digest);
 
-    for (const l of layers) {
-      const short = l.digest.replace(/^sha256:/, '').slice(0, 12);
-      if (this.store.hasLayer(l.chainId)) emit({ status: 'Already exists', progressDetail: {}, id: short });
-      else emit({ status: 'Pulling fs layer', progressDetail: {}, id: short });
-    }
-    let parent: string | undefined;
-    for (const l of layers) {
-      await this.ensureLayer(tagged, l, parent, opts);
-      parent = l.chainId;
-    }
+    await this.layerPuller.pull(layers, {
+      ref: tagged,
+      emit,
+      ...(opts.auth ? { auth: opts.auth } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
 
     const size = layers.reduce((n, l) => n + (this.store.layerSize(l.chainId) ?? 0), 0);
     const image: ImageRecord = {
@@ -156,105 +200,43 @@ export class ImageService {
   }
 
   private async fetchConfig(ref: ImageReference, desc: Descriptor, opts: PullOptions): Promise<ImageConfigFile> {
+    if (desc.size > MAX_CONFIG_BYTES) {
+      throw new UpstreamError(
+        `image config ${desc.digest} is too large (${desc.size} bytes, limit ${MAX_CONFIG_BYTES})`,
+      );
+    }
     await this.registry.pullBlob(ref, desc, this.content, { auth: opts.auth, signal: opts.signal });
     let config: ImageConfigFile;
     try {
       config = JSON.parse((await this.content.readBytes(desc.digest)).toString('utf8'));
     } catch (err) {
-      throw new InvalidParameterError(`image config ${desc.digest} is not valid JSON: ${(err as Error).message}`);
+      throw new UpstreamError(`image config ${desc.digest} is not valid JSON: ${(err as Error).message}`);
     }
     if (!config || typeof config !== 'object' || !config.rootfs || !Array.isArray(config.rootfs.diff_ids)) {
-      throw new InvalidParameterError(`image config ${desc.digest} has no rootfs.diff_ids`);
+      throw new UpstreamError(`image config ${desc.digest} has no rootfs.diff_ids`);
     }
     for (const d of config.rootfs.diff_ids) {
       if (typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d)) {
-        throw new InvalidParameterError(`image config ${desc.digest} has an invalid diff ID ${JSON.stringify(d)}`);
+        throw new UpstreamError(
+          `image config ${desc.digest} has an invalid diff ID ${JSON.stringify(d).slice(0, 100)}`,
+        );
       }
     }
     return config;
   }
+}
 
-  /** Downloads and unpacks one layer unless its chain is already committed; concurrent pulls share the work. */
-  private async ensureLayer(
-    ref: ImageReference,
-    l: ImageLayer,
-    parent: string | undefined,
-    opts: PullOptions,
-  ): Promise<void> {
-    if (this.store.hasLayer(l.chainId)) return;
-    let job = this.unpacking.get(l.chainId);
-    if (!job) {
-      job = this.unpackLayer(ref, l, parent, opts).finally(() => this.unpacking.delete(l.chainId));
-      this.unpacking.set(l.chainId, job);
-    }
-    await job;
-  }
-
-  private async unpackLayer(ref: ImageReference, l: ImageLayer, parent: string | undefined, opts: PullOptions) {
-    const emit = opts.onProgress ?? (() => {});
-    const short = l.digest.replace(/^sha256:/, '').slice(0, 12);
-    let lastEmit = 0;
-    await this.registry.pullBlob(ref, l, this.content, {
-      auth: opts.auth,
-      signal: opts.signal,
-      onProgress: (current: number, total: number) => {
-        const now = Date.now();
-        if (now - lastEmit < 100 && current < total) return;
-        lastEmit = now;
-        emit({
-          status: 'Downloading',
-          progressDetail: { current, total },
-          progress: progressBar(current, total),
-          id: short,
-        });
-      },
-    });
-    emit({ status: 'Verifying Checksum', progressDetail: {}, id: short });
-    emit({ status: 'Download complete', progressDetail: {}, id: short });
-
-    const tmpKey = `extract-${randomBytes(6).toString('hex')}-${layerKey(l.chainId)}`;
-    const mounts = await this.graph.prepare(tmpKey, parent ? layerKey(parent) : undefined);
-    try {
-      const hash = createHash('sha256');
-      let size = 0;
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          size += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      emit({
-        status: 'Extracting',
-        progressDetail: { current: l.size, total: l.size },
-        progress: progressBar(l.size, l.size),
-        id: short,
-      });
-      await withMounted(mounts, async (dir) => {
-        const blob = createReadStream(this.content.path(l.digest));
-        const tar = decompressLayer(l.mediaType, blob);
-        const piped = tar.pipe(tap);
-        tar.on('error', (e) => piped.destroy(e));
-        await applyLayer(dir, piped, { signal: opts.signal });
-        // applyLayer may stop reading at the end-of-archive marker: hash whatever padding remains.
-        for await (const _ of piped);
-      });
-      const diffId = `sha256:${hash.digest('hex')}`;
-      if (diffId !== l.diffId) {
-        throw new InvalidParameterError(
-          `layer ${l.digest} does not match its diff ID: expected ${l.diffId}, got ${diffId}`,
-        );
-      }
-      await this.graph.commit(layerKey(l.chainId), tmpKey);
-      this.store.putLayer(l.chainId, l.diffId, parent, size);
-    } catch (err) {
-      await this.graph.remove(tmpKey).catch(() => {});
-      if (err instanceof SkiffError) throw err;
-      throw new InvalidParameterError(`failed to register layer ${l.digest}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    emit({ status: 'Pull complete', progressDetail: {}, id: short });
-    this.log.debug('layer unpacked', { chainId: l.chainId });
-  }
+/**
+ * A single-platform image pulled with an explicit platform must be that platform (dockerd's
+ * check): a list picks the right one, a plain manifest can only be refused.
+ */
+function checkPlatform(name: string, config: ImageConfigFile, want: Platform): void {
+  if (typeof config.os !== 'string' || typeof config.architecture !== 'string') return;
+  const actual = { os: config.os, architecture: config.architecture, variant: config.variant };
+  const a = normalizePlatform(actual);
+  const w = normalizePlatform(want);
+  if (a.os === w.os && a.architecture === w.architecture && (!want.variant || a.variant === w.variant)) return;
+  throw new NotFoundError(
+    `image with reference ${name} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(actual)}`,
+  );
 }

@@ -61,6 +61,21 @@ export class ImageStore {
     return rows.map((r) => ({ ref: r.ref, imageId: r.image_id, kind: r.kind }));
   }
 
+  /** Every name of every image. */
+  allRefs(): ImageRefRow[] {
+    const rows = this.db
+      .prepare('SELECT ref, image_id, kind FROM image_refs WHERE driver = ? ORDER BY ref')
+      .all(this.driver) as { ref: string; image_id: string; kind: 'tag' | 'digest' }[];
+    return rows.map((r) => ({ ref: r.ref, imageId: r.image_id, kind: r.kind }));
+  }
+
+  /** Points `ref` at `imageId`, moving it from any other image. */
+  putRef(ref: string, imageId: string, kind: 'tag' | 'digest'): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO image_refs (ref, driver, image_id, kind) VALUES (?, ?, ?, ?)')
+      .run(ref, this.driver, imageId, kind);
+  }
+
   removeRef(ref: string): void {
     this.db.prepare('DELETE FROM image_refs WHERE driver = ? AND ref = ?').run(this.driver, ref);
   }
@@ -80,6 +95,10 @@ export class ImageStore {
     this.db
       .prepare('INSERT OR REPLACE INTO layers (chain_id, driver, diff_id, parent, size) VALUES (?, ?, ?, ?, ?)')
       .run(chainId, this.driver, diffId, parent ?? null, size);
+  }
+
+  removeLayer(chainId: string): void {
+    this.db.prepare('DELETE FROM layers WHERE driver = ? AND chain_id = ?').run(this.driver, chainId);
   }
 
   layerSize(chainId: string): number | undefined {

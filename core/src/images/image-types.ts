@@ -1,6 +1,7 @@
 /** The parts of an OCI/Docker image config the engine reads. */
 export interface ImageConfigFile {
   architecture?: string;
+  variant?: string;
   os?: string;
   created?: string;
   author?: string;

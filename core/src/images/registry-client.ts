@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { digestOf, isSha256Digest, isValidDigest, matchesDigest } from '../content/digest.js';
 import type { ContentStore, Descriptor } from '../plugin-api/content.js';
 import {
@@ -8,6 +8,7 @@ import {
   InvalidParameterError,
   NotFoundError,
   SkiffError,
+  UnauthorizedError,
   UpstreamError,
 } from '../plugin-api/errors.js';
 import {
@@ -34,6 +35,7 @@ import {
   translateRegistryError,
 } from './registry-errors.js';
 import { InsecureRegistryPolicy, registryHost } from './registry-hosts.js';
+import { RegistryAgents } from './registry-tls.js';
 import {
   CONFIG_MEDIA_TYPES,
   defaultPlatform,
@@ -60,6 +62,8 @@ export interface RegistryClientOptions {
   blobRetries?: number;
   /** Largest manifest accepted. Default 4 MiB. */
   maxManifestBytes?: number;
+  /** docker's certs.d: `<certsDir>/<host[:port]>/{*.crt,*.cert,*.key}`. Unset: no per-registry TLS files. */
+  certsDir?: string;
 }
 
 export interface ResolveOptions {
@@ -95,6 +99,24 @@ export interface PullBlobOptions {
   signal?: AbortSignal;
   auth?: RegistryAuth;
   onProgress?: (current: number, total: number) => void;
+  /** Also hands the bytes to `tee` as they arrive (see {@link BlobTee}). */
+  tee?: BlobTee;
+}
+
+/**
+ * Receives a blob's bytes while it downloads, so work such as unpacking overlaps the download.
+ * Exactly one of `end` or `abandon` is called, and at most once.
+ */
+export interface BlobTee {
+  /** The next bytes, in order from byte 0; the download waits for the returned promise (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** All bytes were handed over, and the blob was verified and committed to the store. */
+  end(): void;
+  /**
+   * The bytes handed over so far must not be used: the blob was already stored, another
+   * download had it, the ingest resumed or restarted, or the download failed.
+   */
+  abandon(): void;
 }
 
 interface Session {
@@ -102,13 +124,38 @@ interface Session {
   host: string;
   credentials: Credentials;
   credentialsId: string;
-  scope: string;
+  /** Token scopes, e.g. `repository:library/busybox:pull`. */
+  scopes: string[];
   label: { familiarName: string; familiarString: string };
 }
 
-interface Sent {
+/** An authorized conversation with one repository (see {@link RegistryClient.repository}). */
+export type RepositorySession = Readonly<Session>;
+
+export interface Sent {
   res: Dispatcher.ResponseData;
   url: URL;
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A request body; a function is called again when the request has to be repeated after a 401. */
+export type RequestBody = string | Buffer | (() => Readable | Buffer);
+
+export interface RepositoryRequestOptions {
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  signal?: AbortSignal;
+  /** Abort when no complete answer came within the client's timeout (default true; false for streamed bodies). */
+  deadline?: boolean;
+  /** Statuses handed back to the caller instead of becoming errors (2xx always are). */
+  accept?: (status: number) => boolean;
+}
+
+/** The outcome of `docker login` against a registry. */
+export interface LoginResult {
+  /** A refresh token the registry's token server issued for `offline_token=true`, or ''. */
+  identityToken: string;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -132,8 +179,7 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly blobRetries: number;
   private readonly maxManifestBytes: number;
-  private readonly secureAgent: Agent;
-  private readonly insecureAgent: Agent;
+  private readonly agents: RegistryAgents;
   /** host → base URL (`https://host`) that answered the /v2/ ping. */
   private readonly endpoints = new Map<string, string>();
   /** host → the last auth challenge it sent, to authorize later requests up front. */
@@ -147,18 +193,15 @@ export class RegistryClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.blobRetries = options.blobRetries ?? 3;
     this.maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024;
-    const common = {
-      connect: { timeout: this.timeoutMs },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    };
-    this.secureAgent = new Agent(common);
-    this.insecureAgent = new Agent({ ...common, connect: { ...common.connect, rejectUnauthorized: false } });
+    this.agents = new RegistryAgents({
+      timeoutMs: this.timeoutMs,
+      ...(options.certsDir ? { certsDir: options.certsDir } : {}),
+    });
   }
 
   /** Closes idle connections. */
   async close(): Promise<void> {
-    await Promise.all([this.secureAgent.close(), this.insecureAgent.close()]);
+    await this.agents.close();
   }
 
   isInsecure(hostPort: string): boolean {
@@ -245,11 +288,11 @@ export class RegistryClient {
     }
     if (offset === size) return Readable.from([]);
     const session = this.session(ref, options.auth);
-    const { res, url } = await this.registryGet(session, `/v2/${session.ref.path}/blobs/${digest}`, {
+    const { res, url } = await this.registryRequest(session, 'GET', `/v2/${session.ref.path}/blobs/${digest}`, {
       what: 'blob',
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       signal,
       deadline: false,
-      ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
     });
     let skip = 0;
     if (offset > 0 && res.statusCode === 206) {
@@ -316,7 +359,23 @@ export class RegistryClient {
     store: ContentStore,
     options: PullBlobOptions = {},
   ): Promise<{ alreadyExists: boolean }> {
-    if (!isSha256Digest(desc?.digest)) throw new InvalidParameterError('invalid blob descriptor: bad digest');
+    if (!isSha256Digest(desc?.digest)) {
+      options.tee?.abandon();
+      throw new InvalidParameterError('invalid blob descriptor: bad digest');
+    }
+    try {
+      return await this.pullBlobShared(ref, desc, store, options);
+    } finally {
+      options.tee?.abandon(); // a no-op after end()
+    }
+  }
+
+  private async pullBlobShared(
+    ref: ImageReference,
+    desc: Descriptor,
+    store: ContentStore,
+    options: PullBlobOptions,
+  ): Promise<{ alreadyExists: boolean }> {
     let perStore = this.inflight.get(store);
     if (!perStore) {
       perStore = new Map();
@@ -350,7 +409,12 @@ export class RegistryClient {
     options: PullBlobOptions,
   ): Promise<{ alreadyExists: boolean }> {
     const { signal, onProgress } = options;
+    let { tee } = options;
     const { digest, size } = desc;
+    const dropTee = () => {
+      tee?.abandon();
+      tee = undefined;
+    };
     for (let attempt = 0; ; attempt++) {
       if (await store.has(digest)) {
         onProgress?.(size, size);
@@ -364,16 +428,19 @@ export class RegistryClient {
         throw err;
       }
       const resumedFrom = writer.offset;
+      if (resumedFrom > 0) dropTee();
       try {
         if (writer.offset > 0) onProgress?.(writer.offset, size);
         if (writer.offset < size) {
           const stream = await this.fetchBlob(ref, desc, { offset: writer.offset, ...pick(options, 'signal', 'auth') });
           for await (const chunk of stream) {
             await writer.write(chunk as Buffer);
+            if (tee) await tee.write(chunk as Buffer);
             onProgress?.(writer.offset, size);
           }
         }
       } catch (err) {
+        dropTee();
         await writer.close().catch(() => {});
         if (signal?.aborted) throw signal.reason;
         if (err instanceof RegistryUnavailableError && attempt < this.blobRetries) {
@@ -385,6 +452,7 @@ export class RegistryClient {
       try {
         await writer.commit(size, digest);
       } catch (err) {
+        dropTee();
         // A resumed ingest may hold a bad prefix; the store dropped it, so start once more from zero.
         if (err instanceof InvalidParameterError && resumedFrom > 0 && attempt < this.blobRetries) continue;
         if (err instanceof InvalidParameterError) {
@@ -393,13 +461,14 @@ export class RegistryClient {
         }
         throw err;
       }
+      tee?.end();
       return { alreadyExists: false };
     }
   }
 
   // ---- sessions, endpoints, auth ------------------------------------------------------------
 
-  private session(ref: ImageReference, auth: RegistryAuth | undefined): Session {
+  private session(ref: ImageReference, auth: RegistryAuth | undefined, scopes?: string[]): Session {
     // Re-parse so a hand-built reference can never smuggle `..` or `?` into a URL.
     const checked = parseReference(canonicalString(ref));
     if (checked.domain !== ref.domain || checked.path !== ref.path) {
@@ -411,9 +480,101 @@ export class RegistryClient {
       host: registryHost(checked.domain),
       credentials,
       credentialsId: credentials.kind === 'none' ? '' : digestOf(Buffer.from(JSON.stringify(credentials))),
-      scope: `repository:${checked.path}:pull`,
+      scopes: scopes ?? [`repository:${checked.path}:pull`],
       label: { familiarName: familiarName(checked), familiarString: familiarString(checked) },
     };
+  }
+
+  /**
+   * Opens a session on `ref`'s repository for push-side requests: the token asks for
+   * `pull,push` on it and `pull` on every repository in `mountFrom` (cross-repository mounts).
+   */
+  repository(
+    ref: ImageReference,
+    auth: RegistryAuth | undefined,
+    opts: { push?: boolean; mountFrom?: readonly string[] } = {},
+  ): RepositorySession {
+    const path = parseReference(canonicalString(ref)).path;
+    const scopes = [`repository:${path}:${opts.push ? 'pull,push' : 'pull'}`];
+    for (const from of opts.mountFrom ?? []) {
+      if (from !== path && /^[a-z0-9]+(?:[._-][a-z0-9]+|__)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+|__)*)*$/.test(from)) {
+        scopes.push(`repository:${from}:pull`);
+      }
+    }
+    return this.session(ref, auth, scopes);
+  }
+
+  /**
+   * One authorized request on a repository session: `target` is a path (`/v2/…`) or an
+   * upload URL the registry handed out. Answers one 401 challenge; statuses other than 2xx
+   * (and those `accept` lets through) become typed errors. The caller reads or dumps the body.
+   */
+  async request(
+    session: RepositorySession,
+    method: HttpMethod,
+    target: string | URL,
+    opts: RepositoryRequestOptions = {},
+  ): Promise<Sent> {
+    return this.registryRequest(session, method, target, {
+      what: 'blob',
+      headers: opts.headers ?? {},
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
+      signal: opts.signal,
+      deadline: opts.deadline ?? true,
+      ...(opts.accept ? { accept: opts.accept } : {}),
+    });
+  }
+
+  /**
+   * `docker login`: checks `auth` against the registry named by `auth.serveraddress` (ping,
+   * answer the challenge, `GET /v2/` again). Wrong credentials are an UnauthorizedError
+   * phrased as dockerd's.
+   */
+  async login(auth: RegistryAuth, signal?: AbortSignal): Promise<LoginResult> {
+    const host = loginHost(auth.serveraddress);
+    const credentials = credentialsOf(auth);
+    const session: Session = {
+      ref: { domain: host, path: 'login' },
+      host,
+      credentials,
+      credentialsId: credentials.kind === 'none' ? '' : digestOf(Buffer.from(JSON.stringify(credentials))),
+      scopes: [],
+      label: { familiarName: host, familiarString: host },
+    };
+    this.endpoints.delete(host);
+    const base = await this.endpoint(host, signal);
+    const url = new URL(`${base}/v2/`);
+    const challenge = this.challenges.get(host);
+    let authorization: string | undefined;
+    let identityToken = '';
+    if (challenge?.scheme === 'basic' && credentials.kind === 'basic') {
+      authorization = basicAuthorization(credentials.username, credentials.password);
+    } else if (challenge?.scheme === 'bearer' && credentials.kind !== 'none') {
+      if (credentials.kind === 'bearer') {
+        authorization = `Bearer ${credentials.token}`;
+      } else {
+        try {
+          const got = await this.fetchToken(session, challenge, signal, { offline: true });
+          authorization = `Bearer ${got.token}`;
+          identityToken = got.refreshToken ?? '';
+        } catch (err) {
+          if (err instanceof TokenDeniedError) {
+            throw new UnauthorizedError(`Get "${url.href}": unauthorized: ${err.details}`, { cause: err });
+          }
+          throw err;
+        }
+      }
+    }
+    const res = await this.send(url, {
+      method: 'GET',
+      headers: authorization ? { authorization } : {},
+      signal,
+      deadline: true,
+    });
+    await res.body.dump({ limit: MAX_ERROR_BODY }).catch(() => {});
+    if (res.statusCode === 200) return { identityToken };
+    const message = `login attempt to ${url.href} failed with status: ${res.statusCode} ${statusText(res.statusCode)}`;
+    throw res.statusCode === 401 ? new UnauthorizedError(message) : new UpstreamError(message);
   }
 
   /** Picks the scheme for a host by pinging `/v2/`: HTTPS, then HTTP if the host is insecure. */
@@ -430,6 +591,7 @@ export class RegistryClient {
         if (res.statusCode === 200 || res.statusCode === 401 || res.statusCode === 403) {
           const challenge = this.pickChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
           if (challenge) this.challenges.set(host, challenge);
+          else this.challenges.delete(host);
           this.endpoints.set(host, base);
           return base;
         }
@@ -438,6 +600,8 @@ export class RegistryClient {
         );
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
+        // A broken certs.d entry is the admin's to fix: do not hide it behind the HTTP fallback.
+        if (err instanceof InvalidParameterError) throw err;
         lastError = err;
       }
     }
@@ -464,7 +628,38 @@ export class RegistryClient {
     return `Bearer ${await this.token(session, challenge, signal, refresh)}`;
   }
 
+  /** A bearer token for the session's scopes, cached per realm, service, scopes and credentials. */
   private async token(session: Session, challenge: AuthChallenge, signal: AbortSignal | undefined, refresh: boolean) {
+    const key = JSON.stringify([
+      challenge.params.realm ?? '',
+      challenge.params.service ?? '',
+      session.scopes,
+      session.credentialsId,
+    ]);
+    const cached = this.tokens.get(key);
+    if (!refresh && cached && cached.expiresAt > Date.now()) return cached.token;
+    let got: { token: string; expiresIn: number };
+    try {
+      got = await this.fetchToken(session, challenge, signal, { offline: false });
+    } catch (err) {
+      if (err instanceof TokenDeniedError) throw new UpstreamError(err.message, { cause: err });
+      throw err;
+    }
+    const now = Date.now();
+    if (this.tokens.size > 1000) {
+      for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
+    }
+    this.tokens.set(key, { token: got.token, expiresAt: now + Math.max(got.expiresIn - 10, 1) * 1000 });
+    return got.token;
+  }
+
+  /** Asks the challenge's token realm for a token (docker's token and OAuth2 refresh-token flows). */
+  private async fetchToken(
+    session: Session,
+    challenge: AuthChallenge,
+    signal: AbortSignal | undefined,
+    opts: { offline: boolean },
+  ): Promise<{ token: string; expiresIn: number; refreshToken?: string }> {
     const realmText = challenge.params.realm;
     if (!realmText) throw new UpstreamError(`registry ${session.host} sent a Bearer challenge without a realm`);
     let realm: URL;
@@ -473,15 +668,11 @@ export class RegistryClient {
     } catch {
       throw new UpstreamError(`registry ${session.host} sent an invalid token realm`);
     }
-    // Credentials only travel over TLS, or in the clear to a registry the admin marked insecure.
+    // Credentials only travel over TLS, or in the clear to a realm the admin marked insecure.
     if (!(realm.protocol === 'https:' || (realm.protocol === 'http:' && this.policy.isInsecure(realm.host)))) {
       throw new UpstreamError(`refusing token realm ${redactUrl(realm.href)}: it must be https`);
     }
     const service = challenge.params.service;
-    const key = JSON.stringify([realm.href, service ?? '', session.scope, session.credentialsId]);
-    const cached = this.tokens.get(key);
-    if (!refresh && cached && cached.expiresAt > Date.now()) return cached.token;
-
     const creds = session.credentials;
     const url = new URL(realm);
     const headers: Record<string, string> = {};
@@ -492,14 +683,19 @@ export class RegistryClient {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.token, client_id: 'skiff' });
       if (service) form.set('service', service);
-      form.set('scope', session.scope);
+      if (session.scopes.length > 0) form.set('scope', session.scopes.join(' '));
+      if (opts.offline) form.set('access_type', 'offline');
       body = form.toString();
     } else {
       if (service) url.searchParams.set('service', service);
-      url.searchParams.set('scope', session.scope);
+      for (const scope of session.scopes) url.searchParams.append('scope', scope);
       if (creds.kind === 'basic') {
         headers.authorization = basicAuthorization(creds.username, creds.password);
         url.searchParams.set('account', creds.username);
+        if (opts.offline) {
+          url.searchParams.set('offline_token', 'true');
+          url.searchParams.set('client_id', 'skiff');
+        }
       }
     }
     const res = await this.send(url, {
@@ -509,7 +705,7 @@ export class RegistryClient {
       deadline: true,
       ...(body !== undefined ? { body } : {}),
     });
-    const text = (await this.readBody(res, MAX_TOKEN_BODY, url, signal, 'token response')).toString('utf8');
+    const text = (await this.readBody(res, MAX_TOKEN_BODY, url, signal, 'token response', true)).toString('utf8');
     if (res.statusCode !== 200) {
       let details = '';
       try {
@@ -523,13 +719,14 @@ export class RegistryClient {
       } catch {}
       const registryErrors = parseRegistryErrors(text);
       if (!details && registryErrors[0]) details = registryErrors[0].message;
-      const prefix =
-        res.statusCode === 401 || res.statusCode === 403
-          ? 'unauthorized'
-          : `token request failed with HTTP ${res.statusCode}`;
-      throw new UpstreamError(`${prefix}: ${details || 'authentication required'} (${method} ${redactUrl(url.href)})`);
+      details ||= 'authentication required';
+      const where = `(${method} ${redactUrl(url.href)})`;
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        throw new TokenDeniedError(`unauthorized: ${details} ${where}`, details);
+      }
+      throw new UpstreamError(`token request failed with HTTP ${res.statusCode}: ${details} ${where}`);
     }
-    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown; refresh_token?: unknown };
     try {
       parsed = JSON.parse(text);
     } catch {
@@ -540,48 +737,58 @@ export class RegistryClient {
       throw new UpstreamError(`token server ${realm.host} sent no usable token`);
     }
     const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60;
-    const now = Date.now();
-    if (this.tokens.size > 1000) {
-      for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
-    }
-    this.tokens.set(key, { token, expiresAt: now + Math.max(expiresIn - 10, 1) * 1000 });
-    return token;
+    const refreshToken =
+      typeof parsed.refresh_token === 'string' && parsed.refresh_token.length <= 64 * 1024
+        ? parsed.refresh_token
+        : undefined;
+    return { token, expiresIn, ...(refreshToken ? { refreshToken } : {}) };
   }
 
   // ---- HTTP --------------------------------------------------------------------------------
 
   /**
-   * GET on the registry API with auth: anonymous (or with a token from an earlier challenge),
-   * then once more after answering a 401 challenge. Non-2xx answers become typed errors.
+   * A request on the registry API with auth: anonymous (or with a token from an earlier
+   * challenge), then once more after answering a 401 challenge. Non-2xx answers become typed
+   * errors unless `accept` lets them through.
    */
-  private async registryGet(
+  private async registryRequest(
     session: Session,
-    path: string,
+    method: HttpMethod,
+    target: string | URL,
     opts: {
       what: 'manifest' | 'blob';
-      accept?: string;
-      range?: string;
+      headers: Record<string, string>;
+      body?: RequestBody;
       signal: AbortSignal | undefined;
       deadline: boolean;
+      accept?: (status: number) => boolean;
     },
   ): Promise<Sent> {
     const base = await this.endpoint(session.host, opts.signal);
-    const target = new URL(base + path);
+    const url = typeof target === 'string' ? new URL(base + target) : target;
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new UpstreamError(`registry ${session.host} sent a ${url.protocol} URL`);
+    }
+    if (url.protocol === 'http:' && !this.policy.isInsecure(url.host)) {
+      throw new UpstreamError(`refusing plain HTTP ${redactUrl(url.href)}`);
+    }
     let authorization = await this.authorization(session, this.challenges.get(session.host), opts.signal, false);
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = {};
-      if (opts.accept) headers.accept = opts.accept;
-      if (opts.range) headers.range = opts.range;
-      const sent = await this.sendFollowing(target, base, authorization, {
-        headers,
+      const body = typeof opts.body === 'function' ? opts.body() : opts.body;
+      const sent = await this.sendFollowing(url, base, authorization, {
+        method,
+        headers: opts.headers,
+        ...(body !== undefined ? { body } : {}),
         signal: opts.signal,
         deadline: opts.deadline,
       });
       const { res } = sent;
-      if (res.statusCode >= 200 && res.statusCode < 300) return sent;
-      const text = (await this.readBody(res, MAX_ERROR_BODY, sent.url, opts.signal, 'error response', true)).toString(
-        'utf8',
-      );
+      if ((res.statusCode >= 200 && res.statusCode < 300) || opts.accept?.(res.statusCode)) return sent;
+      const text =
+        method === 'HEAD'
+          ? ''
+          : (await this.readBody(res, MAX_ERROR_BODY, sent.url, opts.signal, 'error response', true)).toString('utf8');
+      if (method === 'HEAD') discard(res);
       if (res.statusCode === 401 && attempt === 0 && sent.url.origin === new URL(base).origin) {
         const challenge = this.pickChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
         if (challenge) {
@@ -597,20 +804,36 @@ export class RegistryClient {
     }
   }
 
-  /** Follows redirects by hand so credentials never leave the registry's origin. */
+  /**
+   * Sends a request, following redirects of GET and HEAD by hand so credentials (Authorization,
+   * and never cookies: none are kept) do not leave the registry's origin.
+   */
   private async sendFollowing(
     target: URL,
     base: string,
     authorization: string | undefined,
-    init: { headers: Record<string, string>; signal: AbortSignal | undefined; deadline: boolean },
+    init: {
+      method: HttpMethod;
+      headers: Record<string, string>;
+      body?: string | Buffer | Readable;
+      signal: AbortSignal | undefined;
+      deadline: boolean;
+    },
   ): Promise<Sent> {
     const origin = new URL(base).origin;
+    const follows = init.method === 'GET' || init.method === 'HEAD';
     let url = target;
     for (let hop = 0; ; hop++) {
       const headers = { ...init.headers };
       if (authorization && url.origin === origin) headers.authorization = authorization;
-      const res = await this.send(url, { method: 'GET', headers, signal: init.signal, deadline: init.deadline });
-      if (!REDIRECTS.has(res.statusCode)) return { res, url };
+      const res = await this.send(url, {
+        method: init.method,
+        headers,
+        signal: init.signal,
+        deadline: init.deadline,
+        ...(init.body !== undefined ? { body: init.body } : {}),
+      });
+      if (!follows || !REDIRECTS.has(res.statusCode)) return { res, url };
       await res.body.dump({ limit: MAX_ERROR_BODY }).catch(() => {});
       const location = header(res, 'location');
       if (!location) throw new UpstreamError(`redirect from ${redactUrl(url.href)} without a Location`);
@@ -634,18 +857,17 @@ export class RegistryClient {
   private async send(
     url: URL,
     init: {
-      method: 'GET' | 'POST';
+      method: HttpMethod;
       headers: Record<string, string>;
       signal: AbortSignal | undefined;
       deadline: boolean;
-      body?: string;
+      body?: string | Buffer | Readable;
     },
   ): Promise<Dispatcher.ResponseData> {
     const signals: AbortSignal[] = [];
     if (init.signal) signals.push(init.signal);
     if (init.deadline) signals.push(AbortSignal.timeout(this.timeoutMs));
-    const dispatcher =
-      url.protocol === 'https:' && this.policy.isInsecure(url.host) ? this.insecureAgent : this.secureAgent;
+    const dispatcher = await this.agents.dispatcher(url.host, this.policy.isInsecure(url.host));
     try {
       return await request(url, {
         method: init.method,
@@ -709,9 +931,9 @@ export class RegistryClient {
     what: string,
     signal: AbortSignal | undefined,
   ): Promise<{ digest: string; bytes: Buffer; doc: ManifestDocument }> {
-    const { res, url } = await this.registryGet(session, `/v2/${session.ref.path}/manifests/${reference}`, {
+    const { res, url } = await this.registryRequest(session, 'GET', `/v2/${session.ref.path}/manifests/${reference}`, {
       what: 'manifest',
-      accept: MANIFEST_ACCEPT,
+      headers: { accept: MANIFEST_ACCEPT },
       signal,
       deadline: true,
     });
@@ -751,4 +973,38 @@ function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<
   const out: Partial<Pick<T, K>> = {};
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
   return out;
+}
+
+/** A token server refused the credentials (401/403). */
+class TokenDeniedError extends UpstreamError {
+  constructor(
+    message: string,
+    readonly details: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The registry host of a `docker login` server address (`https://host:port/v1/` → `host:port`). */
+export function loginHost(serverAddress: string | undefined): string {
+  const raw = (serverAddress ?? '').trim();
+  if (raw === '') return registryHost('docker.io');
+  const stripped = raw.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/s, '');
+  if (stripped === 'index.docker.io' || stripped === 'docker.io') return registryHost('docker.io');
+  if (!/^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?)(?::\d{1,5})?$/.test(stripped)) {
+    throw new InvalidParameterError(`invalid registry address ${JSON.stringify(raw.slice(0, 200))}`);
+  }
+  return stripped;
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = {
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+  };
+  return texts[status] ?? '';
 }

@@ -1,12 +1,13 @@
 import test from 'ava';
 import type { Descriptor } from '../plugin-api/content.js';
-import { UpstreamError } from '../plugin-api/errors.js';
+import { InvalidParameterError, UpstreamError } from '../plugin-api/errors.js';
 import {
   defaultPlatform,
   formatPlatform,
   MediaTypes,
   normalizePlatform,
   parseManifestDocument,
+  parsePlatform,
   selectManifest,
 } from './registry-manifest.js';
 
@@ -127,4 +128,15 @@ test('parseManifestDocument rejects bad platforms, annotations and schema 1', (t
   bad({ schemaVersion: 2, name: 'x' }, MediaTypes.DockerSchema1Signed);
   t.throws(() => parseManifestDocument(Buffer.from('null'), undefined, 'm'), { instanceOf: UpstreamError });
   t.throws(() => parseManifestDocument(Buffer.from([0xff, 0xfe]), undefined, 'm'), { instanceOf: UpstreamError });
+});
+
+test('parsePlatform reads os[/arch[/variant]] like containerd and refuses junk', (t) => {
+  t.deepEqual(parsePlatform('linux/arm64'), { os: 'linux', architecture: 'arm64', variant: 'v8' });
+  t.deepEqual(parsePlatform('linux/amd64'), { os: 'linux', architecture: 'amd64' });
+  t.deepEqual(parsePlatform('Linux/ARM/v6'), { os: 'linux', architecture: 'arm', variant: 'v6' });
+  t.deepEqual(parsePlatform('s390x'), { os: 'linux', architecture: 's390x' });
+  t.is(parsePlatform('linux').os, 'linux');
+  for (const bad of ['', 'linux/', 'linux/../x', 'a/b/c/d', 'linux/amd64?x=1', 'x'.repeat(40)]) {
+    t.throws(() => parsePlatform(bad), { instanceOf: InvalidParameterError }, bad);
+  }
 });

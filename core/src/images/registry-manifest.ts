@@ -1,6 +1,6 @@
 import { isValidDigest } from '../content/digest.js';
 import type { Descriptor } from '../plugin-api/content.js';
-import { UpstreamError } from '../plugin-api/errors.js';
+import { InvalidParameterError, UpstreamError } from '../plugin-api/errors.js';
 
 export const MediaTypes = {
   DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -259,4 +259,31 @@ export function selectManifest(manifests: readonly Descriptor[], want: Platform)
     if (!best || rank < best.rank) best = { d, rank };
   }
   return best?.d;
+}
+
+const KNOWN_OSES = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos']);
+const PLATFORM_PART = /^[a-z0-9_-]{1,32}$/;
+
+/**
+ * Parses a `--platform` value like containerd's `platforms.Parse`: `os[/arch[/variant]]`, or a
+ * lone architecture (the OS is then linux), or a lone OS (the host's architecture).
+ */
+export function parsePlatform(text: string): Platform {
+  const parts = text.trim().toLowerCase().split('/');
+  if (parts.length > 3 || parts.some((p) => !PLATFORM_PART.test(p))) {
+    throw new InvalidParameterError(
+      `"${text.slice(0, 100)}": unknown operating system or architecture: invalid argument`,
+    );
+  }
+  if (parts.length === 1) {
+    if (KNOWN_OSES.has(parts[0]!)) return { ...defaultPlatform(), os: parts[0]! };
+    return normalizedPlatform({ os: 'linux', architecture: parts[0]! });
+  }
+  const [os, architecture, variant] = parts as [string, string, string | undefined];
+  return normalizedPlatform(variant ? { os, architecture, variant } : { os, architecture });
+}
+
+function normalizedPlatform(p: Platform): Platform {
+  const n = normalizePlatform(p);
+  return n.variant ? n : { os: n.os, architecture: n.architecture };
 }

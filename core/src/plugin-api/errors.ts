@@ -14,6 +14,10 @@ export class SkiffError extends Error {
 export class InvalidParameterError extends SkiffError {
   override readonly status = 400;
 }
+/** 401: a registry refused the credentials (`docker login` with a wrong password). */
+export class UnauthorizedError extends SkiffError {
+  override readonly status = 401;
+}
 /** 403: the operation is not permitted (e.g. on predefined networks). */
 export class ForbiddenError extends SkiffError {
   override readonly status = 403;

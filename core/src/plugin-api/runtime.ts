@@ -50,7 +50,7 @@ export interface LogOptions {
   /** Only the last N entries already logged; 0 = only what comes next; undefined = all. */
   tail?: number;
   signal?: AbortSignal;
-  /** Read an exec's log instead of the task's; follow ends when that exec exits. */
+  /** Read an exec's log instead of the task's; follow ends when that exec exits (or is unknown). */
   execId?: string;
 }
 
@@ -87,7 +87,11 @@ export interface Runtime {
    * `exitCodeHint` of 126/127 where that applies) when the process cannot be started.
    */
   exec?(id: string, spec: ExecSpec): Promise<{ pid: number }>;
-  /** Resolves when the exec has exited (its output is then complete in its log). */
+  /**
+   * Resolves when the exec has exited (its output is then complete in its log); works for execs
+   * started by an earlier daemon process. The runtime may then forget the exec (a later waitExec
+   * is NotFoundError): the caller keeps the exit status. Execs die with their task.
+   */
   waitExec?(id: string, execId: string, signal?: AbortSignal): Promise<ExitStatus>;
   close(): Promise<void>;
 }

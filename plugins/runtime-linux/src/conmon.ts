@@ -3,13 +3,19 @@ import type { Readable } from 'node:stream';
 
 export interface ConmonOptions {
   conmon: string;
+  /** The container's id (for an exec, the container it runs in). */
   id: string;
+  /** Run `runtime exec` with this OCI process file instead of `runtime create`. */
+  exec?: { execId: string; processSpec: string };
   runtime: string;
   /** Flags for every runtime invocation (`--root=…`, `--log=…`, …). */
   runtimeArgs: readonly string[];
+  /** The container's bundle; for an exec, its own directory (attach socket, control fifos). */
   bundle: string;
+  /** pidfile, exit and oom files, conmon's working directory. */
   taskDir: string;
-  exitDir: string;
+  /** Where conmon writes `<id>` with the exit code, besides `<taskDir>/exit`. */
+  exitDir?: string;
   logPath: string;
   terminal: boolean;
   stdin: boolean;
@@ -25,22 +31,21 @@ interface SyncMessage {
 }
 
 export function conmonArgs(o: ConmonOptions): string[] {
+  const uuid = o.exec?.execId ?? o.id;
   const args = [
     '--api-version',
     '-c',
     o.id,
     '-u',
-    o.id,
+    uuid,
     '-n',
-    o.id,
+    uuid,
     '-r',
     o.runtime,
     '-b',
     o.bundle,
     '-p',
     `${o.taskDir}/pidfile`,
-    '--exit-dir',
-    o.exitDir,
     '--persist-dir',
     o.taskDir,
     // The attach socket goes to <bundle>/attach: no symlink farm, no 108-byte sun_path limit
@@ -54,6 +59,9 @@ export function conmonArgs(o: ConmonOptions): string[] {
     // polling). It still outlives us: it runs in its own session and is reparented on our exit.
     '--sync',
   ];
+  if (o.exitDir) args.push('--exit-dir', o.exitDir);
+  // conmon runs `runtime exec --process <file> --detach [--tty --console-socket …] <id>`.
+  if (o.exec) args.push('--exec', '--exec-process-spec', o.exec.processSpec);
   if (o.terminal) args.push('-t');
   if (o.stdin) args.push('-i');
   for (const a of o.runtimeArgs) args.push('--runtime-arg', a);
@@ -61,9 +69,9 @@ export function conmonArgs(o: ConmonOptions): string[] {
 }
 
 /**
- * Starts conmon, which runs `runtime create` for the task and then supervises it, and waits for
- * its report on the sync pipe (podman's readConmonPipeData): the container's pid, or the
- * runtime's error. The sync pipe is fd 3 of conmon, which marks it close-on-exec so neither the
+ * Starts conmon, which runs `runtime create` for the task (or `runtime exec` for an exec) and then
+ * supervises it, and waits for its report on the sync pipe (podman's readConmonPipeData): the
+ * process's pid, or the runtime's error. The sync pipe is fd 3 of conmon, which marks it close-on-exec so neither the
  * runtime nor the container inherit it; conmon's stdio is /dev/null.
  */
 export function startConmon(o: ConmonOptions): Promise<ConmonResult> {

@@ -1,23 +1,43 @@
 import { SystemError } from '@skiff/core/plugin-api';
 
 /**
- * `runc create` refused the container. `runtimeMessage` is the runtime's own words
- * (e.g. `runc create failed: unable to start container process: exec: "nope": executable file
- * not found in $PATH`); the message reads like dockerd's `OCI runtime create failed: …`.
- *
- * `exitCodeHint` follows the shell and the docker CLI: 127 when the executable (or a path to it)
- * does not exist, 126 when it exists but cannot be executed, undefined for anything else.
+ * The exit code the shell and the docker CLI report for a process that could not be started:
+ * 126 when it exists but cannot be executed (or its working directory is unusable, as dockerd
+ * reports for `docker exec -w /missing`), 127 when the executable (or a path to it) does not exist,
+ * undefined for anything else.
  */
-export class RuntimeCreateError extends SystemError {
+export function exitCodeHintOf(runtimeMessage: string): 126 | 127 | undefined {
+  if (/chdir to cwd/i.test(runtimeMessage)) return 126;
+  if (/executable file not found|no such file or directory/i.test(runtimeMessage)) return 127;
+  if (/permission denied|exec format error|is a directory/i.test(runtimeMessage)) return 126;
+  return undefined;
+}
+
+/** The OCI runtime refused to start a process; `runtimeMessage` is the runtime's own words. */
+export class OciRuntimeError extends SystemError {
   readonly runtimeMessage: string;
   readonly exitCodeHint: 126 | 127 | undefined;
-  constructor(runtimeMessage: string, options?: { cause?: unknown }) {
-    super(`OCI runtime create failed: ${runtimeMessage}`, options);
+  constructor(operation: 'create' | 'exec', runtimeMessage: string, options?: { cause?: unknown }) {
+    super(`OCI runtime ${operation} failed: ${runtimeMessage}`, options);
     this.runtimeMessage = runtimeMessage;
-    this.exitCodeHint = /executable file not found|no such file or directory/i.test(runtimeMessage)
-      ? 127
-      : /permission denied|exec format error|is a directory/i.test(runtimeMessage)
-        ? 126
-        : undefined;
+    this.exitCodeHint = exitCodeHintOf(runtimeMessage);
+  }
+}
+
+/**
+ * `runc create` refused the container (e.g. `runc create failed: unable to start container
+ * process: exec: "nope": executable file not found in $PATH`); the message reads like dockerd's
+ * `OCI runtime create failed: …`.
+ */
+export class RuntimeCreateError extends OciRuntimeError {
+  constructor(runtimeMessage: string, options?: { cause?: unknown }) {
+    super('create', runtimeMessage, options);
+  }
+}
+
+/** `runc exec` could not start the process; the message reads like dockerd's `OCI runtime exec failed: …`. */
+export class RuntimeExecError extends OciRuntimeError {
+  constructor(runtimeMessage: string, options?: { cause?: unknown }) {
+    super('exec', runtimeMessage, options);
   }
 }

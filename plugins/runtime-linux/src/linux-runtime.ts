@@ -1,10 +1,12 @@
+import type { ChildProcess } from 'node:child_process';
 import { constants, type FSWatcher, statSync, watch } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
   ConflictError,
+  type ExecSpec,
   type ExitStatus,
   InvalidParameterError,
   type LogEntry,
@@ -19,7 +21,7 @@ import {
   type TaskState,
 } from '@skiff/core/plugin-api';
 import { startConmon } from './conmon.js';
-import { RuntimeCreateError } from './errors.js';
+import { RuntimeCreateError, RuntimeExecError } from './errors.js';
 import { ExitWatcher } from './exit-watcher.js';
 import { EntryAssembler, RecordReader, tailOffset } from './k8s-log.js';
 import { lastLogError, OciCli } from './oci-cli.js';
@@ -45,6 +47,26 @@ interface TaskInfo {
   stdin: boolean;
   terminal: boolean;
   logPath: string;
+}
+
+/** What exec() records for openStdin (possibly in another daemon process). */
+interface ExecInfo {
+  stdin: boolean;
+  terminal: boolean;
+  logPath: string;
+}
+
+/** A process conmon supervises: a task's init, or an exec in it. */
+interface Monitored {
+  /** Key in `monitors`: the task id, or `<id>/<execId>`. */
+  key: string;
+  /** Holds conmon.pid and oom; when it is gone the runtime no longer knows the process. */
+  dir: string;
+  exitFile: string;
+  /** An argument that conmon's command line carries (its `-u`). */
+  uuid: string;
+  /** For messages: `task <id>`, `exec <execId>`. */
+  what: string;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -89,14 +111,39 @@ function normalizeSignal(signal: string | number): string {
   throw new InvalidParameterError(`invalid signal: ${signal}`);
 }
 
+/** Resolves like `p`, or rejects with the signal's reason once it aborts. */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
 /**
  * Runs tasks with an OCI runtime (runc, crun) under conmon, one conmon per task and no Node
  * process per task. conmon owns the container's stdio, writes its output to the log file in the
  * k8s-file format, and records its exit code in `<state>/exits/<id>` after draining and syncing
  * the output, which is how wait() learns of the exit, also in a later daemon process.
  *
+ * An exec gets its own conmon in exec mode (`runtime exec --detach`), which does the same for the
+ * extra process: its output goes to the exec's log, its exit code to `<exec dir>/exit`, its stdin
+ * and terminal size come through the exec dir's attach socket and control fifo.
+ *
  * State layout: `tasks/<id>/` (task.json, pidfile, conmon.pid, exit, oom, runc.log),
- * `exits/<id>`, and the runtime's own root `roots/<binary name>/`.
+ * `tasks/<id>/execs/<execId>/` (exec.json, process.json, pidfile, conmon.pid, exit, oom, runc.log,
+ * attach, ctl, winsz), `exits/<id>`, and the runtime's own root `roots/<binary name>/`.
  */
 export class LinuxRuntime implements Runtime {
   readonly name: string;
@@ -107,7 +154,10 @@ export class LinuxRuntime implements Runtime {
   private readonly exitsDir: string;
   private readonly exits: ExitWatcher;
   /** Exits of the conmon processes this process started (they are our children while we live). */
-  private readonly monitors = new Map<string, Promise<void>>();
+  private readonly monitors = new Map<string, { exited: Promise<void>; child: ChildProcess }>();
+  /** One wait per exec in this process, shared by waitExec() and log followers. */
+  private readonly execWaits = new Map<string, Promise<ExitStatus>>();
+  private readonly closing = new AbortController();
   private ready: Promise<void> | undefined;
   private readonly log: Logger | undefined;
 
@@ -146,8 +196,35 @@ export class LinuxRuntime implements Runtime {
     return join(this.exitsDir, id);
   }
 
-  private checkId(id: string): void {
-    if (!ID_RE.test(id)) throw new InvalidParameterError(`invalid task id: ${JSON.stringify(id)}`);
+  private execDir(id: string, execId: string): string {
+    return join(this.taskDir(id), 'execs', execId);
+  }
+
+  private taskTarget(id: string): Monitored {
+    return { key: id, dir: this.taskDir(id), exitFile: this.exitFile(id), uuid: id, what: `task ${id}` };
+  }
+
+  private execTarget(id: string, execId: string): Monitored {
+    const dir = this.execDir(id, execId);
+    return { key: `${id}/${execId}`, dir, exitFile: join(dir, 'exit'), uuid: execId, what: `exec ${execId}` };
+  }
+
+  private checkId(id: string, what = 'task id'): void {
+    if (typeof id !== 'string' || !ID_RE.test(id))
+      throw new InvalidParameterError(`invalid ${what}: ${JSON.stringify(id)}`);
+  }
+
+  /** Remembers conmon (our child) so waiters learn at once if it dies without recording an exit. */
+  private track(key: string, child: ChildProcess): void {
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    const entry = { exited, child };
+    this.monitors.set(key, entry);
+    void exited.then(() => {
+      if (this.monitors.get(key) === entry) this.monitors.delete(key);
+    });
   }
 
   private async info(id: string): Promise<TaskInfo | undefined> {
@@ -188,14 +265,7 @@ export class LinuxRuntime implements Runtime {
       stdin: spec.stdin,
     });
     if (r.ok) {
-      const exited = new Promise<void>((resolve) => {
-        if (r.child.exitCode !== null || r.child.signalCode !== null) resolve();
-        else r.child.once('exit', () => resolve());
-      });
-      this.monitors.set(id, exited);
-      void exited.then(() => {
-        if (this.monitors.get(id) === exited) this.monitors.delete(id);
-      });
+      this.track(id, r.child);
       await writeFile(join(dir, 'conmon.pid'), String(r.child.pid));
       return { pid: r.pid };
     }
@@ -212,6 +282,8 @@ export class LinuxRuntime implements Runtime {
   async start(id: string): Promise<void> {
     this.checkId(id);
     await this.oci.start(id);
+    // Lets exec() tell a started task from a created one without asking the runtime.
+    await writeFile(join(this.taskDir(id), 'started'), '').catch(() => undefined);
   }
 
   async kill(id: string, signal: string | number, opts?: { all?: boolean }): Promise<void> {
@@ -226,9 +298,9 @@ export class LinuxRuntime implements Runtime {
     }
   }
 
-  /** The recorded exit of the task, if conmon has written it. */
-  private async readExit(id: string): Promise<ExitStatus | undefined> {
-    const file = this.exitFile(id);
+  /** The recorded exit of the process, if conmon has written it. */
+  private async readExit(m: Monitored): Promise<ExitStatus | undefined> {
+    const file = m.exitFile;
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -243,17 +315,17 @@ export class LinuxRuntime implements Runtime {
       // conmon writes -1 when it could not learn the status; docker reports such exits as 255.
       exitCode: code < 0 ? 255 : code,
       exitedAt: st?.mtime ?? new Date(),
-      oomKilled: await exists(join(this.taskDir(id), 'oom')),
+      oomKilled: await exists(join(m.dir, 'oom')),
     };
   }
 
-  /** Whether the task's conmon still runs (checked once; never polled). */
-  private async conmonAlive(id: string): Promise<boolean> {
+  /** Whether the process's conmon still runs (checked once; never polled). */
+  private async conmonAlive(m: Monitored): Promise<boolean> {
     let pid: number;
     try {
-      pid = Number.parseInt(await readFile(join(this.taskDir(id), 'conmon.pid'), 'utf8'), 10);
+      pid = Number.parseInt(await readFile(join(m.dir, 'conmon.pid'), 'utf8'), 10);
     } catch (e) {
-      // create() is still starting it.
+      // create() or exec() is still starting it.
       if (isErrno(e, 'ENOENT')) return true;
       throw e;
     }
@@ -261,7 +333,7 @@ export class LinuxRuntime implements Runtime {
     try {
       // A zombie or a recycled pid has another (or an empty) command line.
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      return cmdline.some((a) => a.endsWith('conmon')) && cmdline.includes(id);
+      return cmdline.some((a) => a.endsWith('conmon')) && cmdline.includes(m.uuid);
     } catch {
       return false;
     }
@@ -272,8 +344,21 @@ export class LinuxRuntime implements Runtime {
     signal?.throwIfAborted();
     // The exit directory must exist to be watched (a runtime that has not created anything yet).
     await this.ensureDirs();
+    return this.waitFor(this.taskTarget(id), (notify) => this.exits.subscribe(id, notify), signal);
+  }
+
+  /**
+   * Resolves with the exit conmon records for `m`. `subscribe` calls `notify` whenever the exit
+   * file may have changed (inotify), and `broken` when it cannot any more.
+   */
+  private waitFor(
+    m: Monitored,
+    subscribe: (notify: () => void, broken: (err: Error) => void) => () => void,
+    signal?: AbortSignal,
+  ): Promise<ExitStatus> {
     return new Promise<ExitStatus>((resolve, reject) => {
       let done = false;
+      let unsubscribe = () => {};
       const finish = (fn: () => void) => {
         if (done) return;
         done = true;
@@ -281,34 +366,46 @@ export class LinuxRuntime implements Runtime {
         signal?.removeEventListener('abort', onAbort);
         fn();
       };
-      const fail = (err: unknown) => finish(() => reject(err));
+      const fail = (err: unknown) => finish(() => reject(err as Error));
       const check = async (): Promise<boolean> => {
         if (done) return true;
-        const exit = await this.readExit(id);
+        const exit = await this.readExit(m);
         if (exit) finish(() => resolve(exit));
         return exit !== undefined;
       };
+      const gone = () => new NotFoundError(`no such ${m.what}`);
+      // No exit yet: the process may also have been forgotten (delete, or a waitExec elsewhere).
+      const recheck = async () => {
+        if (!(await check()) && !(await exists(m.dir))) fail(gone());
+      };
       const monitorGone = async () => {
-        if (!(await check()))
-          fail(new SystemError(`conmon for task ${id} is gone without recording the container's exit`));
+        if (!(await check())) fail(new SystemError(`conmon for ${m.what} is gone without recording its exit`));
       };
       const onAbort = () => fail(signal?.reason);
-      const unsubscribe = this.exits.subscribe(id, () => void check().catch(fail));
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) return onAbort();
-      const monitor = this.monitors.get(id);
+      try {
+        unsubscribe = subscribe(
+          () => void recheck().catch(fail),
+          (err) => void recheck().then(() => fail(err), fail),
+        );
+      } catch (e) {
+        return fail(isErrno(e, 'ENOENT', 'ENOTDIR') ? gone() : e);
+      }
+      const monitor = this.monitors.get(m.key)?.exited;
       void monitor?.then(() => monitorGone().catch(fail));
       (async () => {
         if (await check()) return;
-        if (!(await exists(this.taskDir(id)))) return fail(new NotFoundError(`no such task: ${id}`));
-        if (!monitor && !(await this.conmonAlive(id))) await monitorGone();
+        if (!(await exists(m.dir))) return fail(gone());
+        if (!monitor && !(await this.conmonAlive(m))) await monitorGone();
       })().catch(fail);
     });
   }
 
   async state(id: string): Promise<TaskState> {
     this.checkId(id);
-    const exit = await this.readExit(id);
+    const task = this.taskTarget(id);
+    const exit = await this.readExit(task);
     if (exit) return { status: 'stopped', exit };
     let st: Awaited<ReturnType<OciCli['state']>>;
     try {
@@ -316,9 +413,9 @@ export class LinuxRuntime implements Runtime {
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
       if (!(await exists(this.taskDir(id)))) throw new NotFoundError(`no such task: ${id}`);
-      const late = await this.readExit(id);
+      const late = await this.readExit(task);
       if (late) return { status: 'stopped', exit: late };
-      return { status: (await this.conmonAlive(id)) ? 'created' : 'unknown' };
+      return { status: (await this.conmonAlive(task)) ? 'created' : 'unknown' };
     }
     switch (st.status) {
       case 'creating':
@@ -330,7 +427,7 @@ export class LinuxRuntime implements Runtime {
         return { status: 'paused', pid: st.pid };
       case 'stopped': {
         // The process is gone; conmon is draining its output and about to write the exit file.
-        if (this.monitors.has(id) || (await this.conmonAlive(id))) {
+        if (this.monitors.has(id) || (await this.conmonAlive(task))) {
           const exitNow = await this.wait(id).catch(() => undefined);
           if (exitNow) return { status: 'stopped', exit: exitNow };
         }
@@ -364,7 +461,11 @@ export class LinuxRuntime implements Runtime {
   }
 
   private async cleanup(id: string, info: TaskInfo | undefined): Promise<void> {
+    // `delete --force` also kills what is left in the container's cgroup (execs in a shared pid
+    // namespace); then let each exec's conmon record its exit before the directory goes.
     if (await exists(join(this.oci.root, id))) await this.oci.delete(id);
+    const execs = await readdir(join(this.taskDir(id), 'execs')).catch(() => [] as string[]);
+    await Promise.all(execs.map((execId) => this.execExit(id, execId).catch(() => undefined)));
     if (info) {
       // conmon's control fifos (and the attach socket, if it did not remove it) live in the bundle.
       await Promise.all(['ctl', 'winsz', 'attach'].map((f) => rm(join(info.bundle, f), { force: true })));
@@ -375,6 +476,7 @@ export class LinuxRuntime implements Runtime {
 
   logs(id: string, logPath: string, opts: LogOptions): AsyncIterable<LogEntry> {
     this.checkId(id);
+    if (opts.execId !== undefined) this.checkId(opts.execId, 'exec id');
     // tail 0 means "from now": take the size before returning, not when iteration starts.
     let from: number | undefined;
     if (opts.tail === 0) {
@@ -426,7 +528,11 @@ export class LinuxRuntime implements Runtime {
         watcher.on('error', poke);
         ac.signal.addEventListener('abort', poke, { once: true });
         // conmon writes the exit file only after the output is drained into the log and synced.
-        this.wait(id, ac.signal).then(
+        // An exec that is already forgotten (NotFound) has exited too.
+        (opts.execId === undefined
+          ? this.wait(id, ac.signal)
+          : raceAbort(this.execExit(id, opts.execId), ac.signal)
+        ).then(
           () => {
             exited = true;
             poke();
@@ -468,17 +574,39 @@ export class LinuxRuntime implements Runtime {
     }
   }
 
-  async openStdin(id: string): Promise<Writable> {
+  /**
+   * Where conmon listens for a task's (or an exec's) stdin and control messages: the bundle, or
+   * the exec's directory; with what was recorded about it. Refuses processes that have exited.
+   */
+  private async stdio(id: string, execId: string | undefined): Promise<{ dir: string; stdin: boolean; what: string }> {
     this.checkId(id);
-    const info = await this.info(id);
-    if (!info) throw new NotFoundError(`no such task: ${id}`);
-    if (!info.stdin) throw new ConflictError(`task ${id} was not created with stdin`);
-    if (!this.perl) throw new NotImplementedError('attaching stdin needs perl (Debian perl-base) on the host');
-    if (await exists(this.exitFile(id))) throw new ConflictError(`container ${id} is not running`);
-    return openStdinRelay(this.perl, info.bundle);
+    if (execId === undefined) {
+      const info = await this.info(id);
+      if (!info) throw new NotFoundError(`no such task: ${id}`);
+      if (await exists(this.exitFile(id))) throw new ConflictError(`container ${id} is not running`);
+      return { dir: info.bundle, stdin: info.stdin, what: `task ${id}` };
+    }
+    this.checkId(execId, 'exec id');
+    const m = this.execTarget(id, execId);
+    let info: ExecInfo;
+    try {
+      info = JSON.parse(await readFile(join(m.dir, 'exec.json'), 'utf8')) as ExecInfo;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) throw new NotFoundError(`no such exec: ${execId}`);
+      throw e;
+    }
+    if (await exists(m.exitFile)) throw new ConflictError(`exec ${execId} is not running`);
+    return { dir: m.dir, stdin: info.stdin, what: `exec ${execId}` };
   }
 
-  async resize(id: string, width: number, height: number): Promise<void> {
+  async openStdin(id: string, execId?: string): Promise<Writable> {
+    const t = await this.stdio(id, execId);
+    if (!t.stdin) throw new ConflictError(`${t.what} was not created with stdin`);
+    if (!this.perl) throw new NotImplementedError('attaching stdin needs perl (Debian perl-base) on the host');
+    return openStdinRelay(this.perl, t.dir);
+  }
+
+  async resize(id: string, width: number, height: number, execId?: string): Promise<void> {
     this.checkId(id);
     if (
       !Number.isInteger(width) ||
@@ -490,15 +618,13 @@ export class LinuxRuntime implements Runtime {
     ) {
       throw new InvalidParameterError(`invalid terminal size ${width}x${height}`);
     }
-    const info = await this.info(id);
-    if (!info) throw new NotFoundError(`no such task: ${id}`);
-    if (await exists(this.exitFile(id))) throw new ConflictError(`container ${id} is not running`);
+    const t = await this.stdio(id, execId);
     let fh: Awaited<ReturnType<typeof open>>;
     try {
       // Non-blocking: with no conmon reading the fifo, open fails (ENXIO) instead of hanging.
-      fh = await open(join(info.bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
+      fh = await open(join(t.dir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
     } catch (e) {
-      if (isErrno(e, 'ENXIO', 'ENOENT')) throw new ConflictError(`container ${id} is not running`);
+      if (isErrno(e, 'ENXIO', 'ENOENT')) throw new ConflictError(`${t.what} is not running`);
       throw e;
     }
     try {
@@ -509,7 +635,146 @@ export class LinuxRuntime implements Runtime {
     }
   }
 
+  /**
+   * Refuses an exec in a task that is not running (dockerd answers 409 too). A started task that
+   * has no exit recorded is running or paused, or stops right now: `runtime exec` refuses those
+   * itself, which spares a `runtime state` on the common path.
+   */
+  private async requireRunning(id: string): Promise<void> {
+    const dir = this.taskDir(id);
+    if (!(await exists(dir))) throw new NotFoundError(`no such task: ${id}`);
+    const notRunning = new ConflictError(`container ${id} is not running`);
+    if (await exists(this.exitFile(id))) throw notRunning;
+    if (await exists(join(dir, 'started'))) return;
+    let status: string;
+    try {
+      status = (await this.oci.state(id)).status;
+    } catch (e) {
+      if (e instanceof NotFoundError) throw notRunning;
+      throw e;
+    }
+    if (status === 'paused') throw new ConflictError(`container ${id} is paused, unpause the container before exec`);
+    if (status !== 'running') throw notRunning;
+  }
+
+  async exec(id: string, spec: ExecSpec): Promise<{ pid: number }> {
+    this.checkId(id);
+    const { execId } = spec;
+    this.checkId(execId, 'exec id');
+    const args = typeof spec.process === 'object' && spec.process !== null ? spec.process.args : undefined;
+    if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string'))
+      throw new InvalidParameterError('exec needs a command: process.args must be a non-empty list of strings');
+    if (typeof spec.logPath !== 'string' || spec.logPath === '')
+      throw new InvalidParameterError('exec needs a log path');
+    await this.requireRunning(id);
+
+    const m = this.execTarget(id, execId);
+    try {
+      await mkdir(dirname(m.dir), { mode: 0o700 });
+    } catch (e) {
+      // Not recursive: a task deleted meanwhile must not get its directory back.
+      if (isErrno(e, 'ENOENT')) throw new NotFoundError(`no such task: ${id}`);
+      if (!isErrno(e, 'EEXIST')) throw e;
+    }
+    try {
+      await mkdir(m.dir, { mode: 0o700 });
+    } catch (e) {
+      if (isErrno(e, 'EEXIST')) throw new ConflictError(`exec ${execId} already exists in task ${id}`);
+      if (isErrno(e, 'ENOENT')) throw new NotFoundError(`no such task: ${id}`);
+      throw e;
+    }
+    let r: Awaited<ReturnType<typeof startConmon>>;
+    try {
+      const info: ExecInfo = { stdin: spec.stdin, terminal: spec.terminal, logPath: spec.logPath };
+      const processFile = join(m.dir, 'process.json');
+      // runc takes the terminal setting from the process file (its --tty flag then does nothing).
+      await Promise.all([
+        writeFile(join(m.dir, 'exec.json'), JSON.stringify(info)),
+        writeFile(processFile, JSON.stringify({ ...spec.process, terminal: spec.terminal })),
+      ]);
+      r = await startConmon({
+        conmon: this.conmon,
+        id,
+        exec: { execId, processSpec: processFile },
+        runtime: this.oci.binary,
+        runtimeArgs: [...this.oci.flags, '--log-format=json', `--log=${join(m.dir, 'runc.log')}`],
+        bundle: m.dir,
+        taskDir: m.dir,
+        logPath: spec.logPath,
+        terminal: spec.terminal,
+        stdin: spec.stdin,
+      });
+    } catch (e) {
+      await rm(m.dir, { recursive: true, force: true });
+      throw e;
+    }
+    if (r.ok) {
+      this.track(m.key, r.child);
+      await writeFile(join(m.dir, 'conmon.pid'), String(r.child.pid));
+      return { pid: r.pid };
+    }
+    const runcLog = await readFile(join(m.dir, 'runc.log'), 'utf8').catch(() => '');
+    const message = r.message
+      ? cleanRuntimeMessage(r.message)
+      : (lastLogError(runcLog) ?? (r.conmonStderr || 'conmon exited without reporting the process'));
+    await rm(m.dir, { recursive: true, force: true });
+    if (/paused container/i.test(message))
+      throw new ConflictError(`container ${id} is paused, unpause the container before exec`);
+    if (/stopped container|not running/i.test(message)) throw new ConflictError(`container ${id} is not running`);
+    throw new RuntimeExecError(message);
+  }
+
+  /** This process's one wait for an exec's exit (inotify on its directory), shared by all callers. */
+  private execExit(id: string, execId: string): Promise<ExitStatus> {
+    const m = this.execTarget(id, execId);
+    let p = this.execWaits.get(m.key);
+    if (!p) {
+      p = this.waitFor(
+        m,
+        (notify, broken) => {
+          const w = watch(m.dir, { persistent: true }, notify);
+          w.on('error', (err) => {
+            w.close();
+            broken(new SystemError(`lost the watch on ${m.dir}: ${err.message}`, { cause: err }));
+          });
+          return () => w.close();
+        },
+        this.closing.signal,
+      );
+      const settled = p;
+      this.execWaits.set(m.key, settled);
+      const drop = () => {
+        if (this.execWaits.get(m.key) === settled) this.execWaits.delete(m.key);
+      };
+      settled.then(drop, drop);
+    }
+    return p;
+  }
+
+  /**
+   * Resolves when the exec has exited, with its output complete in its log; then forgets it (its
+   * state directory is removed, a later waitExec is NotFound: the caller keeps the exit status).
+   */
+  async waitExec(id: string, execId: string, signal?: AbortSignal): Promise<ExitStatus> {
+    this.checkId(id);
+    this.checkId(execId, 'exec id');
+    signal?.throwIfAborted();
+    const exit = await raceAbort(this.execExit(id, execId), signal);
+    const m = this.execTarget(id, execId);
+    // conmon removes the attach socket right after the exit file: let it finish when it is ours
+    // (its exit must keep the loop alive until it is delivered).
+    const monitor = this.monitors.get(m.key);
+    if (monitor) {
+      monitor.child.ref();
+      await monitor.exited;
+      monitor.child.unref();
+    }
+    await rm(m.dir, { recursive: true, force: true, maxRetries: 3 });
+    return exit;
+  }
+
   async close(): Promise<void> {
+    this.closing.abort(new SystemError('runtime closed'));
     this.exits.close();
   }
 }

@@ -2,7 +2,7 @@ import { definePlugin } from '@skiff/core/plugin-api';
 import { CONMON_DIRS, LinuxRuntime } from './linux-runtime.js';
 import { findExecutable } from './which.js';
 
-export { RuntimeCreateError } from './errors.js';
+export { OciRuntimeError, RuntimeCreateError, RuntimeExecError } from './errors.js';
 export { LinuxRuntime, type LinuxRuntimeOptions } from './linux-runtime.js';
 
 function stringList(v: unknown): string[] | undefined {

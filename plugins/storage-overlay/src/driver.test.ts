@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MOUNT_DATA_MAX, planMount } from '@skiff/core/host';
@@ -74,10 +74,13 @@ test('overlay: a parentless snapshot is a bind, a child an overlay on its parent
   await d.commit('base', 'base-tmp');
   const [child] = await d.prepare('child', 'base');
   t.is(child?.type, 'overlay');
-  t.true(child?.options.some((o) => o.startsWith('lowerdir=') && o.endsWith(`${base!.source}`)));
+  const lower = child?.options.find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length) ?? '';
+  t.regex(lower, /\/l\/[a-z2-7]{10}$/, 'lowerdirs are short links');
+  t.is(await realpath(lower), base!.source);
   await d.remove('child');
   await d.remove('base');
   t.deepEqual(await readdir(join(dir, 's')), []);
+  t.deepEqual(await readdir(join(dir, 'l')), []);
 });
 
 test('overlay: register skips or provides', async (t) => {

@@ -3,9 +3,10 @@ import { MOUNT_DATA_MAX, planMount } from '@skiff/core/host';
 import { InvalidParameterError, type Mount } from '@skiff/core/plugin-api';
 
 /**
- * overlayfs accepts up to 500 lower layers, but mount(2) takes one page of options. With
- * 10-character ids the lowerdirs cost 14 bytes each once made relative (see planMount), so 128
- * layers (moby's overlay2 limit) fit with room for long data-root paths.
+ * overlayfs accepts up to 500 lower layers, but mount(2) takes one page of options. Lowerdirs
+ * are links `l/<10-char id>`, 11 bytes each once made relative to `l/` (see planMount), so 128
+ * layers (moby's overlay2 limit) take 1408 bytes and leave room for long data-root paths in the
+ * absolute upperdir and workdir.
  */
 export const MAX_LAYERS = 128;
 
@@ -28,7 +29,7 @@ export interface SnapshotDirs {
 export interface OverlayPlan {
   /** The snapshot's own dirs when it is writable. */
   upper?: SnapshotDirs;
-  /** `fs` dirs of the committed ancestors, nearest first. */
+  /** The committed ancestors' `fs` dirs (or links to them), nearest first. */
   lowers: string[];
   /** Extra overlay options such as `index=off`. */
   extraOptions?: string[];

@@ -10,9 +10,13 @@ import { run, runOk, sleep } from '../harness/proc.js';
 export interface Engine {
   name: string;
   dockerHost: string;
+  /** The daemon's process ID (for /proc/<pid>/status). */
+  pid: number;
   stop(): Promise<void>;
   output(): string;
 }
+
+export const fmt = (ms: number): string => `${(ms / 1000).toFixed(3)} s`;
 
 /** Runs `docker <args>` against `host` `runs` times after `warmups` untimed runs; wall times in ms. */
 export async function timeDockerCli(
@@ -87,6 +91,7 @@ export async function startDockerd(bin: string, insecureRegistry: string): Promi
   const engine: Engine = {
     name: 'dockerd',
     dockerHost: `unix://${socket}`,
+    pid: proc.pid,
     output: () => proc.output(),
     stop: async () => {
       await proc.stop(30_000);

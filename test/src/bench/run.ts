@@ -1,98 +1,44 @@
 /**
- * `npm run bench`: median/p90 wall time of `docker run --rm --network none IMAGE true` against
- * skiffd (storage drivers from BENCH_DRIVERS, default overlay), and against a private dockerd when
- * one is installed, with the ratio skiffd/dockerd. BENCH_RUNS (default 20) timed runs follow 2
- * warm-ups. A report, never a pass/fail threshold.
+ * `npm run bench`: runs the benchmarks (bench-run.ts: `docker run`; bench-pull.ts: `docker pull`)
+ * and prints their reports. BENCH_ONLY=run|pull picks one; BENCH_DRIVERS (default overlay) the
+ * storage drivers; BENCH_RUNS / BENCH_PULL_RUNS the sample counts; BENCH_DOCKERD a dockerd binary.
  */
 
-import { type StorageDriverName, startDaemon } from '../harness/daemon.js';
-import { registryWithBusybox } from '../harness/fixture.js';
-import { type Engine, findDockerd, pull, startDockerd, timeDockerCli } from './run-bench.js';
-import { type Summary, summarize } from './stats.js';
+import type { StorageDriverName } from '../harness/daemon.js';
+import { pullBenchmark } from './bench-pull.js';
+import { runBenchmark } from './bench-run.js';
 
-const runs = Number.parseInt(process.env.BENCH_RUNS ?? '20', 10);
-const warmups = 2;
+const BENCHMARKS = {
+  run: () => runBenchmark({ runs: positive('BENCH_RUNS', 20), drivers }),
+  pull: () => pullBenchmark({ runs: positive('BENCH_PULL_RUNS', 5), drivers }),
+} as const;
+type Name = keyof typeof BENCHMARKS;
+
+function positive(env: string, fallback: number): number {
+  const text = process.env[env];
+  const n = text === undefined ? fallback : Number.parseInt(text, 10);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`bench: ${env} must be a positive integer, got ${text}`);
+    process.exit(2);
+  }
+  return n;
+}
+
 const drivers = (process.env.BENCH_DRIVERS ?? 'overlay')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean) as StorageDriverName[];
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`bench: BENCH_RUNS must be a positive integer, got ${process.env.BENCH_RUNS}`);
+
+const only = process.env.BENCH_ONLY?.trim();
+if (only && !Object.hasOwn(BENCHMARKS, only)) {
+  console.error(`bench: BENCH_ONLY must be one of ${Object.keys(BENCHMARKS).join(', ')}, got ${only}`);
   process.exit(2);
 }
+const chosen = only ? [only as Name] : (Object.keys(BENCHMARKS) as Name[]);
 
-const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
-
-async function measure(engine: Engine, image: string): Promise<Summary> {
-  await pull(engine, image);
-  const samples = await timeDockerCli(engine.dockerHost, ['run', '--rm', '--network', 'none', image, 'true'], {
-    runs,
-    warmups,
-  });
-  return summarize(samples);
+let ok = true;
+for (const [i, name] of chosen.entries()) {
+  if (i > 0) console.log('');
+  ok = (await BENCHMARKS[name]()) && ok;
 }
-
-async function main(): Promise<number> {
-  const registry = await registryWithBusybox();
-  const results: Array<{ name: string; summary: Summary }> = [];
-  let failed = false;
-  try {
-    console.log(
-      `bench: docker run --rm --network none ${registry.image} true — ${runs} runs after ${warmups} warm-ups`,
-    );
-    for (const driver of drivers) {
-      const name = `skiffd (${driver})`;
-      let engine: Engine | undefined;
-      try {
-        const d = await startDaemon({ storageDriver: driver, insecureRegistries: [registry.host] });
-        engine = { name, dockerHost: d.dockerHost, output: d.output, stop: async () => void (await d.stop()) };
-        const summary = await measure(engine, registry.image);
-        results.push({ name, summary });
-        console.log(`  ${name}: median ${fmt(summary.median)}, p90 ${fmt(summary.p90)}`);
-      } catch (e) {
-        failed = true;
-        console.error(`  ${name}: FAILED: ${e instanceof Error ? e.message : String(e)}`);
-        if (engine) console.error(engine.output().split('\n').slice(-30).join('\n'));
-      } finally {
-        await engine?.stop();
-      }
-    }
-
-    const dockerd = await findDockerd();
-    if (!dockerd) {
-      console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
-    } else {
-      let engine: Engine | undefined;
-      try {
-        engine = await startDockerd(dockerd, registry.host);
-        const summary = await measure(engine, registry.image);
-        results.push({ name: 'dockerd', summary });
-        console.log(`  dockerd: median ${fmt(summary.median)}, p90 ${fmt(summary.p90)}`);
-      } catch (e) {
-        console.error(`  dockerd: FAILED: ${e instanceof Error ? e.message : String(e)}`);
-      } finally {
-        await engine?.stop();
-      }
-    }
-  } finally {
-    await registry.stop();
-  }
-
-  console.log('\nengine               runs   median      p90      min      max');
-  for (const { name, summary: s } of results) {
-    console.log(
-      `${name.padEnd(20)} ${String(s.runs).padStart(4)} ${fmt(s.median).padStart(8)} ${fmt(s.p90).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}`,
-    );
-  }
-  const base = results.find((r) => r.name === 'dockerd');
-  if (base) {
-    for (const r of results.filter((x) => x !== base)) {
-      console.log(
-        `ratio ${r.name}/dockerd: median ${(r.summary.median / base.summary.median).toFixed(2)}x, p90 ${(r.summary.p90 / base.summary.p90).toFixed(2)}x`,
-      );
-    }
-  }
-  return failed ? 1 : 0;
-}
-
-process.exitCode = await main();
+process.exitCode = ok ? 0 : 1;

@@ -19,8 +19,17 @@ export {
   startDaemon,
 } from './daemon.js';
 export { driverDaemons } from './driver-daemons.js';
+export { type LayeredImage, layerBytes, layeredImage } from './layered-image.js';
 export { type BusyboxRegistry, registryWithBusybox } from './fixture.js';
 export { describeExit, type ExitStatus, ManagedProcess } from './managed-process.js';
 export { dockerCli, nodeBin, repoRoot, skiffBin, skiffdBin } from './paths.js';
 export { CommandError, freePort, type RunResult, run, runOk, sleep } from './proc.js';
 export { type Registry, RegistryStartError, type StartRegistryOptions, startRegistry } from './registry.js';
+export {
+  bcryptHash,
+  htpasswdAuthConfig,
+  startTokenServer,
+  type TokenRequest,
+  type TokenServer,
+} from './registry-auth.js';
+export { type CertFiles, createTestCa, type TestCa } from './tls-certs.js';

@@ -1,0 +1,166 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { type Readable, Transform } from 'node:stream';
+import { withMounted } from '../host/index.js';
+import type { ContentStore } from '../plugin-api/content.js';
+import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
+import type { GraphDriver } from '../plugin-api/graph-driver.js';
+import type { Logger } from '../plugin-api/logger.js';
+import { applyLayer } from './apply-layer.js';
+import { chainIds, layerKey } from './chain-id.js';
+import { decompressLayer } from './decompress.js';
+import type { ImageStore } from './image-store.js';
+
+/** What identifies a layer to unpack: its place in the chain and the digest of its tar. */
+export interface LayerIdentity {
+  chainId: string;
+  diffId: string;
+  /** Names the layer in error messages (its blob digest, or where it came from). */
+  label: string;
+}
+
+export interface UnpackOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Turns layer tars into committed graph-driver snapshots, one job per chain ID at a time:
+ * prepare → apply the tar on the mounted snapshot while hashing it → check the diff ID →
+ * commit as `layerKey(chainId)` → record the layer. Shared by pull, load and import so that two
+ * of them needing the same layer at once do the work once.
+ */
+export class LayerUnpacker {
+  private readonly inflight = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: ImageStore,
+    private readonly graph: GraphDriver,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Runs `job` unless the chain is already committed; callers asking for a chain that is being
+   * unpacked wait for that job instead. Resolves true if this call did (or shared) the work.
+   */
+  async ensure(chainId: string, job: () => Promise<void>): Promise<boolean> {
+    let running = this.inflight.get(chainId);
+    if (!running) {
+      if (this.store.hasLayer(chainId)) return false;
+      running = job().finally(() => this.inflight.delete(chainId));
+      this.inflight.set(chainId, running);
+    }
+    await running;
+    return true;
+  }
+
+  /**
+   * Unpacks the uncompressed layer tar `tar` on top of committed chain `parent`. The snapshot is
+   * committed only if the tar hashes to `layer.diffId`; otherwise it is removed and an
+   * InvalidParameterError says so. Returns the byte length of the tar (what `save` re-emits).
+   */
+  async unpack(
+    layer: LayerIdentity,
+    parent: string | undefined,
+    tar: Readable,
+    opts: UnpackOptions = {},
+  ): Promise<{ size: number }> {
+    const tmpKey = this.tmpKey(layer.chainId);
+    try {
+      const { diffId, size } = await this.apply(tmpKey, parent, tar, opts);
+      if (diffId !== layer.diffId) {
+        throw new InvalidParameterError(
+          `layer ${layer.label} does not match its diff ID: expected ${layer.diffId}, got ${diffId}`,
+        );
+      }
+      await this.graph.commit(layerKey(layer.chainId), tmpKey);
+      this.store.putLayer(layer.chainId, layer.diffId, parent, size);
+      this.log.debug('layer unpacked', { chainId: layer.chainId });
+      return { size };
+    } catch (err) {
+      throw await this.failed(tmpKey, tar, layer.label, err);
+    }
+  }
+
+  /**
+   * Unpacks a tar whose diff ID is only known once it has been read (import, commit), and
+   * commits it under the chain ID that gives — or drops the new snapshot if that layer exists.
+   */
+  async unpackNew(
+    parent: string | undefined,
+    tar: Readable,
+    label: string,
+    opts: UnpackOptions = {},
+  ): Promise<{ diffId: string; chainId: string; size: number; created: boolean }> {
+    const tmpKey = this.tmpKey(parent ?? 'base');
+    let committed = false;
+    try {
+      const { diffId, size } = await this.apply(tmpKey, parent, tar, opts);
+      const chainId = parent ? chainIds([parent, diffId])[1]! : diffId;
+      const created = await this.ensure(chainId, async () => {
+        await this.graph.commit(layerKey(chainId), tmpKey);
+        committed = true;
+        this.store.putLayer(chainId, diffId, parent, size);
+      });
+      if (!committed) await this.graph.remove(tmpKey);
+      return { diffId, chainId, size, created: created && committed };
+    } catch (err) {
+      throw await this.failed(committed ? undefined : tmpKey, tar, label, err);
+    }
+  }
+
+  private tmpKey(chainId: string): string {
+    return `extract-${randomBytes(6).toString('hex')}-${layerKey(chainId)}`;
+  }
+
+  /** Prepares `tmpKey` above `parent` and applies the tar on it, hashing every byte. */
+  private async apply(
+    tmpKey: string,
+    parent: string | undefined,
+    tar: Readable,
+    opts: UnpackOptions,
+  ): Promise<{ diffId: string; size: number }> {
+    const mounts = await this.graph.prepare(tmpKey, parent ? layerKey(parent) : undefined);
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    await withMounted(mounts, async (dir) => {
+      const piped = tar.pipe(tap);
+      tar.on('error', (e) => piped.destroy(e));
+      await applyLayer(dir, piped, { signal: opts.signal });
+      // applyLayer may stop reading at the end-of-archive marker: hash whatever padding remains.
+      for await (const _ of piped);
+    });
+    return { diffId: `sha256:${hash.digest('hex')}`, size };
+  }
+
+  private async failed(tmpKey: string | undefined, tar: Readable, label: string, err: unknown): Promise<Error> {
+    tar.destroy();
+    if (tmpKey) await this.graph.remove(tmpKey).catch(() => {});
+    if (err instanceof SkiffError) return err;
+    return new InvalidParameterError(`failed to register layer ${label}: ${(err as Error).message}`, { cause: err });
+  }
+
+  /** Unpacks a layer blob of the content store, decompressing it as its media type and magic bytes say. */
+  unpackBlob(
+    content: ContentStore,
+    layer: LayerIdentity & { digest: string; mediaType: string },
+    parent: string | undefined,
+    opts: UnpackOptions = {},
+  ): Promise<{ size: number }> {
+    const blob = createReadStream(content.path(layer.digest));
+    let tar: Readable;
+    try {
+      tar = decompressLayer(layer.mediaType, blob);
+    } catch (err) {
+      blob.destroy();
+      throw err;
+    }
+    return this.unpack(layer, parent, tar, opts);
+  }
+}

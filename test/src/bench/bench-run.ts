@@ -1,0 +1,93 @@
+/**
+ * The run benchmark: median/p90 wall time of `docker run --rm --network none IMAGE true` against
+ * skiffd (storage drivers from BENCH_DRIVERS, default overlay), and against a private dockerd when
+ * one is installed, with the ratio skiffd/dockerd. BENCH_RUNS (default 20) timed runs follow 2
+ * warm-ups. A report, never a pass/fail threshold.
+ */
+
+import { type StorageDriverName, startDaemon } from '../harness/daemon.js';
+import { registryWithBusybox } from '../harness/fixture.js';
+import { type Engine, findDockerd, fmt, pull, startDockerd, timeDockerCli } from './run-bench.js';
+import { type Summary, summarize } from './stats.js';
+
+const warmups = 2;
+
+async function measure(engine: Engine, image: string, runs: number): Promise<Summary> {
+  await pull(engine, image);
+  const samples = await timeDockerCli(engine.dockerHost, ['run', '--rm', '--network', 'none', image, 'true'], {
+    runs,
+    warmups,
+  });
+  return summarize(samples);
+}
+
+/** Runs the benchmark and prints its report; false when an engine failed. */
+export async function runBenchmark(opts: { runs: number; drivers: StorageDriverName[] }): Promise<boolean> {
+  const { runs, drivers } = opts;
+  const registry = await registryWithBusybox();
+  const results: Array<{ name: string; summary: Summary }> = [];
+  let failed = false;
+  try {
+    console.log(
+      `bench run: docker run --rm --network none ${registry.image} true — ${runs} runs after ${warmups} warm-ups`,
+    );
+    for (const driver of drivers) {
+      const name = `skiffd (${driver})`;
+      let engine: Engine | undefined;
+      try {
+        const d = await startDaemon({ storageDriver: driver, insecureRegistries: [registry.host] });
+        engine = {
+          name,
+          dockerHost: d.dockerHost,
+          pid: d.pid,
+          output: d.output,
+          stop: async () => void (await d.stop()),
+        };
+        const summary = await measure(engine, registry.image, runs);
+        results.push({ name, summary });
+        console.log(`  ${name}: median ${fmt(summary.median)}, p90 ${fmt(summary.p90)}`);
+      } catch (e) {
+        failed = true;
+        console.error(`  ${name}: FAILED: ${e instanceof Error ? e.message : String(e)}`);
+        if (engine) console.error(engine.output().split('\n').slice(-30).join('\n'));
+      } finally {
+        await engine?.stop();
+      }
+    }
+
+    const dockerd = await findDockerd();
+    if (!dockerd) {
+      console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
+    } else {
+      let engine: Engine | undefined;
+      try {
+        engine = await startDockerd(dockerd, registry.host);
+        const summary = await measure(engine, registry.image, runs);
+        results.push({ name: 'dockerd', summary });
+        console.log(`  dockerd: median ${fmt(summary.median)}, p90 ${fmt(summary.p90)}`);
+      } catch (e) {
+        console.error(`  dockerd: FAILED: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        await engine?.stop();
+      }
+    }
+  } finally {
+    await registry.stop();
+  }
+
+  console.log('\nengine               runs   median      p90      min      max');
+  for (const { name, summary: s } of results) {
+    console.log(
+      `${name.padEnd(20)} ${String(s.runs).padStart(4)} ${fmt(s.median).padStart(8)} ${fmt(s.p90).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}`,
+    );
+  }
+  const base = results.find((r) => r.name === 'dockerd');
+  if (base) {
+    for (const r of results.filter((x) => x !== base)) {
+      console.log(
+        `ratio ${r.name}/dockerd: median ${(r.summary.median / base.summary.median).toFixed(2)}x, p90 ${(r.summary.p90 / base.summary.p90).toFixed(2)}x`,
+      );
+    }
+  }
+  return !failed;
+}
