@@ -94,12 +94,19 @@ export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duple
       return;
     }
     const e = deps.execs.get(decodeURIComponent(exec![1]!));
-    void body.then(async () => {
-      upgraded(socket, engineHeaders());
-      await deps.execs.start(e.id, { detach: false }, execSink(socket, e.config.Tty), e.config.AttachStdin ? stdin : undefined);
-    }).catch((err: Error) => {
-      if (!socket.destroyed) socket.end(`${err.message}\r\n`);
-    });
+    void body
+      .then(async () => {
+        upgraded(socket, engineHeaders());
+        await deps.execs.start(
+          e.id,
+          { detach: false },
+          execSink(socket, e.config.Tty),
+          e.config.AttachStdin ? stdin : undefined,
+        );
+      })
+      .catch((err: Error) => {
+        if (!socket.destroyed) socket.end(`${err.message}\r\n`);
+      });
   } catch (err) {
     plainResponse(socket, statusOf(err), (err as Error).message);
   }

@@ -36,19 +36,21 @@ export interface ExecRecord {
 
 /** Output of an exec, plus in-band errors for the case where it never started. */
 export interface ExecSink extends OutputSink {
-  /** Raw text written into the stream (dockerd does this once the 101 has gone out). */
+  /** Text written into the stream when the exec cannot start (the 101 has already gone out). */
   error(message: string): void;
 }
 
 const asBool = (v: unknown) => v === true;
 
 function parseExecBody(body: unknown): ExecConfig {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameterError('exec config must be an object');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new InvalidParameterError('exec config must be an object');
   const b = body as Record<string, unknown>;
   const list = (k: string) => {
     const v = b[k];
     if (v === undefined || v === null) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidParameterError(`${k} must be a list of strings`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+      throw new InvalidParameterError(`${k} must be a list of strings`);
     return v as string[];
   };
   const str = (k: string) => {
@@ -60,7 +62,8 @@ function parseExecBody(body: unknown): ExecConfig {
   const cmd = list('Cmd');
   if (cmd.length === 0) throw new InvalidParameterError('No exec command specified');
   const cwd = str('WorkingDir');
-  if (cwd && !cwd.startsWith('/')) throw new InvalidParameterError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+  if (cwd && !cwd.startsWith('/'))
+    throw new InvalidParameterError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
   return {
     AttachStdin: asBool(b.AttachStdin),
     AttachStdout: asBool(b.AttachStdout),
@@ -133,7 +136,10 @@ export class ExecService {
     this.events.publish({
       Type: 'container',
       Action: action,
-      Actor: { ID: c.Id, Attributes: { ...c.Config.Labels, execID: execId, image: c.Config.Image, name: c.Name.slice(1), ...extra } },
+      Actor: {
+        ID: c.Id,
+        Attributes: { ...c.Config.Labels, execID: execId, image: c.Config.Image, name: c.Name.slice(1), ...extra },
+      },
     });
   }
 
@@ -159,24 +165,32 @@ export class ExecService {
    * Runs the exec and streams it to `sink` until it exits; the exit code is recorded before the
    * stream ends (the CLI inspects the exec right after). Errors starting it go in-band, as in dockerd.
    */
-  async start(id: string, opts: { detach: boolean }, sink: ExecSink | undefined, stdin?: NodeJS.ReadableStream): Promise<void> {
+  async start(
+    id: string,
+    opts: { detach: boolean },
+    sink: ExecSink | undefined,
+    stdin?: NodeJS.ReadableStream,
+  ): Promise<void> {
     const e = this.get(id);
     if (e.started) throw new ConflictError(`Error: Exec command ${id} has already run`);
     const c = this.containers.get(e.containerId);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
     const runtime = await this.containers.runtimeOf(c);
-    if (!runtime.exec || !runtime.waitExec) throw new NotImplementedError(`runtime ${c.RuntimeName} does not support exec`);
+    if (!runtime.exec || !runtime.waitExec)
+      throw new NotImplementedError(`runtime ${c.RuntimeName} does not support exec`);
     e.started = true;
     const logPath = join(this.execRoot, 'execs', `${id}.log`);
     try {
       await mkdir(join(this.execRoot, 'execs'), { recursive: true, mode: 0o700 });
-      e.pid = (await runtime.exec(c.Id, {
-        execId: id,
-        process: await this.processSpec(c, e.config),
-        terminal: e.config.Tty,
-        stdin: e.config.AttachStdin && !opts.detach,
-        logPath,
-      })).pid;
+      e.pid = (
+        await runtime.exec(c.Id, {
+          execId: id,
+          process: await this.processSpec(c, e.config),
+          terminal: e.config.Tty,
+          stdin: e.config.AttachStdin && !opts.detach,
+          logPath,
+        })
+      ).pid;
     } catch (err) {
       const hint = (err as { exitCodeHint?: unknown }).exitCodeHint;
       e.exitCode = typeof hint === 'number' ? hint : 126;
@@ -203,7 +217,13 @@ export class ExecService {
     else await finished;
   }
 
-  private async finish(runtime: Runtime, c: ContainerRecord, e: ExecRecord, logPath: string, sink: ExecSink | undefined) {
+  private async finish(
+    runtime: Runtime,
+    c: ContainerRecord,
+    e: ExecRecord,
+    logPath: string,
+    sink: ExecSink | undefined,
+  ) {
     const output = (async () => {
       if (!sink) return;
       try {

@@ -1,5 +1,5 @@
 import type { ContentStore, Descriptor } from '../plugin-api/content.js';
-import { ConflictError, InvalidParameterError, NotFoundError, UpstreamError } from '../plugin-api/errors.js';
+import { ConflictError, NotFoundError, UpstreamError } from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { GraphDriver } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';

@@ -17,7 +17,18 @@ function toNanos(v: string | undefined, name: string): bigint | undefined {
   return BigInt(ms) * 1_000_000n;
 }
 
-const FILTER_KEYS = new Set(['type', 'event', 'container', 'image', 'label', 'network', 'volume', 'daemon', 'plugin', 'scope']);
+const FILTER_KEYS = new Set([
+  'type',
+  'event',
+  'container',
+  'image',
+  'label',
+  'network',
+  'volume',
+  'daemon',
+  'plugin',
+  'scope',
+]);
 
 function matcher(filters: Map<string, string[]>): (e: EngineEvent) => boolean {
   for (const k of filters.keys()) if (!FILTER_KEYS.has(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
@@ -45,7 +56,15 @@ function wire(e: EngineEvent): Record<string, unknown> {
     e.Type === 'container' || e.Type === 'image'
       ? { status: e.Action, id: e.Actor.ID, ...(e.Actor.Attributes.image ? { from: e.Actor.Attributes.image } : {}) }
       : {};
-  return { ...legacy, Type: e.Type, Action: e.Action, Actor: e.Actor, scope: e.scope, time: e.time, timeNano: e.timeNano };
+  return {
+    ...legacy,
+    Type: e.Type,
+    Action: e.Action,
+    Actor: e.Actor,
+    scope: e.scope,
+    time: e.time,
+    timeNano: e.timeNano,
+  };
 }
 
 export const eventRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {

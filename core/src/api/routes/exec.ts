@@ -8,7 +8,9 @@ type P = { id: string };
 export const execRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { execs } = deps;
 
-  app.post<{ Params: P }>('/containers/:id/exec', async (req, reply) => reply.code(201).send(execs.create(req.params.id, req.body)));
+  app.post<{ Params: P }>('/containers/:id/exec', async (req, reply) =>
+    reply.code(201).send(execs.create(req.params.id, req.body)),
+  );
 
   app.get<{ Params: P }>('/exec/:id/json', async (req) => execs.inspect(req.params.id));
 
