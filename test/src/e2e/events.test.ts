@@ -12,7 +12,17 @@ test('docker events replays a run between since and until, filtered like dockerd
   t.is(run.code, 4, run.stderr);
   const until = Math.ceil(Date.now() / 1000) + 1;
   const r = await docker(
-    ['events', '--since', String(since), '--until', String(until), '--filter', 'type=container', '--format', '{{json .}}'],
+    [
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      'type=container',
+      '--format',
+      '{{json .}}',
+    ],
     { host },
   );
   t.is(r.code, 0, r.stderr);
@@ -32,7 +42,9 @@ test('docker events replays a run between since and until, filtered like dockerd
     host,
   });
   t.is(dies.stdout.trim().split('\n').length, 1, dies.stdout);
-  const bad = await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'bogus=1'], { host });
+  const bad = await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'bogus=1'], {
+    host,
+  });
   t.not(bad.code, 0);
   t.regex(bad.stderr, /invalid filter 'bogus'/);
 });

@@ -19,7 +19,15 @@ async function setup(driver: 'overlay' | 'vfs' = 'overlay') {
 test('docker logs: all, --tail, -t, stdout/stderr kept apart, -f ends with the container', async (t) => {
   const { reg, cli } = await setup();
   const name = `logs-${uid()}`;
-  const run = await cli('run', '--name', name, reg.image, 'sh', '-c', 'for i in 1 2 3; do echo out$i; echo err$i >&2; done');
+  const run = await cli(
+    'run',
+    '--name',
+    name,
+    reg.image,
+    'sh',
+    '-c',
+    'for i in 1 2 3; do echo out$i; echo err$i >&2; done',
+  );
   t.is(run.code, 0, run.stderr);
   const all = await cli('logs', name);
   t.is(all.stdout, 'out1\nout2\nout3\n');
