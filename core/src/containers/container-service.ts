@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../config/daemon-config.js';
@@ -330,14 +330,13 @@ export class ContainerService {
       FinishedAt: at.toISOString(),
     };
     this.store.update(c);
-    await this.cleanupRun(c);
     this.publish(c, 'die', { exitCode: String(code) });
     this.waiters.notify(id, 'exit', { StatusCode: code, Error: null });
-    if (c.HostConfig.AutoRemove) {
-      await this.remove(id, { force: true }).catch((err) =>
-        this.log.warn('auto-remove failed', { id, error: err as Error }),
-      );
-    }
+    // Teardown comes after the waiters are released; a later start or remove waits for it (serial).
+    const teardown = c.HostConfig.AutoRemove
+      ? this.remove(id, { force: true })
+      : this.serial(id, () => this.cleanupRun(c));
+    await teardown.catch((err) => this.log.warn('teardown after exit failed', { id, error: err as Error }));
   }
 
   /** Undoes what start did; safe to repeat. */
@@ -509,19 +508,47 @@ export class ContainerService {
         await exited;
         c = this.get(c.Id);
       }
-      await this.cleanupRun(c);
-      await this.graph.remove(c.Id).catch((err) => {
-        if (!(err instanceof NotFoundError)) throw err;
-      });
-      await rm(this.dir(c.Id), { recursive: true, force: true });
+      // The record goes first so waiters (docker run --rm) are released before the slow
+      // teardown; whatever a crash leaves behind is collected by reconcile().
       this.store.delete(c.Id);
       this.publish(c, 'destroy');
       this.waiters.notify(c.Id, 'removed', { StatusCode: c.State.ExitCode, Error: null });
+      await this.cleanupRun(c);
+      await this.dropStorage(c.Id);
     });
+  }
+
+  /** Removes a container's rw snapshot and directories; safe to repeat. */
+  private async dropStorage(id: string): Promise<void> {
+    await unmountAll(join(this.bundlePath(id), 'rootfs'));
+    await this.graph.remove(id).catch((err) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
+    await rm(this.dir(id), { recursive: true, force: true });
+    await rm(this.bundlePath(id), { recursive: true, force: true });
+  }
+
+  /**
+   * At start-up, before serving: writable snapshots and directories that belong to no container
+   * (a crash between removing a record and its storage, an interrupted pull) are removed.
+   */
+  private async collectOrphans(): Promise<void> {
+    const known = new Set(this.store.list().map((c) => c.Id));
+    const orphans = new Set<string>();
+    for (const s of await this.graph.list()) if (s.kind !== 'committed' && !known.has(s.key)) orphans.add(s.key);
+    for (const dir of [join(this.config.dataRoot, 'containers'), join(this.config.execRoot, 'containers')]) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) if (!known.has(name)) orphans.add(name);
+    }
+    for (const id of orphans) {
+      await this.dropStorage(id).catch((err) =>
+        this.log.warn('cannot remove orphaned storage', { id, error: err as Error }),
+      );
+    }
   }
 
   /** After a daemon restart: follow tasks that still run, record those that exited meanwhile. */
   async reconcile(): Promise<void> {
+    await this.collectOrphans();
     for (const c of this.store.list()) {
       if (!c.State.Running) continue;
       try {

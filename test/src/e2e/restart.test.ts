@@ -1,5 +1,6 @@
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import test from 'ava';
 import { docker, registryWithBusybox, startDaemon } from '../harness/index.js';
 
@@ -46,4 +47,53 @@ test('containers survive a daemon restart and their exits are still reported', a
   const rm1 = await docker(['rm', '-f', 'sleeper', 'quitter'], { host });
   t.is(rm1.code, 0, rm1.stderr);
   t.is((await docker(['ps', '-aq'], { host })).stdout, '');
+});
+
+/** Paths under `dir` whose name, or (for small files, such as snapshot metadata) content, mentions `needle`. */
+async function pathsMentioning(dir: string, needle: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(e.parentPath, e.name);
+    if (e.name.includes(needle)) out.push(path);
+    else if (e.isFile() && e.name.endsWith('.json') && (await stat(path)).size < 65536) {
+      if ((await readFile(path, 'utf8')).includes(needle)) out.push(path);
+    }
+  }
+  return out;
+}
+
+test('storage left by a crash between removing a record and its snapshot is collected at start-up', async (t) => {
+  const reg = await registryWithBusybox();
+  t.teardown(() => reg.stop());
+  const first = await startDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
+  t.teardown(async () => {
+    await first.stop();
+    await rm(dirname(first.socket), { recursive: true, force: true });
+  });
+  const created = await docker(['create', reg.image, 'true'], { host: first.dockerHost });
+  t.is(created.code, 0, created.stderr);
+  const id = created.stdout.trim();
+  t.is((await first.stop({ keepState: true })).code, 0);
+  const before = await pathsMentioning(first.root, id);
+  t.true(
+    before.some((p) => p.includes('/plugins/')),
+    `the graph driver records the snapshot: ${before.join(', ')}`,
+  );
+
+  // What a crash right after deleting the record would leave behind.
+  const db = new DatabaseSync(join(first.root, 'skiff.db'));
+  db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  db.close();
+
+  const second = await startDaemon({
+    storageDriver: 'overlay',
+    insecureRegistries: [reg.host],
+    root: first.root,
+    execRoot: first.execRoot,
+    socket: first.socket,
+  });
+  t.teardown(() => second.stop());
+  t.deepEqual(await pathsMentioning(first.root, id), []);
+  const run = await docker(['run', '--rm', reg.image, 'echo', 'still fine'], { host: second.dockerHost });
+  t.is(run.stdout, 'still fine\n', run.stderr);
 });
