@@ -7,6 +7,7 @@ import { run } from '../host/exec.js';
 import { isErrno } from '../host/fs.js';
 import { resolveDirInRoot, splitRelativePath } from '../host/resolve.js';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
+import { drainOrClose } from '../util/drain.js';
 
 /** Host-side failures that say nothing about the archive itself. */
 const FS_ERRNOS = ['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOMEM'];
@@ -289,15 +290,7 @@ export async function applyLayer(
           throw new InvalidParameterError(`layer is larger than ${limits.maxBytes} bytes uncompressed`);
         }
         if (!extract.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              extract.off('drain', done);
-              extract.off('close', done);
-              resolve();
-            };
-            extract.on('drain', done);
-            extract.on('close', done);
-          });
+          await drainOrClose(extract);
         }
         if (extract.destroyed) break;
       }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import type { ContentStore } from '../plugin-api/content.js';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
+import { drainOrClose } from '../util/drain.js';
 
 /** A regular file of the archive, now a blob of the content store. */
 export interface ArchiveFile {
@@ -145,15 +146,7 @@ export async function ingestArchive(
       for await (const chunk of source as AsyncIterable<Buffer>) {
         if (stop) break;
         if (!extract.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              extract.off('drain', done);
-              extract.off('close', done);
-              resolve();
-            };
-            extract.on('drain', done);
-            extract.on('close', done);
-          });
+          await drainOrClose(extract);
         }
         if (extract.destroyed) break;
       }
