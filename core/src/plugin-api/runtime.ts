@@ -93,5 +93,14 @@ export interface Runtime {
    * is NotFoundError): the caller keeps the exit status. Execs die with their task.
    */
   waitExec?(id: string, execId: string, signal?: AbortSignal): Promise<ExitStatus>;
+  /** Freezes / thaws every process of the task (cgroup freezer). */
+  pause?(id: string): Promise<void>;
+  resume?(id: string): Promise<void>;
+  /** Changes the resource limits of a running task (OCI `linux.resources` shape). */
+  update?(id: string, resources: Record<string, unknown>): Promise<void>;
+  /** Resource usage from the task's cgroup (shape defined with the stats work; see runtime-linux). */
+  stats?(id: string): Promise<Record<string, unknown>>;
+  /** Host pids of the task's processes. */
+  pids?(id: string): Promise<number[]>;
   close(): Promise<void>;
 }
