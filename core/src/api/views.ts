@@ -26,7 +26,9 @@ export function humanDuration(ms: number): string {
 
 export function statusText(c: ContainerRecord, now = Date.now()): string {
   const st = c.State;
-  if (st.Running) return `Up ${humanDuration(now - Date.parse(st.StartedAt))}`;
+  if (st.Restarting) return `Restarting (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
+  if (st.Running && st.Paused) return `Up ${humanDuration(now - Date.parse(st.StartedAt))} (Paused)`;
+  if (st.Running) return `Up ${humanDuration(now - Date.parse(st.StartedAt))}${healthSuffix(st.Health)}`;
   if (st.Status === 'exited') {
     if (st.FinishedAt.startsWith('0001')) return 'Exited';
     return `Exited (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
@@ -34,6 +36,12 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
   if (st.Status === 'removing') return 'Removal In Progress';
   if (st.Status === 'dead') return 'Dead';
   return 'Created';
+}
+
+/** moby's Health.String: " (health: starting)", " (healthy)", " (unhealthy)". */
+function healthSuffix(h: ContainerRecord['State']['Health']): string {
+  if (!h) return '';
+  return h.Status === 'starting' ? ' (health: starting)' : ` (${h.Status})`;
 }
 
 function commandLine(c: ContainerRecord): string {
@@ -66,7 +74,8 @@ export function containerInspect(c: ContainerRecord) {
     Args: c.Args,
     State: {
       Status: c.State.Status,
-      Running: c.State.Running,
+      // dockerd counts a restarting container as running.
+      Running: c.State.Running || c.State.Restarting,
       Paused: c.State.Paused,
       Restarting: c.State.Restarting,
       OOMKilled: c.State.OOMKilled,
@@ -76,6 +85,7 @@ export function containerInspect(c: ContainerRecord) {
       Error: c.State.Error,
       StartedAt: c.State.StartedAt,
       FinishedAt: c.State.FinishedAt,
+      ...(c.State.Health ? { Health: c.State.Health } : {}),
     },
     Image: c.Image,
     ResolvConfPath: c.ResolvConfPath,

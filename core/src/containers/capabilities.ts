@@ -66,16 +66,23 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
 
 let hostCaps: readonly string[] | undefined;
 
-/** Every capability the running kernel knows (what `--privileged` grants). */
+/**
+ * Every capability the running kernel knows that the daemon itself may hold (what `--privileged`
+ * grants): the runtime cannot give a container a capability outside its own bounding set, and
+ * skiffd may run somewhere that trimmed it.
+ */
 export function allCapabilities(): readonly string[] {
   if (!hostCaps) {
     let last = CAPS_BY_NUMBER.length - 1;
+    let bounding = (1n << BigInt(CAPS_BY_NUMBER.length)) - 1n;
     try {
       last = Math.min(last, Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10));
+      const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      if (m) bounding = BigInt(`0x${m[1]}`);
     } catch {
       // Not Linux, or /proc hidden: assume every capability we know of.
     }
-    hostCaps = CAPS_BY_NUMBER.slice(0, last + 1);
+    hostCaps = CAPS_BY_NUMBER.slice(0, last + 1).filter((_, i) => (bounding >> BigInt(i)) & 1n);
   }
   return hostCaps;
 }

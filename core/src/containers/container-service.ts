@@ -21,9 +21,16 @@ import type { DriverRegistry } from '../plugins/driver-registry.js';
 import type { ContainerStore } from './container-store.js';
 import { type ContainerRecord, type ContainerState, ZERO_TIME } from './container-types.js';
 import { parseCreateBody, validateName } from './create-request.js';
+import { assertLogsReadable, logRotationOf, validateLogConfig } from './log-config.js';
 import { writeEtcFiles } from './etc-files.js';
 import { ExitWaiters, type WaitCondition, type WaitResult } from './exit-waiters.js';
+import { HealthMonitor } from './health-monitor.js';
+import { imageHealthcheck, mergeHealthcheck } from './policy-config.js';
+import { RestartManager } from './restart-manager.js';
 import { randomName } from './names.js';
+import { ResourceOps } from './resource-ops.js';
+import { adaptCreateResources, ociResources } from './resources.js';
+import { ociInputFromHostConfig, validateProcessConfig } from './host-options.js';
 import { buildOciSpec, resolveUser } from './oci-spec.js';
 
 export interface OutputSink {
@@ -61,6 +68,16 @@ export class ContainerService {
   /** Attach streams waiting for (or following) the current run, per container. */
   private readonly attachments = new Map<string, Set<Attachment>>();
   private readonly busy = new Map<string, Promise<unknown>>();
+  private readonly restarts: RestartManager;
+  private readonly health: HealthMonitor;
+  /** pause/unpause, update, stats, top (resource-ops.ts). */
+  private readonly resources = new ResourceOps({
+    get: (ref) => this.get(ref),
+    save: (c) => this.store.update(c),
+    runtimeOf: (c) => this.runtimeOf(c),
+    publish: (c, action) => this.publish(c, action),
+    serial: (id, fn) => this.serial(id, fn),
+  });
 
   constructor(
     private readonly config: DaemonConfig,
@@ -70,7 +87,20 @@ export class ContainerService {
     private readonly drivers: DriverRegistry,
     private readonly events: EventBus,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.restarts = new RestartManager(store, log);
+    this.health = new HealthMonitor(
+      {
+        get: (id) => this.get(id),
+        update: (c) => this.store.update(c),
+        runtimeOf: (c) => this.runtimeOf(c),
+        bundlePath: (id) => this.bundlePath(id),
+        execRoot: config.execRoot,
+        publish: (c, action, extra) => this.publish(c, action, extra),
+      },
+      log,
+    );
+  }
 
   private dir(id: string): string {
     return join(this.config.dataRoot, 'containers', id);
@@ -113,6 +143,7 @@ export class ContainerService {
 
   async create(body: unknown, name?: string): Promise<{ Id: string; Warnings: string[] }> {
     const { config, hostConfig } = parseCreateBody(body);
+    adaptCreateResources(hostConfig);
     const image = this.images.resolve(config.Image);
     const imgCfg = image.config.config ?? {};
     const id = randomBytes(32).toString('hex');
@@ -123,6 +154,7 @@ export class ContainerService {
     const env = mergeEnv(imgCfg.Env ?? [], config.Env);
     const runtimeName = hostConfig.Runtime ?? this.config.defaultRuntime;
     if (!this.config.runtimes[runtimeName]) throw new InvalidParameterError(`Unknown runtime specified ${runtimeName}`);
+    validateLogConfig(hostConfig.LogConfig);
     const netName = this.networkName(hostConfig.NetworkMode);
     if (!this.drivers.has('network', netName)) throw new NotFoundError(`network ${netName} not found`);
     const sharesHostNet = (await this.drivers.get('network', netName)).capabilities().namespace === 'host';
@@ -145,6 +177,7 @@ export class ContainerService {
         Labels: { ...(imgCfg.Labels ?? {}), ...config.Labels },
         ExposedPorts: config.ExposedPorts ?? imgCfg.ExposedPorts ?? null,
         StopSignal: config.StopSignal ?? imgCfg.StopSignal,
+        Healthcheck: mergeHealthcheck(config.Healthcheck, imageHealthcheck(imgCfg.Healthcheck)),
       },
       HostConfig: hostConfig,
       Image: image.id,
@@ -157,6 +190,11 @@ export class ContainerService {
       HostsPath: join(dir, 'hosts'),
       RuntimeName: runtimeName,
     };
+    // The image config is attacker input: bounded ids, clean paths outside /proc, /sys, /dev.
+    record.Config.WorkingDir = validateProcessConfig({
+      ...record.Config,
+      Volumes: { ...imgCfg.Volumes, ...config.Volumes },
+    });
     const top = image.layers.at(-1)?.chainId.replace(/^sha256:/, '');
     for (let attempt = 1; ; attempt++) {
       try {
@@ -202,9 +240,11 @@ export class ContainerService {
     const c0 = this.get(ref);
     await this.serial(c0.Id, async () => {
       const c = this.get(c0.Id);
-      if (c.State.Running) throw new NotModifiedError('container already started');
+      if (c.State.Paused) throw new ConflictError('cannot start a paused container, try unpause instead');
+      if (c.State.Running || c.State.Restarting) throw new NotModifiedError('container already started');
       if (c.State.Status === 'removing')
         throw new ConflictError(`container ${c.Id} is marked for removal and cannot be started`);
+      this.restarts.reset(c);
       try {
         await this.startTask(c);
       } catch (err) {
@@ -276,6 +316,8 @@ export class ContainerService {
       privileged: c.HostConfig.Privileged,
       etcFiles: etc,
       cgroupsPath: `/skiff/${c.Id}`,
+      resources: ociResources(c.HostConfig),
+      ...ociInputFromHostConfig(c.HostConfig, caps.namespace === 'host' ? 'host' : c.HostConfig.NetworkMode),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
     const { pid } = await runtime.create({
@@ -284,6 +326,7 @@ export class ContainerService {
       terminal: c.Config.Tty,
       stdin: c.Config.OpenStdin,
       logPath: c.LogPath,
+      logRotation: logRotationOf(c.HostConfig.LogConfig),
     });
     this.pumpAttachments(c, runtime);
     try {
@@ -301,6 +344,7 @@ export class ContainerService {
 
   /** Follows the task to its exit (also for tasks found running after a daemon restart). */
   private watch(c: ContainerRecord, runtime: Runtime): void {
+    this.health.start(c);
     runtime
       .wait(c.Id)
       .then((exit) => this.onExit(c.Id, exit.exitCode, exit.oomKilled, exit.exitedAt))
@@ -311,6 +355,7 @@ export class ContainerService {
   }
 
   private async onExit(id: string, code: number, oom: boolean, at: Date, error = ''): Promise<void> {
+    this.health.stop(id);
     let c: ContainerRecord;
     try {
       c = this.get(id);
@@ -323,12 +368,14 @@ export class ContainerService {
       ...c.State,
       Status: 'exited',
       Running: false,
+      Paused: false,
       Pid: 0,
       ExitCode: code,
       OOMKilled: oom,
       Error: error,
       FinishedAt: at.toISOString(),
     };
+    const restartIn = this.restarts.onExit(c, code);
     this.store.update(c);
     this.publish(c, 'die', { exitCode: String(code) });
     this.waiters.notify(id, 'exit', { StatusCode: code, Error: null });
@@ -337,6 +384,31 @@ export class ContainerService {
       ? this.remove(id, { force: true })
       : this.serial(id, () => this.cleanupRun(c));
     await teardown.catch((err) => this.log.warn('teardown after exit failed', { id, error: err as Error }));
+    if (restartIn !== undefined) this.restarts.schedule(id, restartIn, () => this.autoRestart(id));
+  }
+
+  /** A start by the restart policy: RestartCount and back-off are kept. */
+  private autoRestart(id: string): Promise<void> {
+    return this.serial(id, async () => {
+      const c = this.get(id);
+      if (!c.State.Restarting || !this.restarts.wanted(id)) return;
+      try {
+        await this.startTask(c);
+      } catch (err) {
+        c.State.Restarting = false;
+        await this.failedStart(c, err);
+      }
+    });
+  }
+
+  /** Drops the pending restart of a `restarting` container (a user's stop, kill); true if there was one. */
+  private endRestart(id: string): Promise<boolean> {
+    return this.serial(id, async () => {
+      const c = this.get(id);
+      if (!this.restarts.settle(c)) return false;
+      this.waiters.notify(id, 'exit', { StatusCode: c.State.ExitCode, Error: null });
+      return true;
+    });
   }
 
   /** Undoes what start did; safe to repeat. */
@@ -413,6 +485,7 @@ export class ContainerService {
     opts: { follow: boolean; tail?: number; signal?: AbortSignal },
   ): Promise<{ c: ContainerRecord; entries: AsyncIterable<LogEntry> }> {
     const c = this.get(ref);
+    assertLogsReadable(c.HostConfig.LogConfig);
     const runtime = await this.runtimeOf(c);
     return { c, entries: runtime.logs(c.Id, c.LogPath, { ...opts, follow: opts.follow && c.State.Running }) };
   }
@@ -420,22 +493,26 @@ export class ContainerService {
   async wait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
     const c = this.get(ref);
     if (condition === 'removed') return this.waiters.wait(c.Id, 'removed', signal);
-    if (condition === 'not-running' && !c.State.Running) return { StatusCode: c.State.ExitCode, Error: null };
+    if (condition === 'not-running' && !c.State.Running && !c.State.Restarting)
+      return { StatusCode: c.State.ExitCode, Error: null };
     return this.waiters.wait(c.Id, 'exit', signal);
   }
 
   async kill(ref: string, signal = 'KILL'): Promise<void> {
     const c = this.get(ref);
-    if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
+    if (!c.State.Running && !c.State.Restarting) throw new ConflictError(`Container ${c.Id} is not running`);
+    const cancels = this.restarts.manualKill(c, signal);
+    if (c.State.Restarting && (!cancels || (await this.endRestart(c.Id)))) return;
     const runtime = await this.runtimeOf(c);
     const sig = signal.replace(/^SIG/i, '').toUpperCase();
     await runtime.kill(c.Id, sig, { all: true });
+    await this.resources.thawAfterSignal(c.Id);
     this.publish(c, 'kill', { signal: sig });
   }
 
   async restart(ref: string, timeoutSec?: number): Promise<void> {
     const c = this.get(ref);
-    if (c.State.Running) await this.stop(c.Id, timeoutSec);
+    if (c.State.Running || c.State.Restarting) await this.stop(c.Id, timeoutSec);
     await this.start(c.Id);
     this.publish(this.get(c.Id), 'restart');
   }
@@ -469,6 +546,26 @@ export class ContainerService {
     return gone;
   }
 
+  pause(ref: string): Promise<void> {
+    return this.resources.pause(ref);
+  }
+
+  unpause(ref: string): Promise<void> {
+    return this.resources.unpause(ref);
+  }
+
+  update(ref: string, body: unknown): Promise<{ Warnings: string[] }> {
+    return this.resources.update(ref, body);
+  }
+
+  stats(ref: string, opts: { stream: boolean; oneShot: boolean; signal: AbortSignal }) {
+    return this.resources.stats(ref, opts);
+  }
+
+  top(ref: string, psArgs: string) {
+    return this.resources.top(ref, psArgs);
+  }
+
   async resize(ref: string, width: number, height: number): Promise<void> {
     const c = this.get(ref);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
@@ -479,11 +576,14 @@ export class ContainerService {
 
   async stop(ref: string, timeoutSec?: number): Promise<void> {
     const c = this.get(ref);
-    if (!c.State.Running) throw new NotModifiedError('container already stopped');
+    if (!c.State.Running && !c.State.Restarting) throw new NotModifiedError('container already stopped');
+    this.restarts.manualStop(c, true);
+    if (await this.endRestart(c.Id)) return this.publish(c, 'stop');
     const exited = this.waiters.wait(c.Id, 'exit');
     const runtime = await this.runtimeOf(c);
     const t = timeoutSec ?? c.Config.StopTimeout ?? 10;
     await runtime.kill(c.Id, (c.Config.StopSignal ?? 'TERM').replace(/^SIG/i, '')).catch(() => {});
+    await this.resources.thawAfterSignal(c.Id);
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, t) * 1000).unref());
     if ((await Promise.race([exited, timer])) === 'timeout') {
       await runtime.kill(c.Id, 'KILL', { all: true }).catch(() => {});
@@ -496,6 +596,13 @@ export class ContainerService {
     const c0 = this.get(ref);
     await this.serial(c0.Id, async () => {
       let c = this.get(c0.Id);
+      if (c.State.Restarting) {
+        if (!opts.force)
+          throw new ConflictError(
+            `You cannot remove a restarting container ${c.Id}. Stop the container before attempting removal or force remove`,
+          );
+        this.restarts.forget(c.Id);
+      }
       if (c.State.Running) {
         if (!opts.force) {
           throw new ConflictError(
@@ -511,6 +618,7 @@ export class ContainerService {
       // The record goes first so waiters (docker run --rm) are released before the slow
       // teardown; whatever a crash leaves behind is collected by reconcile().
       this.store.delete(c.Id);
+      this.restarts.forget(c.Id);
       this.publish(c, 'destroy');
       this.waiters.notify(c.Id, 'removed', { StatusCode: c.State.ExitCode, Error: null });
       await this.cleanupRun(c);
@@ -566,6 +674,7 @@ export class ContainerService {
         this.log.warn('skipping container during reconcile', { id: c.Id, error: err as Error });
       }
     }
+    await this.restarts.startAtBoot(this.store.list(), (id) => this.start(id));
   }
 }
 

@@ -20,6 +20,32 @@ export interface ContainerConfig {
   Labels: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  Healthcheck?: HealthConfig;
+}
+
+/** `Config.Healthcheck`; durations in nanoseconds, 0 = the default. `Test` `["NONE"]` disables an image's check. */
+export interface HealthConfig {
+  Test: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** One probe in `State.Health.Log`. */
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  /** The last five probes, oldest first. */
+  Log: HealthcheckResult[];
 }
 
 export interface HostConfig {
@@ -51,6 +77,7 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  Health?: HealthState;
 }
 
 /** What is stored for a container. */
@@ -73,6 +100,8 @@ export interface ContainerRecord {
   HostsPath: string;
   /** Runtime name (key of `runtimes`) the container was started with. */
   RuntimeName: string;
+  /** Stopped or killed by a user since its last start (`unless-stopped` then stays down at daemon start). */
+  HasBeenManuallyStopped?: boolean;
   /** Where the rootfs was mounted by the core, when it had to mount it. */
   MountedRootfs?: string;
 }

@@ -1,5 +1,7 @@
 import { InvalidParameterError } from '../plugin-api/errors.js';
 import type { ContainerConfig, HostConfig } from './container-types.js';
+import { parseHostOptions } from './host-options.js';
+import { parseHealthcheck, parseRestartPolicy } from './policy-config.js';
 
 type Json = Record<string, unknown>;
 
@@ -87,6 +89,8 @@ export function parseCreateBody(body: unknown): { config: ContainerConfig; hostC
   };
   if (typeof body.StopSignal === 'string' && body.StopSignal) config.StopSignal = body.StopSignal;
   if (typeof body.StopTimeout === 'number') config.StopTimeout = body.StopTimeout;
+  const healthcheck = parseHealthcheck(body.Healthcheck);
+  if (healthcheck) config.Healthcheck = healthcheck;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
     throw new InvalidParameterError(
       `the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`,
@@ -96,7 +100,6 @@ export function parseCreateBody(body: unknown): { config: ContainerConfig; hostC
   const hc = body.HostConfig ?? {};
   if (!isObj(hc)) throw new InvalidParameterError('HostConfig must be an object');
   const w = 'HostConfig.';
-  const restart = isObj(hc.RestartPolicy) ? hc.RestartPolicy : {};
   const log = isObj(hc.LogConfig) ? hc.LogConfig : {};
   const hostConfig: HostConfig = {
     ...hc,
@@ -107,10 +110,7 @@ export function parseCreateBody(body: unknown): { config: ContainerConfig; hostC
     ReadonlyRootfs: bool(hc, 'ReadonlyRootfs', w),
     CapAdd: strList(hc, 'CapAdd', w),
     CapDrop: strList(hc, 'CapDrop', w),
-    RestartPolicy: {
-      Name: typeof restart.Name === 'string' && restart.Name ? restart.Name : 'no',
-      MaximumRetryCount: typeof restart.MaximumRetryCount === 'number' ? restart.MaximumRetryCount : 0,
-    },
+    RestartPolicy: parseRestartPolicy(hc.RestartPolicy),
     LogConfig: {
       Type: typeof log.Type === 'string' && log.Type ? log.Type : 'json-file',
       Config: isObj(log.Config) ? (log.Config as Record<string, string>) : {},
@@ -122,5 +122,6 @@ export function parseCreateBody(body: unknown): { config: ContainerConfig; hostC
   }
   if (typeof hc.ShmSize === 'number' && hc.ShmSize < 0)
     throw new InvalidParameterError('SHM size can not be less than 0');
+  Object.assign(hostConfig, parseHostOptions(hc, hostConfig.NetworkMode, config.Hostname));
   return { config, hostConfig };
 }

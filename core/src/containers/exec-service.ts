@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, NotFoundError, NotImplementedError } from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
-import { allCapabilities } from './capabilities.js';
 import type { ContainerService, OutputSink } from './container-service.js';
 import type { ContainerRecord } from './container-types.js';
-import type { OciSpec } from './oci-spec.js';
-import { resolveUser } from './user.js';
+import { execProcessSpec } from './run-in-container.js';
 
 export interface ExecConfig {
   AttachStdin: boolean;
@@ -144,21 +142,15 @@ export class ExecService {
   }
 
   /** The exec's OCI process: the container's process with the exec's command, env, cwd and user. */
-  private async processSpec(c: ContainerRecord, cfg: ExecConfig): Promise<Record<string, unknown>> {
-    const spec = JSON.parse(await readFile(join(this.containers.bundlePath(c.Id), 'config.json'), 'utf8')) as OciSpec;
-    const user = cfg.User ? await resolveUser(spec.root.path, cfg.User) : spec.process.user;
-    const env = new Map(spec.process.env.map((e) => [e.split('=', 1)[0]!, e]));
-    for (const e of cfg.Env) env.set(e.split('=', 1)[0]!, e);
-    const caps = cfg.Privileged ? [...allCapabilities()] : undefined;
-    return {
-      ...spec.process,
-      terminal: cfg.Tty,
-      args: cfg.Cmd,
-      env: [...env.values()],
-      cwd: cfg.WorkingDir || spec.process.cwd,
-      user,
-      ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
-    };
+  private processSpec(c: ContainerRecord, cfg: ExecConfig): Promise<Record<string, unknown>> {
+    return execProcessSpec(this.containers.bundlePath(c.Id), {
+      cmd: cfg.Cmd,
+      env: cfg.Env,
+      cwd: cfg.WorkingDir,
+      user: cfg.User,
+      tty: cfg.Tty,
+      privileged: cfg.Privileged,
+    });
   }
 
   /**

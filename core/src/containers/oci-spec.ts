@@ -1,8 +1,18 @@
 import { type BigIntStats, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { release } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { InvalidParameterError } from '../plugin-api/errors.js';
 import { tweakCapabilities } from './capabilities.js';
-import { defaultSeccompProfile, type SeccompProfile } from './seccomp.js';
+import {
+  customDevices,
+  devicesAt,
+  findInitBinary,
+  INIT_PATH_IN_CONTAINER,
+  initMount,
+  tmpfsMounts,
+} from './oci-extras.js';
+import type { OciResources } from './resources.js';
+import { type DockerSeccompProfile, defaultSeccompProfile, type SeccompProfile, toOciSeccomp } from './seccomp.js';
 
 export { type ProcessUser, resolveUser } from './user.js';
 
@@ -33,6 +43,23 @@ export interface OciSpecInput {
   sysctls?: Record<string, string>;
   /** Files the core wrote for the container, bind-mounted over /etc/hosts, /etc/resolv.conf, /etc/hostname. */
   etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string };
+  /** `--tmpfs`: destination → mount options as the user wrote them. */
+  tmpfs?: Record<string, string>;
+  /** `--device`: host node (or directory of nodes), path in the container, cgroup access (`rwm`). */
+  devices?: Array<{ host: string; container: string; access: string }>;
+  /** `--init`: run the host's tini as PID 1 (`/sbin/docker-init --`). */
+  init?: boolean;
+  noNewPrivileges?: boolean;
+  /** `--security-opt seccomp=…`; default: skiff's default profile. */
+  seccomp?: 'default' | 'unconfined' | DockerSeccompProfile;
+  /** `--security-opt systempaths=unconfined`. */
+  unmaskSystemPaths?: boolean;
+  pidMode?: 'private' | 'host';
+  /** `none` keeps a private IPC namespace without /dev/shm; `host` shares the host's and its /dev/shm. */
+  ipcMode?: 'private' | 'shareable' | 'host' | 'none';
+  utsMode?: 'private' | 'host';
+  /** Limits from HostConfig (memory, cpu, pids, blkio weight): see resources.ts. */
+  resources?: OciResources;
 }
 
 export interface OciMount {
@@ -85,7 +112,7 @@ export interface OciSpec {
   mounts: OciMount[];
   linux: {
     sysctl?: Record<string, string>;
-    resources: { devices: OciDeviceCgroup[] };
+    resources: { devices: OciDeviceCgroup[] } & OciResources;
     cgroupsPath?: string;
     namespaces: Array<{ type: 'mount' | 'network' | 'uts' | 'pid' | 'ipc' | 'cgroup' | 'user'; path?: string }>;
     devices?: OciDevice[];
@@ -107,6 +134,12 @@ export interface HostFacts {
   arch: string;
   /** Host devices handed to privileged containers. */
   devices: () => OciDevice[];
+  /** `os.release()` (seccomp rules with a minimum kernel). */
+  kernel?: string;
+  /** The device nodes at a host path, for `--device`. */
+  devicesAt?: (path: string) => OciDevice[];
+  /** The host's static init binary for `--init`, if any. */
+  initBinary?: () => string | undefined;
 }
 
 const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
@@ -244,6 +277,9 @@ export function detectHostFacts(): HostFacts {
     hardRlimits,
     arch: process.arch,
     devices: () => (devices ??= hostDevices()),
+    kernel: release(),
+    devicesAt,
+    initBinary: findInitBinary,
   };
   return cachedFacts;
 }
@@ -333,6 +369,10 @@ function rlimits(ulimits: NonNullable<OciSpecInput['ulimits']>, hard: Record<str
   return out;
 }
 
+function userDestinations(mounts: OciMount[]): Set<string> {
+  return new Set(mounts.map((m) => m.destination));
+}
+
 /** Number of path components, for dockerd's mount ordering (parents before children). */
 function depth(p: string): number {
   return p.split('/').filter((c) => c !== '').length;
@@ -391,6 +431,12 @@ export function buildOciSpec(input: OciSpecInput, host: HostFacts = detectHostFa
       options: b.readonly ? ['rbind', 'ro', 'rprivate'] : ['rbind', 'rprivate'],
     });
   }
+  for (const m of [...tmpfsMounts(input.tmpfs ?? {}), ...(input.init ? [initMount(host.initBinary?.())] : [])]) {
+    if (userDestinations(userMounts).has(m.destination))
+      throw new InvalidParameterError(`Duplicate mount point: ${m.destination}`);
+    userMounts.push(m);
+  }
+  const ipcMode = input.ipcMode ?? 'private';
   const sortedUser = userMounts
     .map((m, i) => ({ m, i }))
     .sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i);
@@ -399,6 +445,12 @@ export function buildOciSpec(input: OciSpecInput, host: HostFacts = detectHostFa
 
   const defaults = defaultMounts(shmSize)
     .filter((m) => !userDest.has(m.destination) && !(overridesDev && m.destination.startsWith('/dev/')))
+    .filter((m) => m.destination !== '/dev/shm' || ipcMode !== 'none')
+    .map((m) =>
+      m.destination === '/dev/shm' && ipcMode === 'host'
+        ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }
+        : m,
+    )
     .map((m) => {
       let options = m.options ?? [];
       if (privileged && (m.destination === '/sys' || m.type === 'cgroup')) options = options.filter((o) => o !== 'ro');
@@ -418,7 +470,9 @@ export function buildOciSpec(input: OciSpecInput, host: HostFacts = detectHostFa
     requireAbsolute('network namespace path', input.network.path);
     namespaces.push({ type: 'network', path: input.network.path });
   }
-  namespaces.push({ type: 'uts' }, { type: 'pid' }, { type: 'ipc' });
+  if (input.utsMode !== 'host') namespaces.push({ type: 'uts' });
+  if (input.pidMode !== 'host') namespaces.push({ type: 'pid' });
+  if (ipcMode !== 'host') namespaces.push({ type: 'ipc' });
   // A private cgroup namespace is dockerd's default only on cgroup v2; on v1/hybrid it shares the host's.
   if (host.cgroupV2) namespaces.push({ type: 'cgroup' });
 
@@ -433,31 +487,45 @@ export function buildOciSpec(input: OciSpecInput, host: HostFacts = detectHostFa
     process: {
       ...(input.terminal ? { terminal: true } : {}),
       user: { uid: input.user.uid, gid: input.user.gid, additionalGids: [...input.user.additionalGids] },
-      args: [...input.args],
+      args: input.init ? [INIT_PATH_IN_CONTAINER, '--', ...input.args] : [...input.args],
       env: [...input.env],
       cwd: input.cwd,
       capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
       oomScoreAdj,
     },
     root: { path: input.rootfs, ...(input.readonlyRootfs ? { readonly: true } : {}) },
-    hostname: input.hostname,
+    // runc cannot set a hostname without a private UTS namespace; dockerd sends none.
+    hostname: input.utsMode === 'host' ? '' : input.hostname,
     mounts: [...defaults, ...sortedUser.map((x) => x.m)],
     linux: {
       ...(Object.keys(sysctl).length > 0 ? { sysctl } : {}),
       resources: {
         devices: privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })),
+        ...input.resources,
       },
       ...(input.cgroupsPath ? { cgroupsPath: input.cgroupsPath } : {}),
       namespaces,
     },
   };
   if (input.ulimits && input.ulimits.length > 0) spec.process.rlimits = rlimits(input.ulimits, host.hardRlimits);
+  if (input.noNewPrivileges) spec.process.noNewPrivileges = true;
+  const custom = customDevices(input.devices ?? [], host.devicesAt ?? devicesAt);
   if (privileged) {
-    spec.linux.devices = host.devices();
+    const mapped = new Set(custom.devices.map((d) => d.path));
+    spec.linux.devices = [...host.devices().filter((d) => !mapped.has(d.path)), ...custom.devices];
   } else {
-    spec.linux.seccomp = defaultSeccompProfile(caps, host.arch);
-    spec.linux.maskedPaths = [...MASKED_PATHS, ...host.thermalThrottlePaths];
-    spec.linux.readonlyPaths = [...READONLY_PATHS];
+    if (custom.devices.length > 0) {
+      spec.linux.devices = custom.devices;
+      spec.linux.resources.devices.push(...custom.rules);
+    }
+    const seccomp = input.seccomp ?? 'default';
+    if (seccomp === 'default') spec.linux.seccomp = defaultSeccompProfile(caps, host.arch, host.kernel);
+    else if (seccomp !== 'unconfined')
+      spec.linux.seccomp = toOciSeccomp(seccomp, { capabilities: caps, arch: host.arch, kernel: host.kernel });
+    if (!input.unmaskSystemPaths) {
+      spec.linux.maskedPaths = [...MASKED_PATHS, ...host.thermalThrottlePaths];
+      spec.linux.readonlyPaths = [...READONLY_PATHS];
+    }
   }
   return spec;
 }

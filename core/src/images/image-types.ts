@@ -1,3 +1,5 @@
+import type { HealthConfig } from '../containers/container-types.js';
+
 /** The parts of an OCI/Docker image config the engine reads. */
 export interface ImageConfigFile {
   architecture?: string;
@@ -20,6 +22,7 @@ export interface ContainerConfigDefaults {
   ExposedPorts?: Record<string, object> | null;
   Volumes?: Record<string, object> | null;
   StopSignal?: string;
+  Healthcheck?: HealthConfig;
 }
 
 export interface ImageLayer {

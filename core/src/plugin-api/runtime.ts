@@ -8,6 +8,18 @@ export interface TaskSpec {
   stdin: boolean;
   /** File the runtime appends the container's output to, in its own format (read back by `logs`). */
   logPath: string;
+  /**
+   * Size-based rotation of the log (`max-size`, `max-file`): the current file is renamed to
+   * `<logPath>.1` (older ones shift up, the oldest beyond `maxFiles` goes) once it reaches `maxSize`
+   * bytes, and `logs` reads across the files in order. Unset = one file that grows.
+   */
+  logRotation?: LogRotation;
+}
+
+export interface LogRotation {
+  maxSize: number;
+  /** Files kept, the current one included (>= 1). */
+  maxFiles: number;
 }
 
 export interface ExitStatus {

@@ -1,2 +1,3 @@
 export * from './graph-driver-suite.js';
 export * from './layer.js';
+export * from './runtime-suite.js';

@@ -17,6 +17,8 @@ export interface ConmonOptions {
   /** Where conmon writes `<id>` with the exit code, besides `<taskDir>/exit`. */
   exitDir?: string;
   logPath: string;
+  /** conmon's `--log-size-max`: past it, conmon truncates the log (it keeps no older file). */
+  logSizeMax?: number;
   terminal: boolean;
   stdin: boolean;
 }
@@ -60,6 +62,7 @@ export function conmonArgs(o: ConmonOptions): string[] {
     '--sync',
   ];
   if (o.exitDir) args.push('--exit-dir', o.exitDir);
+  if (o.logSizeMax !== undefined) args.push('--log-size-max', String(o.logSizeMax));
   // conmon runs `runtime exec --process <file> --detach [--tty --console-socket …] <id>`.
   if (o.exec) args.push('--exec', '--exec-process-spec', o.exec.processSpec);
   if (o.terminal) args.push('-t');

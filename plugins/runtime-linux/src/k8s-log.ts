@@ -85,8 +85,11 @@ export class RecordReader {
     public offset: number,
   ) {}
 
-  /** Everything available now, as entries (partials joined, then flushed). */
-  async readAvailable(assembler: EntryAssembler): Promise<LogEntry[]> {
+  /**
+   * Everything available now, as entries (partials joined, then flushed unless `flush` is false:
+   * a rotated file's last partial line continues in the next file).
+   */
+  async readAvailable(assembler: EntryAssembler, flush = true): Promise<LogEntry[]> {
     const out: LogEntry[] = [];
     for (;;) {
       const { bytesRead } = await this.fh.read(this.buf, 0, CHUNK, this.offset);
@@ -104,9 +107,37 @@ export class RecordReader {
       }
       this.carry = Buffer.from(data.subarray(start));
     }
-    assembler.flush(out);
+    if (flush) assembler.flush(out);
     return out;
   }
+}
+
+/** Entries in the file (full records, plus one for a trailing run of partial records), reading it forward. */
+export async function countEntries(fh: FileHandle): Promise<number> {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let carry: Buffer = Buffer.alloc(0);
+  let count = 0;
+  let partialRun = false;
+  for (let pos = 0; ;) {
+    const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+    if (bytesRead === 0) break;
+    pos += bytesRead;
+    const data = carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+    let start = 0;
+    for (let nl = data.indexOf(NEWLINE, start); nl >= 0; nl = data.indexOf(NEWLINE, start)) {
+      const rec = parseRecord(data.subarray(start, nl));
+      if (rec) {
+        if (rec.partial) partialRun = true;
+        else {
+          count++;
+          partialRun = false;
+        }
+      }
+      start = nl + 1;
+    }
+    carry = Buffer.from(data.subarray(start));
+  }
+  return count + (partialRun ? 1 : 0);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { constants, type FSWatcher, statSync, watch } from 'node:fs';
+import { constants, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import {
   type LogEntry,
   type Logger,
   type LogOptions,
+  type LogRotation,
   NotFoundError,
   NotImplementedError,
   type Runtime,
@@ -23,8 +24,10 @@ import {
 import { startConmon } from './conmon.js';
 import { RuntimeCreateError, RuntimeExecError } from './errors.js';
 import { ExitWatcher } from './exit-watcher.js';
-import { EntryAssembler, RecordReader, tailOffset } from './k8s-log.js';
+import { markNow, readLogFiles } from './log-reader.js';
+import { LogRotator, truncationCap } from './log-rotation.js';
 import { lastLogError, OciCli } from './oci-cli.js';
+import { pauseTask, resumeTask, taskPids, taskStats, updateTask } from './runc-ops.js';
 import { openStdinRelay } from './stdin-relay.js';
 import { findExecutable } from './which.js';
 
@@ -47,6 +50,7 @@ interface TaskInfo {
   stdin: boolean;
   terminal: boolean;
   logPath: string;
+  logRotation?: LogRotation;
 }
 
 /** What exec() records for openStdin (possibly in another daemon process). */
@@ -160,6 +164,7 @@ export class LinuxRuntime implements Runtime {
   private readonly closing = new AbortController();
   private ready: Promise<void> | undefined;
   private readonly log: Logger | undefined;
+  private readonly rotator: LogRotator;
 
   constructor(opts: LinuxRuntimeOptions) {
     const binary = findExecutable(opts.binary);
@@ -175,6 +180,7 @@ export class LinuxRuntime implements Runtime {
     this.oci = new OciCli(binary, join(opts.stateDir, 'roots', rootName), opts.runtimeArgs ?? []);
     this.exits = new ExitWatcher(this.exitsDir);
     this.log = opts.log;
+    this.rotator = new LogRotator(opts.log);
   }
 
   capabilities(): RuntimeCapabilities {
@@ -250,6 +256,7 @@ export class LinuxRuntime implements Runtime {
     await mkdir(dir, { mode: 0o700 });
     await rm(this.exitFile(id), { force: true });
     const info: TaskInfo = { bundle: spec.bundle, stdin: spec.stdin, terminal: spec.terminal, logPath: spec.logPath };
+    if (spec.logRotation) info.logRotation = spec.logRotation;
     await writeFile(join(dir, 'task.json'), JSON.stringify(info));
 
     const r = await startConmon({
@@ -261,12 +268,14 @@ export class LinuxRuntime implements Runtime {
       taskDir: dir,
       exitDir: this.exitsDir,
       logPath: spec.logPath,
+      logSizeMax: spec.logRotation && truncationCap(spec.logRotation),
       terminal: spec.terminal,
       stdin: spec.stdin,
     });
     if (r.ok) {
       this.track(id, r.child);
       await writeFile(join(dir, 'conmon.pid'), String(r.child.pid));
+      this.rotateLogs(id, info);
       return { pid: r.pid };
     }
     const runcLog = await readFile(join(dir, 'runc.log'), 'utf8').catch(() => '');
@@ -344,7 +353,19 @@ export class LinuxRuntime implements Runtime {
     signal?.throwIfAborted();
     // The exit directory must exist to be watched (a runtime that has not created anything yet).
     await this.ensureDirs();
+    // After a daemon restart, waiting on a task is where its log rotation resumes.
+    if (!this.rotator.has(id)) void this.resumeRotation(id);
     return this.waitFor(this.taskTarget(id), (notify) => this.exits.subscribe(id, notify), signal);
+  }
+
+  private async resumeRotation(id: string): Promise<void> {
+    const info = await this.info(id).catch(() => undefined);
+    if (info) this.rotateLogs(id, info);
+  }
+
+  private rotateLogs(id: string, info: TaskInfo): void {
+    if (info.logRotation)
+      this.rotator.track(id, { logPath: info.logPath, ctlFifo: join(info.bundle, 'ctl'), rotation: info.logRotation });
   }
 
   /**
@@ -461,6 +482,7 @@ export class LinuxRuntime implements Runtime {
   }
 
   private async cleanup(id: string, info: TaskInfo | undefined): Promise<void> {
+    this.rotator.untrack(id);
     // `delete --force` also kills what is left in the container's cgroup (execs in a shared pid
     // namespace); then let each exec's conmon record its exit before the directory goes.
     if (await exists(join(this.oci.root, id))) await this.oci.delete(id);
@@ -476,102 +498,15 @@ export class LinuxRuntime implements Runtime {
 
   logs(id: string, logPath: string, opts: LogOptions): AsyncIterable<LogEntry> {
     this.checkId(id);
-    if (opts.execId !== undefined) this.checkId(opts.execId, 'exec id');
-    // tail 0 means "from now": take the size before returning, not when iteration starts.
-    let from: number | undefined;
-    if (opts.tail === 0) {
-      try {
-        from = statSync(logPath).size;
-      } catch {
-        from = 0;
-      }
-    }
-    return this.readLogs(id, logPath, opts, from);
-  }
-
-  private async *readLogs(
-    id: string,
-    logPath: string,
-    opts: LogOptions,
-    from: number | undefined,
-  ): AsyncGenerator<LogEntry> {
-    const outer = opts.signal;
-    if (outer?.aborted) return;
-    const ac = new AbortController();
-    const onAbort = () => ac.abort();
-    outer?.addEventListener('abort', onAbort, { once: true });
-    let fh = await open(logPath, 'r').catch((e: unknown) => {
-      if (isErrno(e, 'ENOENT')) return undefined;
-      throw e;
-    });
-    let watcher: FSWatcher | undefined;
-    let wake: (() => void) | undefined;
-    let dirty = false;
-    let exited = false;
-    const poke = () => {
-      dirty = true;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    try {
-      if (!fh && !opts.follow) return;
-      let reader: RecordReader | undefined;
-      const startAt = async (h: NonNullable<typeof fh>) =>
-        new RecordReader(
-          h,
-          from ?? (opts.tail !== undefined ? await tailOffset(h, (await h.stat()).size, opts.tail) : 0),
-        );
-      if (fh) reader = await startAt(fh);
-      if (opts.follow) {
-        watcher = watch(fh ? logPath : dirname(logPath), { persistent: false }, poke);
-        watcher.on('error', poke);
-        ac.signal.addEventListener('abort', poke, { once: true });
-        // conmon writes the exit file only after the output is drained into the log and synced.
-        // An exec that is already forgotten (NotFound) has exited too.
-        (opts.execId === undefined
-          ? this.wait(id, ac.signal)
-          : raceAbort(this.execExit(id, opts.execId), ac.signal)
-        ).then(
-          () => {
-            exited = true;
-            poke();
-          },
-          () => {
-            if (ac.signal.aborted) return;
-            exited = true;
-            poke();
-          },
-        );
-      }
-      const assembler = new EntryAssembler();
-      for (;;) {
-        if (ac.signal.aborted) return;
-        if (!fh) {
-          fh = await open(logPath, 'r').catch(() => undefined);
-          if (fh) reader = await startAt(fh);
-        }
-        dirty = false;
-        const final = exited;
-        if (reader) {
-          for (const entry of await reader.readAvailable(assembler)) {
-            if (ac.signal.aborted) return;
-            yield entry;
-          }
-        }
-        if (!opts.follow || final) return;
-        if (!dirty && !exited && !ac.signal.aborted) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-        }
-      }
-    } finally {
-      outer?.removeEventListener('abort', onAbort);
-      ac.abort();
-      watcher?.close();
-      await fh?.close();
-    }
+    const { execId } = opts;
+    if (execId !== undefined) this.checkId(execId, 'exec id');
+    // tail 0 means "from now": mark the log before returning, not when iteration starts.
+    const mark = opts.tail === 0 ? markNow(logPath) : undefined;
+    // conmon writes the exit file only after the output is drained into the log and synced.
+    // An exec that is already forgotten (NotFound) has exited too.
+    return readLogFiles(logPath, opts, mark, (signal) =>
+      execId === undefined ? this.wait(id, signal) : raceAbort(this.execExit(id, execId), signal),
+    );
   }
 
   /**
@@ -773,8 +708,35 @@ export class LinuxRuntime implements Runtime {
     return exit;
   }
 
+  // Freezer, limits and usage: see runc-ops.ts and cgroups.ts.
+  async pause(id: string): Promise<void> {
+    this.checkId(id);
+    await pauseTask(this.oci, id);
+  }
+
+  async resume(id: string): Promise<void> {
+    this.checkId(id);
+    await resumeTask(this.oci, id);
+  }
+
+  async update(id: string, resources: Record<string, unknown>): Promise<void> {
+    this.checkId(id);
+    await updateTask(this.oci, id, resources);
+  }
+
+  async stats(id: string): Promise<Record<string, unknown>> {
+    this.checkId(id);
+    return { ...(await taskStats(this.taskDir(id), id, await exists(this.exitFile(id)))) };
+  }
+
+  async pids(id: string): Promise<number[]> {
+    this.checkId(id);
+    return taskPids(this.taskDir(id), id, await exists(this.exitFile(id)));
+  }
+
   async close(): Promise<void> {
     this.closing.abort(new SystemError('runtime closed'));
     this.exits.close();
+    this.rotator.close();
   }
 }

@@ -74,7 +74,7 @@ export class OciCli {
   }
 }
 
-function classify(msg: string, what: string): Error {
+export function classify(msg: string, what: string): Error {
   if (/does not exist|not found/i.test(msg)) return new NotFoundError(`${what}: ${msg}`);
   if (/not running|has stopped|already running|cannot start|not paused|is paused|is not created/i.test(msg)) {
     return new ConflictError(`${what}: ${msg}`);

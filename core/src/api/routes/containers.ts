@@ -5,6 +5,7 @@ import { InvalidParameterError } from '../../plugin-api/errors.js';
 import { engineHeaders } from '../api-version.js';
 import type { ApiDeps } from '../deps.js';
 import { boolParam, intParam, parseFilters } from '../query.js';
+import { entryNanos, timeParamNanos } from '../log-time.js';
 import { encodeEntry } from '../stdcopy.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { attachSink } from './attach-sink.js';
@@ -21,6 +22,8 @@ function matches(c: ContainerRecord, filters: Map<string, string[]>): boolean {
       switch (key) {
         case 'status':
           return c.State.Status === v;
+        case 'health':
+          return (c.State.Health?.Status ?? 'none') === v;
         case 'name':
           return c.Name.slice(1).includes(v.replace(/^\//, ''));
         case 'id':
@@ -60,7 +63,7 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     const filters = parseFilters(q.filters);
     let list = containers
       .list()
-      .filter((c) => (all || c.State.Running || filters.has('status')) && matches(c, filters));
+      .filter((c) => (all || c.State.Running || c.State.Restarting || filters.has('status')) && matches(c, filters));
     if (limit > 0) list = list.slice(0, limit);
     return list.map(containerSummary);
   });
@@ -160,8 +163,8 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
       signal: abort.signal,
     });
     const timestamps = boolParam(q.timestamps);
-    const since = intParam(q.since, 'since') ?? 0;
-    const until = intParam(q.until, 'until') ?? 0;
+    const since = timeParamNanos(q.since, 'since');
+    const until = timeParamNanos(q.until, 'until');
     reply.hijack();
     const res = reply.raw;
     res.on('close', () => abort.abort(new Error('client went away')));
@@ -172,9 +175,9 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     res.flushHeaders();
     try {
       for await (const e of entries) {
-        const t = Date.parse(e.time) / 1000;
-        if (since > 0 && t < since) continue;
-        if (until > 0 && t > until) continue;
+        const t = entryNanos(e.time);
+        if (since > 0n && t < since) continue;
+        if (until > 0n && t > until) continue;
         if (e.stream === 'stdout' ? !stdout : !stderr) continue;
         if (!res.write(encodeEntry(e, { tty: c.Config.Tty, timestamps }))) {
           await new Promise((r) => res.once('drain', r));
