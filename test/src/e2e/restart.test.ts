@@ -97,3 +97,37 @@ test('storage left by a crash between removing a record and its snapshot is coll
   const run = await docker(['run', '--rm', reg.image, 'echo', 'still fine'], { host: second.dockerHost });
   t.is(run.stdout, 'still fine\n', run.stderr);
 });
+
+test('after kill -9 of skiffd, running containers can be attached to and exec’d into, and their logs go on', async (t) => {
+  const reg = await registryWithBusybox();
+  t.teardown(() => reg.stop());
+  const first = await startDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
+  t.teardown(async () => {
+    await first.stop();
+    await rm(dirname(first.socket), { recursive: true, force: true });
+  });
+  const host = first.dockerHost;
+  const ticker = 'i=0; while [ $i -lt 30 ]; do echo tick$i; i=$((i+1)); sleep 0.2; done; exit 6';
+  const started = await docker(['run', '-d', '--name', 'ticker', reg.image, 'sh', '-c', ticker], { host });
+  t.is(started.code, 0, started.stderr);
+
+  process.kill(first.pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  const second = await startDaemon({
+    storageDriver: 'overlay',
+    insecureRegistries: [reg.host],
+    root: first.root,
+    execRoot: first.execRoot,
+    socket: first.socket,
+  });
+  t.teardown(() => second.stop());
+  const exec = await docker(['exec', 'ticker', 'echo', 'exec-after-crash'], { host });
+  t.is(exec.stdout, 'exec-after-crash\n', exec.stderr);
+  const attach = await docker(['attach', 'ticker'], { host, timeoutMs: 60_000 });
+  t.is(attach.code, 6, attach.stderr);
+  t.regex(attach.stdout, /tick29\n$/);
+  const logs = await docker(['logs', 'ticker'], { host });
+  t.is(logs.stdout.split('\n').filter(Boolean).length, 30, 'output written while no daemon ran is in the log');
+  const state = await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'ticker'], { host });
+  t.is(state.stdout.trim(), 'exited 6');
+});
