@@ -1,16 +1,23 @@
 /**
- * `npm run bench`: runs the benchmarks (bench-run.ts: `docker run`; bench-pull.ts: `docker pull`)
- * and prints their reports. BENCH_ONLY=run|pull picks one; BENCH_DRIVERS (default overlay) the
+ * `npm run bench`: runs the benchmarks (bench-run.ts: `docker run`; bench-pull.ts: `docker pull`;
+ * bench-footprint.ts: memory, concurrency, `docker ps`) and prints their reports. BENCH_ONLY=run|pull|footprint picks one; BENCH_DRIVERS (default overlay) the
  * storage drivers; BENCH_RUNS / BENCH_PULL_RUNS the sample counts; BENCH_DOCKERD a dockerd binary.
  */
 
 import type { StorageDriverName } from '../harness/daemon.js';
+import { footprintBenchmark } from './bench-footprint.js';
 import { pullBenchmark } from './bench-pull.js';
 import { runBenchmark } from './bench-run.js';
 
 const BENCHMARKS = {
   run: () => runBenchmark({ runs: positive('BENCH_RUNS', 20), drivers }),
   pull: () => pullBenchmark({ runs: positive('BENCH_PULL_RUNS', 5), drivers }),
+  footprint: () =>
+    footprintBenchmark({
+      concurrent: positive('BENCH_CONCURRENT', 50),
+      psContainers: positive('BENCH_PS_CONTAINERS', 500),
+      drivers,
+    }),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

@@ -1,0 +1,151 @@
+/**
+ * The footprint benchmark, per engine (skiffd on the first BENCH_DRIVERS driver, and a private
+ * dockerd when installed): idle RSS of the engine's process tree; wall time of N `docker run -d`
+ * started concurrently; the engine's growth per running container (daemon plus monitors, not the
+ * containers' own processes); and the median latency of `docker ps -a` with M containers.
+ * BENCH_CONCURRENT (default 50) and BENCH_PS_CONTAINERS (default 500). A report, never a threshold.
+ */
+
+import { readdir, readFile } from 'node:fs/promises';
+import { docker } from '../harness/clients.js';
+import { type StorageDriverName, startDaemon } from '../harness/daemon.js';
+import { registryWithBusybox } from '../harness/fixture.js';
+import { type Engine, findDockerd, fmt, pull, startDockerd, timeDockerCli } from './run-bench.js';
+import { summarize } from './stats.js';
+
+const CONTAINER_COMMAND = 'sleep';
+
+/** pid → { ppid, rss KiB, comm } for every process on the host. */
+async function processTable(): Promise<Map<number, { ppid: number; rssKiB: number; comm: string }>> {
+  const out = new Map<number, { ppid: number; rssKiB: number; comm: string }>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
+    const field = (k: string) => new RegExp(`^${k}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+    if (!status) continue;
+    out.set(Number(name), {
+      ppid: Number(field('PPid') ?? 0),
+      rssKiB: Number(field('VmRSS') ?? 0),
+      comm: field('Name') ?? '',
+    });
+  }
+  return out;
+}
+
+/** RSS (MiB) of `root` and its descendants, leaving out the containers' own processes. */
+async function treeRssMiB(root: number): Promise<number> {
+  const table = await processTable();
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+  let kib = 0;
+  const walk = (pid: number) => {
+    const p = table.get(pid);
+    if (!p || p.comm === CONTAINER_COMMAND) return;
+    kib += p.rssKiB;
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  walk(root);
+  return kib / 1024;
+}
+
+interface Footprint {
+  name: string;
+  idleMiB: number;
+  concurrentMs: number;
+  perContainerMiB: number;
+  psMedianMs: number;
+}
+
+async function measure(engine: Engine, image: string, concurrent: number, psContainers: number): Promise<Footprint> {
+  await pull(engine, image);
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleMiB = await treeRssMiB(engine.pid);
+  const host = engine.dockerHost;
+  const t0 = performance.now();
+  const started = await Promise.all(
+    Array.from({ length: concurrent }, () =>
+      docker(['run', '-d', '--network', 'none', image, CONTAINER_COMMAND, '600'], { host, timeoutMs: 300_000 }),
+    ),
+  );
+  const concurrentMs = performance.now() - t0;
+  const failed = started.filter((r) => r.code !== 0);
+  if (failed.length) throw new Error(`${failed.length} of ${concurrent} runs failed: ${failed[0]!.stderr.trim()}`);
+  await new Promise((r) => setTimeout(r, 2000));
+  const perContainerMiB = ((await treeRssMiB(engine.pid)) - idleMiB) / concurrent;
+
+  for (let made = concurrent; made < psContainers; made += 10) {
+    const batch = Math.min(10, psContainers - made);
+    const created = await Promise.all(
+      Array.from({ length: batch }, () => docker(['create', '--network', 'none', image, 'true'], { host })),
+    );
+    const bad = created.find((r) => r.code !== 0);
+    if (bad) throw new Error(`docker create failed: ${bad.stderr.trim()}`);
+  }
+  const ps = summarize(await timeDockerCli(host, ['ps', '-a'], { runs: 10, warmups: 2 }));
+  return { name: engine.name, idleMiB, concurrentMs, perContainerMiB, psMedianMs: ps.median };
+}
+
+/** Runs the benchmark and prints its report; false when an engine failed. */
+export async function footprintBenchmark(opts: {
+  concurrent: number;
+  psContainers: number;
+  drivers: StorageDriverName[];
+}): Promise<boolean> {
+  const { concurrent, psContainers } = opts;
+  const driver = opts.drivers[0] ?? 'overlay';
+  const registry = await registryWithBusybox();
+  const results: Footprint[] = [];
+  let failed = false;
+  console.log(
+    `bench footprint: idle RSS, ${concurrent} concurrent docker run -d, growth per running container, docker ps -a with ${psContainers} containers`,
+  );
+  const engines: Array<{ name: string; start: () => Promise<Engine> }> = [
+    {
+      name: `skiffd (${driver})`,
+      start: async () => {
+        const d = await startDaemon({ storageDriver: driver, insecureRegistries: [registry.host] });
+        return {
+          name: `skiffd (${driver})`,
+          dockerHost: d.dockerHost,
+          pid: d.pid,
+          output: d.output,
+          stop: async () => void (await d.stop()),
+        };
+      },
+    },
+  ];
+  const dockerd = await findDockerd();
+  if (dockerd) engines.push({ name: 'dockerd', start: () => startDockerd(dockerd, registry.host) });
+  else console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
+  try {
+    for (const e of engines) {
+      let engine: Engine | undefined;
+      try {
+        engine = await e.start();
+        const f = await measure(engine, registry.image, concurrent, psContainers);
+        results.push(f);
+        console.log(
+          `  ${f.name}: idle ${f.idleMiB.toFixed(1)} MiB, ${concurrent} concurrent runs ${fmt(f.concurrentMs)}, ` +
+            `${f.perContainerMiB.toFixed(2)} MiB per running container, ps -a ${fmt(f.psMedianMs)}`,
+        );
+      } catch (err) {
+        failed = true;
+        console.error(`  ${e.name}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        await engine?.stop();
+      }
+    }
+  } finally {
+    await registry.stop();
+  }
+  const base = results.find((r) => r.name === 'dockerd');
+  if (base) {
+    for (const r of results.filter((x) => x !== base)) {
+      console.log(
+        `ratio ${r.name}/dockerd: idle RSS ${(r.idleMiB / base.idleMiB).toFixed(2)}x, concurrent runs ${(r.concurrentMs / base.concurrentMs).toFixed(2)}x, ` +
+          `per container ${(r.perContainerMiB / base.perContainerMiB).toFixed(2)}x, ps -a ${(r.psMedianMs / base.psMedianMs).toFixed(2)}x`,
+      );
+    }
+  }
+  return !failed;
+}
