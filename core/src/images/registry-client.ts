@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { digestOf, isSha256Digest, isValidDigest, matchesDigest } from '../content/digest.js';
 import type { ContentStore, Descriptor } from '../plugin-api/content.js';
 import {
@@ -36,6 +36,7 @@ import {
 } from './registry-errors.js';
 import { InsecureRegistryPolicy, registryHost } from './registry-hosts.js';
 import { RegistryAgents } from './registry-tls.js';
+import { loadUndici } from './undici-lazy.js';
 import {
   CONFIG_MEDIA_TYPES,
   defaultPlatform,
@@ -869,6 +870,7 @@ export class RegistryClient {
     if (init.deadline) signals.push(AbortSignal.timeout(this.timeoutMs));
     const dispatcher = await this.agents.dispatcher(url.host, this.policy.isInsecure(url.host));
     try {
+      const { request } = await loadUndici();
       return await request(url, {
         method: init.method,
         headers: { 'user-agent': this.userAgent, ...init.headers },

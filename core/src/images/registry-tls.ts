@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getCACertificates } from 'node:tls';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
+import { loadUndici } from './undici-lazy.js';
 import { InvalidParameterError } from '../plugin-api/errors.js';
 
 export const DEFAULT_CERTS_DIR = '/etc/skiff/certs.d';
@@ -89,28 +90,36 @@ export interface RegistryAgentsOptions {
  */
 export class RegistryAgents {
   private readonly common: Agent.Options;
-  private readonly plain: Agent;
-  private readonly plainInsecure: Agent;
+  private shared?: Promise<{ plain: Agent; plainInsecure: Agent }>;
   private readonly perHost = new Map<string, { fp: string; agent: Agent }>();
 
   constructor(private readonly options: RegistryAgentsOptions) {
     this.common = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
-    this.plain = this.agent({ ca: systemCaCertificates() });
-    this.plainInsecure = this.agent({ rejectUnauthorized: false });
   }
 
-  private agent(connect: Record<string, unknown>): Agent {
+  private async agent(connect: Record<string, unknown>): Promise<Agent> {
+    const { Agent } = await loadUndici();
     return new Agent({ ...this.common, connect: { timeout: this.options.timeoutMs, ...connect } });
+  }
+
+  /** The agents without per-host material, made on first use. */
+  private async defaults(insecure: boolean): Promise<Agent> {
+    this.shared ??= (async () => ({
+      plain: await this.agent({ ca: systemCaCertificates() }),
+      plainInsecure: await this.agent({ rejectUnauthorized: false }),
+    }))();
+    const { plain, plainInsecure } = await this.shared;
+    return insecure ? plainInsecure : plain;
   }
 
   /** The dispatcher for `host` (`host[:port]`). Throws InvalidParameterError on a broken certs.d entry. */
   async dispatcher(host: string, insecure: boolean): Promise<Agent> {
     const { certsDir } = this.options;
     const safe = certsDir && host !== '' && !host.includes('/') && host !== '.' && host !== '..';
-    if (!safe) return insecure ? this.plainInsecure : this.plain;
+    if (!safe) return this.defaults(insecure);
     const dir = join(certsDir, host);
     const fp = await fingerprint(dir);
-    if (fp === '') return insecure ? this.plainInsecure : this.plain;
+    if (fp === '') return this.defaults(insecure);
     const key = `${insecure ? 'i' : 's'}:${host}`;
     const cached = this.perHost.get(key);
     if (cached?.fp === fp) return cached.agent;
@@ -119,14 +128,15 @@ export class RegistryAgents {
       ? { rejectUnauthorized: false }
       : { ca: [...systemCaCertificates(), ...(files?.ca ?? [])] };
     if (files?.cert !== undefined) Object.assign(connect, { cert: files.cert, key: files.key });
-    const agent = this.agent(connect);
+    const agent = await this.agent(connect);
     this.perHost.set(key, { fp, agent });
     if (cached) void cached.agent.close().catch(() => {});
     return agent;
   }
 
   async close(): Promise<void> {
-    const agents = [this.plain, this.plainInsecure, ...[...this.perHost.values()].map((e) => e.agent)];
+    const shared = this.shared ? Object.values(await this.shared) : [];
+    const agents = [...shared, ...[...this.perHost.values()].map((e) => e.agent)];
     this.perHost.clear();
     await Promise.all(agents.map((a) => a.close()));
   }

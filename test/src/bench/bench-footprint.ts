@@ -32,20 +32,27 @@ async function processTable(): Promise<Map<number, { ppid: number; rssKiB: numbe
   return out;
 }
 
-/** RSS (MiB) of `root` and its descendants, leaving out the containers' own processes. */
-async function treeRssMiB(root: number): Promise<number> {
+/**
+ * RSS (MiB) of the engine — `root` and its descendants — and of the container monitors (the
+ * parents of the containers' processes: conmon for skiffd, containerd-shim for dockerd, which
+ * daemonizes out of the engine's tree), never counting the containers' own processes.
+ */
+async function footprintMiB(root: number): Promise<{ engine: number; monitors: number }> {
   const table = await processTable();
+  const monitors = new Set<number>();
+  for (const p of table.values()) if (p.comm === CONTAINER_COMMAND && table.has(p.ppid)) monitors.add(p.ppid);
   const children = new Map<number, number[]>();
   for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
   let kib = 0;
   const walk = (pid: number) => {
     const p = table.get(pid);
-    if (!p || p.comm === CONTAINER_COMMAND) return;
+    if (!p || p.comm === CONTAINER_COMMAND || monitors.has(pid)) return;
     kib += p.rssKiB;
     for (const c of children.get(pid) ?? []) walk(c);
   };
   walk(root);
-  return kib / 1024;
+  const monitorKiB = [...monitors].reduce((n, pid) => n + (table.get(pid)?.rssKiB ?? 0), 0);
+  return { engine: kib / 1024, monitors: monitorKiB / 1024 };
 }
 
 interface Footprint {
@@ -59,7 +66,7 @@ interface Footprint {
 async function measure(engine: Engine, image: string, concurrent: number, psContainers: number): Promise<Footprint> {
   await pull(engine, image);
   await new Promise((r) => setTimeout(r, 2000));
-  const idleMiB = await treeRssMiB(engine.pid);
+  const idleMiB = (await footprintMiB(engine.pid)).engine;
   const host = engine.dockerHost;
   const t0 = performance.now();
   const started = await Promise.all(
@@ -71,7 +78,8 @@ async function measure(engine: Engine, image: string, concurrent: number, psCont
   const failed = started.filter((r) => r.code !== 0);
   if (failed.length) throw new Error(`${failed.length} of ${concurrent} runs failed: ${failed[0]!.stderr.trim()}`);
   await new Promise((r) => setTimeout(r, 2000));
-  const perContainerMiB = ((await treeRssMiB(engine.pid)) - idleMiB) / concurrent;
+  const busy = await footprintMiB(engine.pid);
+  const perContainerMiB = (busy.engine - idleMiB + busy.monitors) / concurrent;
 
   for (let made = concurrent; made < psContainers; made += 10) {
     const batch = Math.min(10, psContainers - made);
