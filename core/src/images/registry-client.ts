@@ -200,6 +200,14 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Loads the HTTP client and the system CAs (~200 ms together) ahead of the first pull; the
+   * daemon calls this once it is serving, so neither start-up nor the first pull waits for it.
+   */
+  async warmUp(): Promise<void> {
+    await this.agents.warmUp();
+  }
+
   /** Closes idle connections. */
   async close(): Promise<void> {
     await this.agents.close();

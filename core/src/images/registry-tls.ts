@@ -102,6 +102,10 @@ export class RegistryAgents {
     return new Agent({ ...this.common, connect: { timeout: this.options.timeoutMs, ...connect } });
   }
 
+  async warmUp(): Promise<void> {
+    await this.defaults(false);
+  }
+
   /** The agents without per-host material, made on first use. */
   private async defaults(insecure: boolean): Promise<Agent> {
     this.shared ??= (async () => ({

@@ -2,7 +2,7 @@ type Undici = typeof import('undici');
 
 let loading: Promise<Undici> | undefined;
 
-/** undici, loaded on the first registry request: importing it costs an idle daemon ~20 MiB of RSS. */
+/** undici, loaded when first needed (RegistryClient.warmUp right after start-up): its import takes ~130 ms. */
 export function loadUndici(): Promise<Undici> {
   loading ??= import('undici');
   return loading;
