@@ -33,6 +33,8 @@ export const DEFAULT_LAYER_LIMITS: Readonly<LayerLimits> = Object.freeze({
 export interface ApplyLayerOptions {
   signal?: AbortSignal;
   limits?: Partial<LayerLimits>;
+  /** Sees every byte of the tar, end-of-archive padding included (for the diff ID), in order. */
+  onData?: (chunk: Buffer) => void;
 }
 
 const WHITEOUT = '.wh.';
@@ -286,6 +288,7 @@ export async function applyLayer(
       for await (const chunk of layer as AsyncIterable<Buffer>) {
         if (stop) break;
         bytes += chunk.length;
+        opts.onData?.(chunk);
         if (bytes > limits.maxBytes) {
           throw new InvalidParameterError(`layer is larger than ${limits.maxBytes} bytes uncompressed`);
         }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { withMounted } from '../host/index.js';
 import type { ContentStore } from '../plugin-api/content.js';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
@@ -122,20 +122,11 @@ export class LayerUnpacker {
     const mounts = await this.graph.prepare(tmpKey, parent ? layerKey(parent) : undefined);
     const hash = createHash('sha256');
     let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    await withMounted(mounts, async (dir) => {
-      const piped = tar.pipe(tap);
-      tar.on('error', (e) => piped.destroy(e));
-      await applyLayer(dir, piped, { signal: opts.signal });
-      // applyLayer may stop reading at the end-of-archive marker: hash whatever padding remains.
-      for await (const _ of piped);
-    });
+    const onData = (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+    };
+    await withMounted(mounts, (dir) => applyLayer(dir, tar, { signal: opts.signal, onData }));
     return { diffId: `sha256:${hash.digest('hex')}`, size };
   }
 
