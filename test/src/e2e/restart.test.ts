@@ -107,12 +107,14 @@ test('after kill -9 of skiffd, running containers can be attached to and exec’
     await rm(dirname(first.socket), { recursive: true, force: true });
   });
   const host = first.dockerHost;
-  const ticker = 'i=0; while [ $i -lt 30 ]; do echo tick$i; i=$((i+1)); sleep 0.2; done; exit 6';
+  // Ticks until told to stop (a file appears), so a slow machine cannot make it end too early.
+  const ticker = 'i=0; while [ ! -e /tmp/stop ]; do echo tick$i; i=$((i+1)); sleep 0.1; done; echo done; exit 6';
   const started = await docker(['run', '-d', '--name', 'ticker', reg.image, 'sh', '-c', ticker], { host });
   t.is(started.code, 0, started.stderr);
+  await new Promise((r) => setTimeout(r, 500));
 
   process.kill(first.pid, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 500));
   const second = await startDaemon({
     storageDriver: 'overlay',
     insecureRegistries: [reg.host],
@@ -123,11 +125,21 @@ test('after kill -9 of skiffd, running containers can be attached to and exec’
   t.teardown(() => second.stop());
   const exec = await docker(['exec', 'ticker', 'echo', 'exec-after-crash'], { host });
   t.is(exec.stdout, 'exec-after-crash\n', exec.stderr);
-  const attach = await docker(['attach', 'ticker'], { host, timeoutMs: 60_000 });
-  t.is(attach.code, 6, attach.stderr);
-  t.regex(attach.stdout, /tick29\n$/);
-  const logs = await docker(['logs', 'ticker'], { host });
-  t.is(logs.stdout.split('\n').filter(Boolean).length, 30, 'output written while no daemon ran is in the log');
+  const attach = docker(['attach', 'ticker'], { host, timeoutMs: 60_000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  t.is((await docker(['exec', 'ticker', 'touch', '/tmp/stop'], { host })).code, 0);
+  const attached = await attach;
+  t.is(attached.code, 6, attached.stderr);
+  t.regex(attached.stdout, /tick\d+\ndone\n$/);
+  const logs = (await docker(['logs', 'ticker'], { host })).stdout.split('\n').filter(Boolean);
+  t.is(logs[0], 'tick0');
+  t.is(logs.at(-1), 'done');
+  t.true(logs.length > 10, 'output written while no daemon ran is in the log');
+  t.deepEqual(
+    logs.slice(0, -1),
+    logs.slice(0, -1).map((_, k) => `tick${k}`),
+    'no line lost or repeated across the crash',
+  );
   const state = await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'ticker'], { host });
   t.is(state.stdout.trim(), 'exited 6');
 });
