@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import test from 'ava';
-import { api, docker, driverDaemons, registryWithBusybox, sleep, startDaemon } from '../harness/index.js';
+import { api, docker, driverDaemons, registryWithBusybox, sleep, startRestartableDaemon } from '../harness/index.js';
 
 // Restart policies and healthchecks with the docker CLI. Expected values follow moby:
 // restartmanager/restartmanager.go (policies, back-off), daemon/monitor.go (RestartCount, die/start),
@@ -276,12 +274,9 @@ test('--no-healthcheck and no healthcheck leave State.Health out', async (t) => 
 test('after a skiffd restart: always comes back (own exit or user stop), unless-stopped stays stopped', async (t) => {
   const reg = await registryWithBusybox();
   t.teardown(() => reg.stop());
-  const first = await startDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
-  t.teardown(async () => {
-    await first.stop();
-    await rm(dirname(first.socket), { recursive: true, force: true });
-  });
-  const host = first.dockerHost;
+  const d = await startRestartableDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
+  t.teardown(() => d.stop());
+  const host = d.current.dockerHost;
   const cli = (args: string[]) => docker(args, { host });
   const inspect = async (ref: string, format: string) => (await cli(['inspect', '-f', format, ref])).stdout.trim();
   for (const [n, policy] of [
@@ -290,36 +285,28 @@ test('after a skiffd restart: always comes back (own exit or user stop), unless-
     ['unless', 'unless-stopped'],
   ] as const) {
     const r = await cli(['run', '-d', '--name', n, '--restart', policy, reg.image, 'sleep', '600']);
-    t.is(r.code, 0, `${r.stderr}\n--- skiffd:\n${first.output()}`);
+    t.is(r.code, 0, `${r.stderr}\n--- skiffd:\n${d.current.output()}`);
   }
   t.is((await cli(['stop', '-t', '0', 'user-stopped', 'unless'])).code, 0);
   const pid = Number(await inspect('own-exit', '{{.State.Pid}}'));
   t.true(pid > 0);
 
-  t.is((await first.stop({ keepState: true })).code, 0);
   // Its process dies while no daemon runs: an exit of its own, not a user's stop.
-  process.kill(pid, 'SIGKILL');
-  await until(
-    async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    (gone) => gone,
-    'the killed process to go',
-  );
-
-  const second = await startDaemon({
-    storageDriver: 'overlay',
-    insecureRegistries: [reg.host],
-    root: first.root,
-    execRoot: first.execRoot,
-    socket: first.socket,
+  await d.restart('sigterm', async () => {
+    process.kill(pid, 'SIGKILL');
+    await until(
+      async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      (gone) => gone,
+      'the killed process to go',
+    );
   });
-  t.teardown(() => second.stop());
   await until(
     () => inspect('own-exit', '{{.State.Status}}'),
     (v) => v === 'running',

@@ -1,8 +1,8 @@
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import test from 'ava';
-import { docker, registryWithBusybox, startDaemon } from '../harness/index.js';
+import { docker, registryWithBusybox, startRestartableDaemon } from '../harness/index.js';
 
 // Containers run under conmon, not under skiffd: they outlive the daemon, and a new daemon on the
 // same root picks them up again, including exits that happened while no daemon was running.
@@ -10,32 +10,19 @@ import { docker, registryWithBusybox, startDaemon } from '../harness/index.js';
 test('containers survive a daemon restart and their exits are still reported', async (t) => {
   const reg = await registryWithBusybox();
   t.teardown(() => reg.stop());
-  const first = await startDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
-  t.teardown(async () => {
-    await first.stop();
-    await rm(dirname(first.socket), { recursive: true, force: true });
-  });
-  const host = first.dockerHost;
+  const d = await startRestartableDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
+  t.teardown(() => d.stop());
+  const host = d.current.dockerHost;
   const run = async (...args: string[]) => {
     const r = await docker(['run', '-d', ...args], { host });
-    t.is(r.code, 0, `${r.stderr}\n--- skiffd:\n${first.output()}`);
+    t.is(r.code, 0, `${r.stderr}\n--- skiffd:\n${d.current.output()}`);
     return r.stdout.trim();
   };
   const sleeper = await run('--name', 'sleeper', reg.image, 'sleep', '600');
   const quitter = await run('--name', 'quitter', reg.image, 'sh', '-c', 'sleep 2; exit 7');
 
-  t.is((await first.stop({ keepState: true })).code, 0);
-  const exitedMeanwhile = new Promise((r) => setTimeout(r, 2500));
-  await exitedMeanwhile;
-
-  const second = await startDaemon({
-    storageDriver: 'overlay',
-    insecureRegistries: [reg.host],
-    root: first.root,
-    execRoot: first.execRoot,
-    socket: first.socket,
-  });
-  t.teardown(() => second.stop());
+  // The quitter exits while no daemon runs.
+  const second = await d.restart('sigterm', () => new Promise((r) => setTimeout(r, 2500)));
   const ps = await docker(['ps', '--no-trunc', '--format', '{{.ID}} {{.Status}}'], { host });
   t.regex(ps.stdout, new RegExp(`^${sleeper} Up `, 'm'), `${ps.stdout}\n--- skiffd:\n${second.output()}`);
   t.false(ps.stdout.includes(quitter));
@@ -65,35 +52,24 @@ async function pathsMentioning(dir: string, needle: string): Promise<string[]> {
 test('storage left by a crash between removing a record and its snapshot is collected at start-up', async (t) => {
   const reg = await registryWithBusybox();
   t.teardown(() => reg.stop());
-  const first = await startDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
-  t.teardown(async () => {
-    await first.stop();
-    await rm(dirname(first.socket), { recursive: true, force: true });
-  });
-  const created = await docker(['create', reg.image, 'true'], { host: first.dockerHost });
+  const d = await startRestartableDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
+  t.teardown(() => d.stop());
+  const root = d.current.root;
+  const created = await docker(['create', reg.image, 'true'], { host: d.current.dockerHost });
   t.is(created.code, 0, created.stderr);
   const id = created.stdout.trim();
-  t.is((await first.stop({ keepState: true })).code, 0);
-  const before = await pathsMentioning(first.root, id);
-  t.true(
-    before.some((p) => p.includes('/plugins/')),
-    `the graph driver records the snapshot: ${before.join(', ')}`,
-  );
-
-  // What a crash right after deleting the record would leave behind.
-  const db = new DatabaseSync(join(first.root, 'skiff.db'));
-  db.prepare('DELETE FROM containers WHERE id = ?').run(id);
-  db.close();
-
-  const second = await startDaemon({
-    storageDriver: 'overlay',
-    insecureRegistries: [reg.host],
-    root: first.root,
-    execRoot: first.execRoot,
-    socket: first.socket,
+  const second = await d.restart('sigterm', async () => {
+    const before = await pathsMentioning(root, id);
+    t.true(
+      before.some((p) => p.includes('/plugins/')),
+      `the graph driver records the snapshot: ${before.join(', ')}`,
+    );
+    // What a crash right after deleting the record would leave behind.
+    const db = new DatabaseSync(join(root, 'skiff.db'));
+    db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    db.close();
   });
-  t.teardown(() => second.stop());
-  t.deepEqual(await pathsMentioning(first.root, id), []);
+  t.deepEqual(await pathsMentioning(root, id), []);
   const run = await docker(['run', '--rm', reg.image, 'echo', 'still fine'], { host: second.dockerHost });
   t.is(run.stdout, 'still fine\n', run.stderr);
 });
@@ -101,28 +77,16 @@ test('storage left by a crash between removing a record and its snapshot is coll
 test('after kill -9 of skiffd, running containers can be attached to and exec’d into, and their logs go on', async (t) => {
   const reg = await registryWithBusybox();
   t.teardown(() => reg.stop());
-  const first = await startDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
-  t.teardown(async () => {
-    await first.stop();
-    await rm(dirname(first.socket), { recursive: true, force: true });
-  });
-  const host = first.dockerHost;
+  const d = await startRestartableDaemon({ storageDriver: 'overlay', insecureRegistries: [reg.host] });
+  t.teardown(() => d.stop());
+  const host = d.current.dockerHost;
   // Ticks until told to stop (a file appears), so a slow machine cannot make it end too early.
   const ticker = 'i=0; while [ ! -e /tmp/stop ]; do echo tick$i; i=$((i+1)); sleep 0.1; done; echo done; exit 6';
   const started = await docker(['run', '-d', '--name', 'ticker', reg.image, 'sh', '-c', ticker], { host });
   t.is(started.code, 0, started.stderr);
   await new Promise((r) => setTimeout(r, 500));
 
-  process.kill(first.pid, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 500));
-  const second = await startDaemon({
-    storageDriver: 'overlay',
-    insecureRegistries: [reg.host],
-    root: first.root,
-    execRoot: first.execRoot,
-    socket: first.socket,
-  });
-  t.teardown(() => second.stop());
+  await d.restart('sigkill');
   const exec = await docker(['exec', 'ticker', 'echo', 'exec-after-crash'], { host });
   t.is(exec.stdout, 'exec-after-crash\n', exec.stderr);
   const attach = docker(['attach', 'ticker'], { host, timeoutMs: 60_000 });

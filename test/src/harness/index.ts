@@ -33,3 +33,4 @@ export {
   type TokenServer,
 } from './registry-auth.js';
 export { type CertFiles, createTestCa, type TestCa } from './tls-certs.js';
+export { type RestartableDaemon, startRestartableDaemon } from './restartable.js';
