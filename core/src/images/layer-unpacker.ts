@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { withMounted } from '../host/index.js';
 import type { ContentStore } from '../plugin-api/content.js';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
-import type { GraphDriver } from '../plugin-api/graph-driver.js';
+import { type GraphDriver, SnapshotLabels } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';
 import { applyLayer } from './apply-layer.js';
 import { chainIds, layerKey } from './chain-id.js';
@@ -119,7 +119,9 @@ export class LayerUnpacker {
     tar: Readable,
     opts: UnpackOptions,
   ): Promise<{ diffId: string; size: number }> {
-    const mounts = await this.graph.prepare(tmpKey, parent ? layerKey(parent) : undefined);
+    const mounts = await this.graph.prepare(tmpKey, parent ? layerKey(parent) : undefined, {
+      labels: { [SnapshotLabels.Unpack]: 'true' },
+    });
     const hash = createHash('sha256');
     let size = 0;
     const onData = (chunk: Buffer) => {

@@ -1,6 +1,16 @@
 import type { Mount } from './mount.js';
 
 export type Labels = Record<string, string>;
+
+/** Labels the core puts on snapshots; drivers may act on them. */
+export const SnapshotLabels = {
+  /**
+   * The active snapshot only receives one layer from the image unpacker, then is committed or
+   * removed; after a crash the core removes it (it never becomes a container's rootfs). A driver
+   * may trade the durability of its writes for speed here, as dockerd's graph drivers do.
+   */
+  Unpack: 'skiff.snapshot/unpack',
+} as const;
 export type SnapshotKind = 'active' | 'committed' | 'view';
 
 export interface SnapshotInfo {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { diskUsage, type SnapshotRecord, SnapshotStore } from '@skiff/core/host';
 import {
@@ -9,6 +10,7 @@ import {
   type Labels,
   type Mount,
   type SnapshotInfo,
+  SnapshotLabels,
 } from '@skiff/core/plugin-api';
 import { MAX_LAYERS, overlayMounts, shortId } from './layout.js';
 
@@ -20,6 +22,14 @@ function defaultOverlayOptions(): string[] {
   }
   return opts;
 }
+
+/** overlayfs learned the `volatile` mount option in Linux 5.10. */
+const VOLATILE_SUPPORTED = (() => {
+  const [major = 0, minor = 0] = release()
+    .split('.')
+    .map((n) => Number.parseInt(n, 10));
+  return major > 5 || (major === 5 && minor >= 10);
+})();
 
 /**
  * overlayfs graph driver. Each snapshot is `s/<id>/{fs,work}`; a committed snapshot's `fs` is
@@ -91,9 +101,12 @@ export class OverlayDriver implements GraphDriver {
     }
     const lowers = rec.parent === undefined ? [] : store.chain(rec.parent).map((r) => this.linkOf(r.id));
     const dir = this.dirOf(rec.id);
+    // An unpack snapshot's upper is written once and committed: `volatile` spares the unmount
+    // its syncfs of the upper (about 50 ms per 16 MiB layer here); dockerd never syncs layers either.
+    const unpack = rec.kind === 'active' && rec.labels[SnapshotLabels.Unpack] === 'true' && VOLATILE_SUPPORTED;
     return overlayMounts({
       lowers,
-      extraOptions: this.extraOptions,
+      extraOptions: unpack ? [...this.extraOptions, 'volatile'] : this.extraOptions,
       ...(rec.kind === 'active' ? { upper: { fs: join(dir, 'fs'), work: join(dir, 'work') } } : {}),
     });
   }
