@@ -5,3 +5,4 @@ export * from './mountinfo.js';
 export * from './resolve.js';
 export * from './snapshot-store.js';
 export * from './usage.js';
+export * from './static-network-driver.js';

@@ -7,7 +7,7 @@ import { run } from '../host/exec.js';
 import { isErrno } from '../host/fs.js';
 import { resolveDirInRoot, splitRelativePath } from '../host/resolve.js';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
-import { drainOrClose } from '../util/drain.js';
+import { feedStream } from '../util/drain.js';
 
 /** Host-side failures that say nothing about the archive itself. */
 const FS_ERRNOS = ['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOMEM'];
@@ -280,29 +280,17 @@ export async function applyLayer(
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   const limits = { ...DEFAULT_LAYER_LIMITS, ...opts.limits };
-  let stop = false;
   let sourceError: unknown;
   let bytes = 0;
-  const feeding = (async () => {
-    try {
-      for await (const chunk of layer as AsyncIterable<Buffer>) {
-        if (stop) break;
-        bytes += chunk.length;
-        opts.onData?.(chunk);
-        if (bytes > limits.maxBytes) {
-          throw new InvalidParameterError(`layer is larger than ${limits.maxBytes} bytes uncompressed`);
-        }
-        if (!extract.write(chunk)) {
-          await drainOrClose(extract);
-        }
-        if (extract.destroyed) break;
-      }
-      if (!extract.destroyed) extract.end(undefined);
-    } catch (e) {
-      sourceError = e;
-      extract.destroy(e as Error);
+  const feeding = feedStream(layer as AsyncIterable<Buffer>, extract, (chunk) => {
+    bytes += chunk.length;
+    opts.onData?.(chunk);
+    if (bytes > limits.maxBytes) {
+      throw new InvalidParameterError(`layer is larger than ${limits.maxBytes} bytes uncompressed`);
     }
-  })();
+  }).then((e) => {
+    sourceError = e;
+  });
 
   try {
     let entries = 0;
@@ -316,7 +304,6 @@ export async function applyLayer(
     await writer.finish();
     return { size: writer.size };
   } catch (e) {
-    stop = true;
     extract.destroy(null as never);
     const src = layer as Partial<Readable>;
     if (typeof src.destroy === 'function') src.destroy();

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import type { ContentStore } from '../plugin-api/content.js';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
-import { drainOrClose } from '../util/drain.js';
+import { feedStream } from '../util/drain.js';
 
 /** A regular file of the archive, now a blob of the content store. */
 export interface ArchiveFile {
@@ -140,22 +140,9 @@ export async function ingestArchive(
   const onAbort = () => extract.destroy(opts.signal?.reason as Error);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let sourceError: unknown;
-  let stop = false;
-  const feeding = (async () => {
-    try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        if (stop) break;
-        if (!extract.write(chunk)) {
-          await drainOrClose(extract);
-        }
-        if (extract.destroyed) break;
-      }
-      if (!extract.destroyed) extract.end(undefined);
-    } catch (e) {
-      sourceError = e;
-      extract.destroy(e as Error);
-    }
-  })();
+  const feeding = feedStream(source as AsyncIterable<Buffer>, extract).then((e) => {
+    sourceError = e;
+  });
 
   const ingestId = randomBytes(6).toString('hex');
   let n = 0;
@@ -187,7 +174,6 @@ export async function ingestArchive(
     }
     return archive;
   } catch (e) {
-    stop = true;
     extract.destroy();
     source.destroy();
     await feeding.catch(() => {});
