@@ -1,6 +1,7 @@
 export * from './content.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './firewall.js';
 export * from './graph-driver.js';
 export * from './ipam.js';
 export * from './logger.js';

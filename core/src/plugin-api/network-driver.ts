@@ -38,7 +38,11 @@ export interface PortMapping {
 }
 
 export interface AttachRequest {
+  /** Unique per (container, network) attachment; stable for its lifetime (Docker's EndpointID). */
+  endpointId: string;
   containerId: string;
+  /** Names this endpoint answers to on the network's DNS: container name, aliases, short id. */
+  dnsNames: string[];
   network: NetworkSpec;
   /** Path of the container's network namespace (a bind-mounted nsfs file). */
   netnsPath: string;
@@ -71,4 +75,14 @@ export interface NetworkDriver {
   attach(req: AttachRequest): Promise<AttachResult>;
   /** Best-effort and repeatable; `prev` may be null after a crash. */
   detach(req: AttachRequest, prev: AttachResult | null): Promise<void>;
+  /**
+   * Daemon start: the networks and the endpoints that survived (containers still running) as the
+   * core recorded them. The driver re-creates what is missing from the host (a bridge, DNS
+   * records, firewall rules) and forgets everything else. Endpoints of exited containers are
+   * detached by the core before this call.
+   */
+  restore?(
+    networks: { spec: NetworkSpec; pools: IpamPool[]; state: Labels }[],
+    endpoints: { req: AttachRequest; result: AttachResult }[],
+  ): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { ContentStore } from './content.js';
 import type { EventBus } from './events.js';
+import type { Firewall } from './firewall.js';
 import type { GraphDriver } from './graph-driver.js';
 import type { IpamDriver } from './ipam.js';
 import type { Logger } from './logger.js';
@@ -24,6 +25,8 @@ export const Tokens = {
   /** The runtime chosen by `default-runtime`. */
   Runtime: token<Runtime>('runtime'),
   IpamDriver: token<IpamDriver>('ipam-driver'),
+  /** The firewall chosen by `firewall-driver`. */
+  Firewall: token<Firewall>('firewall'),
 } as const;
 
 /** What each plugin kind provides. */
@@ -33,6 +36,7 @@ export interface DriverKinds {
   ipam: IpamDriver;
   runtime: Runtime;
   volume: VolumeDriver;
+  firewall: Firewall;
 }
 export type PluginKind = keyof DriverKinds;
-export const PLUGIN_KINDS: readonly PluginKind[] = ['storage', 'network', 'ipam', 'runtime', 'volume'];
+export const PLUGIN_KINDS: readonly PluginKind[] = ['storage', 'network', 'ipam', 'runtime', 'volume', 'firewall'];
