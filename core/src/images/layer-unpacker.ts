@@ -21,6 +21,19 @@ export interface LayerIdentity {
 
 export interface UnpackOptions {
   signal?: AbortSignal;
+  /**
+   * Settles once `parent` is committed. With a graph driver that takes layers as plain
+   * directories (`diffDirs`) the layer is written meanwhile and only its commit waits; with any
+   * other driver the caller must not start the unpack before.
+   */
+  parentCommitted?: Promise<unknown>;
+}
+
+interface Applied {
+  diffId: string;
+  size: number;
+  /** Options for the commit: the parent of a snapshot made without one. */
+  commit: { parent?: string };
 }
 
 /**
@@ -37,6 +50,11 @@ export class LayerUnpacker {
     private readonly graph: GraphDriver,
     private readonly log: Logger,
   ) {}
+
+  /** Layers can be written before their parents are committed (see UnpackOptions.parentCommitted). */
+  get parallel(): boolean {
+    return !!this.graph.capabilities().diffDirs && !!this.graph.prepareDiff;
+  }
 
   /**
    * Runs `job` unless the chain is already committed; callers asking for a chain that is being
@@ -66,13 +84,14 @@ export class LayerUnpacker {
   ): Promise<{ size: number }> {
     const tmpKey = this.tmpKey(layer.chainId);
     try {
-      const { diffId, size } = await this.apply(tmpKey, parent, tar, opts);
+      const { diffId, size, commit } = await this.apply(tmpKey, parent, tar, opts);
       if (diffId !== layer.diffId) {
         throw new InvalidParameterError(
           `layer ${layer.label} does not match its diff ID: expected ${layer.diffId}, got ${diffId}`,
         );
       }
-      await this.graph.commit(layerKey(layer.chainId), tmpKey);
+      await opts.parentCommitted;
+      await this.graph.commit(layerKey(layer.chainId), tmpKey, commit);
       this.store.putLayer(layer.chainId, layer.diffId, parent, size);
       this.log.debug('layer unpacked', { chainId: layer.chainId });
       return { size };
@@ -94,10 +113,11 @@ export class LayerUnpacker {
     const tmpKey = this.tmpKey(parent ?? 'base');
     let committed = false;
     try {
-      const { diffId, size } = await this.apply(tmpKey, parent, tar, opts);
+      const { diffId, size, commit } = await this.apply(tmpKey, parent, tar, opts);
       const chainId = parent ? chainIds([parent, diffId])[1]! : diffId;
+      await opts.parentCommitted;
       const created = await this.ensure(chainId, async () => {
-        await this.graph.commit(layerKey(chainId), tmpKey);
+        await this.graph.commit(layerKey(chainId), tmpKey, commit);
         committed = true;
         this.store.putLayer(chainId, diffId, parent, size);
       });
@@ -112,24 +132,36 @@ export class LayerUnpacker {
     return `extract-${randomBytes(6).toString('hex')}-${layerKey(chainId)}`;
   }
 
-  /** Prepares `tmpKey` above `parent` and applies the tar on it, hashing every byte. */
+  /**
+   * Prepares `tmpKey` and applies the tar on it, hashing every byte: as a plain directory of its
+   * own when the driver takes those (put on `parent` at commit), else mounted above `parent`.
+   */
   private async apply(
     tmpKey: string,
     parent: string | undefined,
     tar: Readable,
     opts: UnpackOptions,
-  ): Promise<{ diffId: string; size: number }> {
-    const mounts = await this.graph.prepare(tmpKey, parent ? layerKey(parent) : undefined, {
-      labels: { [SnapshotLabels.Unpack]: 'true' },
-    });
+  ): Promise<Applied> {
+    const labels = { [SnapshotLabels.Unpack]: 'true' };
+    const parentKey = parent ? layerKey(parent) : undefined;
     const hash = createHash('sha256');
     let size = 0;
     const onData = (chunk: Buffer) => {
       hash.update(chunk);
       size += chunk.length;
     };
-    await withMounted(mounts, (dir) => applyLayer(dir, tar, { signal: opts.signal, onData }));
-    return { diffId: `sha256:${hash.digest('hex')}`, size };
+    const { diffDirs } = this.graph.capabilities();
+    let commit: Applied['commit'] = {};
+    if (diffDirs && this.graph.prepareDiff) {
+      const dir = await this.graph.prepareDiff(tmpKey, { labels });
+      await applyLayer(dir, tar, { signal: opts.signal, onData, whiteouts: diffDirs });
+      if (parentKey) commit = { parent: parentKey };
+    } else {
+      await opts.parentCommitted;
+      const mounts = await this.graph.prepare(tmpKey, parentKey, { labels });
+      await withMounted(mounts, (dir) => applyLayer(dir, tar, { signal: opts.signal, onData }));
+    }
+    return { diffId: `sha256:${hash.digest('hex')}`, size, commit };
   }
 
   private async failed(tmpKey: string | undefined, tar: Readable, label: string, err: unknown): Promise<Error> {

@@ -26,14 +26,23 @@ export interface GraphDriverCapabilities {
   maxLayers: number;
   /** Snapshots share unchanged files with their parents (copy-on-write), so usage excludes parents. */
   copyOnWrite: boolean;
+  /**
+   * The driver stores each layer as a plain directory of its own changes and implements
+   * `prepareDiff`: the core may then write a layer before its parent is committed (layers of one
+   * pull unpack in parallel) and without mounting anything. The value names the on-disk form of
+   * deletions the driver expects; `overlay`: a deleted name is a 0:0 character device, an opaque
+   * directory carries the xattr `trusted.overlay.opaque=y`.
+   */
+  diffDirs?: 'overlay';
 }
 
 /**
  * A graph driver manages snapshots: a committed snapshot is an image layer, an active one is
  * writable (a layer being unpacked, or a container's rootfs). It returns mounts and never
  * mounts anything in the host's view of the world itself; the core or runtime performs them.
- * Diffs are applied by the core onto the mounted active snapshot, so whiteouts are
- * made by the kernel (overlay) or by plain deletes (vfs).
+ * Diffs are applied by the core onto the mounted active snapshot, so whiteouts are made by the
+ * kernel (overlay) or by plain deletes (vfs) — or, for drivers with `diffDirs`, written by the core
+ * into the layer's own directory in the form the driver declares.
  */
 export interface GraphDriver {
   readonly name: string;
@@ -44,8 +53,17 @@ export interface GraphDriver {
   view(key: string, parent: string, opts?: { labels?: Labels }): Promise<Mount[]>;
   /** The mounts of an existing active or view snapshot. NotFoundError if absent. */
   mounts(key: string): Promise<Mount[]>;
-  /** Turns active snapshot `key` into committed snapshot `name`; `key` is gone afterwards. */
-  commit(name: string, key: string, opts?: { labels?: Labels }): Promise<void>;
+  /**
+   * Only with `capabilities().diffDirs`: an empty active snapshot that has no parent yet, as the
+   * directory the core writes one layer's changes into (deletions in the declared form). It is
+   * never mounted; `commit` with `parent` puts it on its parent.
+   */
+  prepareDiff?(key: string, opts?: { labels?: Labels }): Promise<string>;
+  /**
+   * Turns active snapshot `key` into committed snapshot `name`; `key` is gone afterwards. `parent`
+   * (a committed snapshot) is only for snapshots made by `prepareDiff`.
+   */
+  commit(name: string, key: string, opts?: { labels?: Labels; parent?: string }): Promise<void>;
   /** Removes a snapshot. ConflictError while it has children; NotFoundError if absent. */
   remove(key: string): Promise<void>;
   stat(key: string): Promise<SnapshotInfo>;

@@ -49,7 +49,10 @@ function uniq(prefix: string): string {
   return `${prefix}-${process.pid}-${++seq}`;
 }
 
-/** Unpacks `entries` as a new committed layer `name` on `parent`, as the image service does. */
+/**
+ * Unpacks `entries` as a new committed layer `name` on `parent`, as the image service does: into
+ * a directory of its own with drivers that take those (`diffDirs`), else onto the mounted snapshot.
+ */
 export async function commitLayer(
   d: GraphDriver,
   name: string,
@@ -57,6 +60,13 @@ export async function commitLayer(
   entries: readonly LayerEntry[],
 ): Promise<void> {
   const tmp = uniq(`extract-${name}`);
+  const { diffDirs } = d.capabilities();
+  if (diffDirs && d.prepareDiff) {
+    const dir = await d.prepareDiff(tmp);
+    await applyLayer(dir, layerTar(entries), { whiteouts: diffDirs });
+    await d.commit(name, tmp, parent === undefined ? {} : { parent });
+    return;
+  }
   const mounts = await d.prepare(tmp, parent);
   await withMounted(mounts, (dir) => applyLayer(dir, layerTar(entries)));
   await d.commit(name, tmp);
@@ -438,6 +448,38 @@ export function graphDriverSuite(test: TestFn, name: string, factory: (root: str
     });
     t.deepEqual(await viewTree(d, 'l2'), { d: 'd', 'd/new': 'f:n' });
     await assertDiffRoundTrip(t, d, 'l2', 'l1');
+  });
+
+  it('diff directories: written before the parent exists, put on it at commit (drivers with diffDirs)', async (t, d) => {
+    const { diffDirs } = d.capabilities();
+    if (!diffDirs || !d.prepareDiff) {
+      t.pass('the driver takes layers only on mounted snapshots');
+      return;
+    }
+    const child = await d.prepareDiff('child-diff');
+    await applyLayer(
+      child,
+      layerTar([
+        { name: '.wh.a', content: '' },
+        { name: 'b', content: 'new' },
+      ]),
+      {
+        whiteouts: diffDirs,
+      },
+    );
+    t.is((await d.stat('child-diff')).parent, undefined);
+    await commitLayer(d, 'base', undefined, [
+      { name: 'a', content: 'a' },
+      { name: 'b', content: 'old' },
+    ]);
+    const normal = await d.prepare('normal', 'base');
+    t.true(normal.length > 0);
+    await t.throwsAsync(d.commit('wrong', 'normal', { parent: 'base' }), { instanceOf: InvalidParameterError });
+    await t.throwsAsync(d.commit('early', 'child-diff', { parent: 'absent' }), { instanceOf: NotFoundError });
+    await d.commit('child', 'child-diff', { parent: 'base' });
+    t.is((await d.stat('child')).parent, 'base');
+    t.deepEqual(await viewTree(d, 'child'), { b: 'f:new' });
+    await t.throwsAsync(d.remove('base'), { instanceOf: ConflictError });
   });
 
   it('remove goes top-down: each parent is refused until its last child is gone', async (t, d) => {

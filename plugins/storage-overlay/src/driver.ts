@@ -38,8 +38,8 @@ const VOLATILE_SUPPORTED = (() => {
  * relative to `l/` each costs 11 bytes of the one-page option string. Metadata lives in `meta/`
  * (one atomic record per snapshot).
  *
- * Whiteouts are never written by skiff itself: layers are applied onto the mounted overlay, so
- * the kernel turns deletes into its own whiteouts (0:0 character devices) in the upper dir.
+ * Layers are written straight into their `fs` dir (`prepareDiff`), with deletions in overlay's own
+ * form (0:0 character devices, `trusted.overlay.opaque`), so image layers need no mount at all.
  */
 export class OverlayDriver implements GraphDriver {
   readonly name = 'overlay';
@@ -52,7 +52,7 @@ export class OverlayDriver implements GraphDriver {
   ) {}
 
   capabilities(): GraphDriverCapabilities {
-    return { maxLayers: MAX_LAYERS, copyOnWrite: true };
+    return { maxLayers: MAX_LAYERS, copyOnWrite: true, diffDirs: 'overlay' };
   }
 
   private store(): Promise<SnapshotStore> {
@@ -114,21 +114,33 @@ export class OverlayDriver implements GraphDriver {
   async prepare(key: string, parent?: string, opts: { labels?: Labels } = {}): Promise<Mount[]> {
     const store = await this.store();
     return store.create(key, { kind: 'active', parent, labels: opts.labels }, async (rec) => {
-      const dir = this.dirOf(rec.id);
-      try {
-        // Check the stack fits before touching the disk.
-        const mounts = this.mountsFor(store, rec);
-        await mkdir(dir, { mode: 0o700 });
-        await mkdir(join(dir, 'fs'), { mode: 0o755 });
-        await mkdir(join(dir, 'work'), { mode: 0o700 });
-        await this.link(rec.id);
-        return mounts;
-      } catch (e) {
-        await rm(this.linkOf(rec.id), { force: true });
-        await rm(dir, { recursive: true, force: true });
-        throw e;
-      }
+      // Check the stack fits before touching the disk.
+      const mounts = this.mountsFor(store, rec);
+      await this.makeDirs(rec.id);
+      return mounts;
     });
+  }
+
+  async prepareDiff(key: string, opts: { labels?: Labels } = {}): Promise<string> {
+    const store = await this.store();
+    return store.create(key, { kind: 'active', labels: opts.labels }, async (rec) => {
+      await this.makeDirs(rec.id);
+      return join(this.dirOf(rec.id), 'fs');
+    });
+  }
+
+  private async makeDirs(id: string): Promise<void> {
+    const dir = this.dirOf(id);
+    try {
+      await mkdir(dir, { mode: 0o700 });
+      await mkdir(join(dir, 'fs'), { mode: 0o755 });
+      await mkdir(join(dir, 'work'), { mode: 0o700 });
+      await this.link(id);
+    } catch (e) {
+      await rm(this.linkOf(id), { force: true });
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   async view(key: string, parent: string, opts: { labels?: Labels } = {}): Promise<Mount[]> {
@@ -141,9 +153,13 @@ export class OverlayDriver implements GraphDriver {
     return this.mountsFor(store, store.require(key));
   }
 
-  async commit(name: string, key: string, opts: { labels?: Labels } = {}): Promise<void> {
+  async commit(name: string, key: string, opts: { labels?: Labels; parent?: string } = {}): Promise<void> {
     const store = await this.store();
-    await store.commit(name, key, opts.labels);
+    // A layer the container's upper must still fit on: fail at unpack, not at the first start.
+    if (opts.parent !== undefined && store.chain(opts.parent).length >= MAX_LAYERS) {
+      throw new InvalidParameterError(`snapshot would stack more than ${MAX_LAYERS} layers`);
+    }
+    await store.commit(name, key, opts.labels, opts.parent);
   }
 
   async remove(key: string): Promise<void> {
