@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
 import { digestOf, isSha256Digest, isValidDigest, matchesDigest } from '../content/digest.js';
 import type { ContentStore, Descriptor } from '../plugin-api/content.js';
 import {
@@ -36,7 +35,7 @@ import {
 } from './registry-errors.js';
 import { InsecureRegistryPolicy, registryHost } from './registry-hosts.js';
 import { RegistryAgents } from './registry-tls.js';
-import { loadUndici } from './undici-lazy.js';
+import { type HttpResponse, httpRequest } from './http-transport.js';
 import {
   CONFIG_MEDIA_TYPES,
   defaultPlatform,
@@ -134,7 +133,7 @@ interface Session {
 export type RepositorySession = Readonly<Session>;
 
 export interface Sent {
-  res: Dispatcher.ResponseData;
+  res: HttpResponse;
   url: URL;
 }
 
@@ -164,7 +163,7 @@ const MAX_REDIRECTS = 10;
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_TOKEN_BODY = 1024 * 1024;
 
-function header(res: Dispatcher.ResponseData, name: string): string | undefined {
+function header(res: HttpResponse, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -194,23 +193,20 @@ export class RegistryClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.blobRetries = options.blobRetries ?? 3;
     this.maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024;
-    this.agents = new RegistryAgents({
-      timeoutMs: this.timeoutMs,
-      ...(options.certsDir ? { certsDir: options.certsDir } : {}),
-    });
+    this.agents = new RegistryAgents(options.certsDir ? { certsDir: options.certsDir } : {});
   }
 
   /**
-   * Loads the HTTP client and the system CAs (~200 ms together) ahead of the first pull; the
-   * daemon calls this once it is serving, so neither start-up nor the first pull waits for it.
+   * Loads the system CAs (~200 ms) ahead of the first pull; the daemon calls this once it is
+   * serving, so neither start-up nor the first pull waits for it.
    */
   async warmUp(): Promise<void> {
-    await this.agents.warmUp();
+    this.agents.warmUp();
   }
 
   /** Closes idle connections. */
   async close(): Promise<void> {
-    await this.agents.close();
+    this.agents.close();
   }
 
   isInsecure(hostPort: string): boolean {
@@ -872,19 +868,19 @@ export class RegistryClient {
       deadline: boolean;
       body?: string | Buffer | Readable;
     },
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<HttpResponse> {
     const signals: AbortSignal[] = [];
     if (init.signal) signals.push(init.signal);
     if (init.deadline) signals.push(AbortSignal.timeout(this.timeoutMs));
-    const dispatcher = await this.agents.dispatcher(url.host, this.policy.isInsecure(url.host));
+    const agent = await this.agents.agentFor(url, this.policy.isInsecure(url.host));
     try {
-      const { request } = await loadUndici();
-      return await request(url, {
+      return await httpRequest(url, {
         method: init.method,
         headers: { 'user-agent': this.userAgent, ...init.headers },
         ...(init.body !== undefined ? { body: init.body } : {}),
         ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
-        dispatcher,
+        agent,
+        timeoutMs: this.timeoutMs,
       });
     } catch (err) {
       if (init.signal?.aborted) throw init.signal.reason;
@@ -896,7 +892,7 @@ export class RegistryClient {
 
   /** Reads a whole (small) body with a hard cap. */
   private async readBody(
-    res: Dispatcher.ResponseData,
+    res: HttpResponse,
     limit: number,
     url: URL,
     signal: AbortSignal | undefined,
@@ -973,8 +969,8 @@ export class RegistryClient {
   }
 }
 
-/** Drops a response body we will not read (undici reports a destroyed body as an error otherwise). */
-function discard(res: Dispatcher.ResponseData): void {
+/** Drops a response body we will not read (a destroyed body may still report an error). */
+function discard(res: HttpResponse): void {
   res.body.on('error', () => {});
   res.body.destroy();
 }

@@ -82,7 +82,7 @@ test('network errors read like Go net/http', (t) => {
     /tls: failed to verify certificate: self-signed certificate/,
   );
   t.regex(
-    networkErrorMessage('GET', url, Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), 1000),
+    networkErrorMessage('GET', url, Object.assign(new Error('x'), { code: 'SKIFF_HEADERS_TIMEOUT' }), 1000),
     /timeout awaiting response headers/,
   );
   t.regex(networkErrorMessage('POST', url, new DOMException('aborted', 'TimeoutError'), 1000), /^Post ".*": timeout/);

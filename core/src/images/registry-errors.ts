@@ -118,14 +118,13 @@ export function networkErrorMessage(method: string, url: string, err: unknown, t
       return `${prefix}: read tcp ${host}: connection reset by peer`;
     case 'EPIPE':
       return `${prefix}: write tcp ${host}: broken pipe`;
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
+    case 'ERR_STREAM_PREMATURE_CLOSE':
       return `${prefix}: EOF`;
-    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'SKIFF_CONNECT_TIMEOUT':
       return `${prefix}: dial tcp ${host}: i/o timeout (no connection after ${timeoutMs}ms)`;
-    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'SKIFF_HEADERS_TIMEOUT':
       return `${prefix}: timeout awaiting response headers (no response after ${timeoutMs}ms)`;
-    case 'UND_ERR_BODY_TIMEOUT':
+    case 'SKIFF_BODY_TIMEOUT':
       return `${prefix}: timeout reading the response body (stalled for ${timeoutMs}ms)`;
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
     case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':

@@ -29,21 +29,24 @@ test('reads certs.d like dockerd: *.crt CAs, *.cert with its *.key, and refuses 
   });
 });
 
-test('one dispatcher per host, rebuilt when its certs.d directory changes', async (t) => {
+test('one agent per host, rebuilt when its certs.d directory changes; plain HTTP shares one', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-certsd-'));
-  const agents = new RegistryAgents({ certsDir: dir, timeoutMs: 1_000 });
+  const agents = new RegistryAgents({ certsDir: dir });
   t.teardown(async () => {
-    await agents.close();
+    agents.close();
     await rm(dir, { recursive: true, force: true });
   });
-  const none = await agents.dispatcher('reg.example:5000', false);
-  t.is(await agents.dispatcher('other.example', false), none);
-  t.is(await agents.dispatcher('../escape', false), none);
+  const none = await agents.agentFor(new URL('https://reg.example:5000/'), false);
+  t.is(await agents.agentFor(new URL('https://other.example/'), false), none);
+  t.is(await agents.agentFor(new URL('https://../escape/'), false), none);
   await mkdir(join(dir, 'reg.example:5000'));
   await writeFile(join(dir, 'reg.example:5000', 'ca.crt'), 'not really a PEM');
-  const withCa = await agents.dispatcher('reg.example:5000', false);
+  const withCa = await agents.agentFor(new URL('https://reg.example:5000/'), false);
   t.not(withCa, none);
-  t.is(await agents.dispatcher('reg.example:5000', false), withCa);
+  t.is(await agents.agentFor(new URL('https://reg.example:5000/'), false), withCa);
   await writeFile(join(dir, 'reg.example:5000', 'extra.crt'), 'another');
-  t.not(await agents.dispatcher('reg.example:5000', false), withCa);
+  t.not(await agents.agentFor(new URL('https://reg.example:5000/'), false), withCa);
+  const plain = await agents.agentFor(new URL('http://reg.example:5000/'), true);
+  t.is(await agents.agentFor(new URL('http://other.example/'), true), plain);
+  t.not(plain, withCa);
 });

@@ -1,9 +1,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getCACertificates } from 'node:tls';
-import type { Agent } from 'undici';
-import { loadUndici } from './undici-lazy.js';
+import type { Agent } from 'node:http';
+import type { AgentOptions } from 'node:https';
 import { InvalidParameterError } from '../plugin-api/errors.js';
+import { plainAgent, tlsAgent } from './http-transport.js';
 
 export const DEFAULT_CERTS_DIR = '/etc/skiff/certs.d';
 
@@ -80,44 +81,38 @@ export function systemCaCertificates(): string[] {
 
 export interface RegistryAgentsOptions {
   certsDir?: string;
-  timeoutMs: number;
 }
 
 /**
- * undici dispatchers per registry host: verified TLS with the system CAs plus the host's
- * certs.d CAs and client certificate; for insecure registries, TLS without verification (the
- * client certificate is still presented).
+ * Keep-alive agents per registry host: verified TLS with the system CAs plus the host's certs.d
+ * CAs and client certificate; for insecure registries, TLS without verification (the client
+ * certificate is still presented); one plain agent for `http:`.
  */
 export class RegistryAgents {
-  private readonly common: Agent.Options;
-  private shared?: Promise<{ plain: Agent; plainInsecure: Agent }>;
+  private readonly plain = plainAgent();
+  private shared?: { verified: Agent; insecure: Agent };
   private readonly perHost = new Map<string, { fp: string; agent: Agent }>();
 
-  constructor(private readonly options: RegistryAgentsOptions) {
-    this.common = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
-  }
+  constructor(private readonly options: RegistryAgentsOptions) {}
 
-  private async agent(connect: Record<string, unknown>): Promise<Agent> {
-    const { Agent } = await loadUndici();
-    return new Agent({ ...this.common, connect: { timeout: this.options.timeoutMs, ...connect } });
-  }
-
-  async warmUp(): Promise<void> {
-    await this.defaults(false);
+  /** Loads the system CAs now rather than on the first pull (~200 ms). */
+  warmUp(): void {
+    this.defaults(false);
   }
 
   /** The agents without per-host material, made on first use. */
-  private async defaults(insecure: boolean): Promise<Agent> {
-    this.shared ??= (async () => ({
-      plain: await this.agent({ ca: systemCaCertificates() }),
-      plainInsecure: await this.agent({ rejectUnauthorized: false }),
-    }))();
-    const { plain, plainInsecure } = await this.shared;
-    return insecure ? plainInsecure : plain;
+  private defaults(insecure: boolean): Agent {
+    this.shared ??= {
+      verified: tlsAgent({ ca: systemCaCertificates() }),
+      insecure: tlsAgent({ rejectUnauthorized: false }),
+    };
+    return insecure ? this.shared.insecure : this.shared.verified;
   }
 
-  /** The dispatcher for `host` (`host[:port]`). Throws InvalidParameterError on a broken certs.d entry. */
-  async dispatcher(host: string, insecure: boolean): Promise<Agent> {
+  /** The agent for `url`. Throws InvalidParameterError on a broken certs.d entry. */
+  async agentFor(url: URL, insecure: boolean): Promise<Agent> {
+    if (url.protocol === 'http:') return this.plain;
+    const { host } = url;
     const { certsDir } = this.options;
     const safe = certsDir && host !== '' && !host.includes('/') && host !== '.' && host !== '..';
     if (!safe) return this.defaults(insecure);
@@ -128,20 +123,23 @@ export class RegistryAgents {
     const cached = this.perHost.get(key);
     if (cached?.fp === fp) return cached.agent;
     const files = await readHostTlsFiles(dir);
-    const connect: Record<string, unknown> = insecure
+    const tls: AgentOptions = insecure
       ? { rejectUnauthorized: false }
       : { ca: [...systemCaCertificates(), ...(files?.ca ?? [])] };
-    if (files?.cert !== undefined) Object.assign(connect, { cert: files.cert, key: files.key });
-    const agent = await this.agent(connect);
+    if (files?.cert !== undefined) Object.assign(tls, { cert: files.cert, key: files.key });
+    const agent = tlsAgent(tls);
     this.perHost.set(key, { fp, agent });
-    if (cached) void cached.agent.close().catch(() => {});
+    cached?.agent.destroy();
     return agent;
   }
 
-  async close(): Promise<void> {
-    const shared = this.shared ? Object.values(await this.shared) : [];
-    const agents = [...shared, ...[...this.perHost.values()].map((e) => e.agent)];
+  close(): void {
+    for (const a of [
+      this.plain,
+      ...Object.values(this.shared ?? {}),
+      ...[...this.perHost.values()].map((e) => e.agent),
+    ])
+      a.destroy();
     this.perHost.clear();
-    await Promise.all(agents.map((a) => a.close()));
   }
 }
