@@ -6,6 +6,7 @@ import type { ImageService } from './image-service.js';
 import type { ImageRecord, ProgressMessage } from './image-types.js';
 import { progressBar } from './progress-bar.js';
 import {
+  canonicalString,
   familiarName,
   familiarString,
   type ImageReference,
@@ -153,6 +154,7 @@ export class ImagePusher {
     const digest = await this.pusher.putManifest(session, tag, manifest.mediaType, manifest.bytes, signal);
     emit({ status: `${tag}: digest: ${digest} size: ${manifest.bytes.length}` });
     emit({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: manifest.bytes.length } });
+    this.images.addRepoDigest(image.id, canonicalString({ domain: repo.domain, path: repo.path, digest }));
     const name = familiarString({ ...repo, tag });
     this.events.publish({ Type: 'image', Action: 'push', Actor: { ID: name, Attributes: { name } } });
     this.log.debug('pushed', { ref: name, digest });

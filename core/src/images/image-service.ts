@@ -113,6 +113,11 @@ export class ImageService {
     return this.store.list();
   }
 
+  /** Records `repo@digest` (canonical) as a name of the image, as a pull or push of that manifest does. */
+  addRepoDigest(imageId: string, repoDigest: string): void {
+    this.store.putRef(repoDigest, imageId, 'digest');
+  }
+
   /** Familiar names pointing at the image: tags (`busybox:latest`) and digests (`busybox@sha256:…`). */
   names(imageId: string): { tags: string[]; digests: string[] } {
     const tags: string[] = [];

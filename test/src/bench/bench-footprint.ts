@@ -2,7 +2,8 @@
  * The footprint benchmark, per engine (skiffd on the first BENCH_DRIVERS driver, and a private
  * dockerd when installed): idle RSS of the engine's process tree; wall time of N `docker run -d`
  * started concurrently; the engine's growth per running container (daemon plus monitors, not the
- * containers' own processes); and the median latency of `docker ps -a` with M containers.
+ * containers' own processes), as RSS and as PSS (N monitors share one copy of their binary and
+ * libraries; RSS counts it N times); and the median latency of `docker ps -a` with M containers.
  * BENCH_CONCURRENT (default 50) and BENCH_PS_CONTAINERS (default 500). A report, never a threshold.
  */
 
@@ -15,17 +16,27 @@ import { summarize } from './stats.js';
 
 const CONTAINER_COMMAND = 'sleep';
 
-/** pid → { ppid, rss KiB, comm } for every process on the host. */
-async function processTable(): Promise<Map<number, { ppid: number; rssKiB: number; comm: string }>> {
-  const out = new Map<number, { ppid: number; rssKiB: number; comm: string }>();
+interface ProcessInfo {
+  ppid: number;
+  rssKiB: number;
+  /** Proportional set size: shared pages (libraries, the binary) split among the processes mapping them. */
+  pssKiB: number;
+  comm: string;
+}
+
+/** pid → its memory and parent, for every process on the host. */
+async function processTable(): Promise<Map<number, ProcessInfo>> {
+  const out = new Map<number, ProcessInfo>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
     const field = (k: string) => new RegExp(`^${k}:\\s*(\\S+)`, 'm').exec(status)?.[1];
     if (!status) continue;
+    const rollup = await readFile(`/proc/${name}/smaps_rollup`, 'utf8').catch(() => '');
     out.set(Number(name), {
       ppid: Number(field('PPid') ?? 0),
       rssKiB: Number(field('VmRSS') ?? 0),
+      pssKiB: Number(/^Pss:\s*(\d+)/m.exec(rollup)?.[1] ?? 0),
       comm: field('Name') ?? '',
     });
   }
@@ -37,22 +48,35 @@ async function processTable(): Promise<Map<number, { ppid: number; rssKiB: numbe
  * parents of the containers' processes: conmon for skiffd, containerd-shim for dockerd, which
  * daemonizes out of the engine's tree), never counting the containers' own processes.
  */
-async function footprintMiB(root: number): Promise<{ engine: number; monitors: number }> {
+async function footprintMiB(root: number): Promise<Memory> {
   const table = await processTable();
   const monitors = new Set<number>();
   for (const p of table.values()) if (p.comm === CONTAINER_COMMAND && table.has(p.ppid)) monitors.add(p.ppid);
   const children = new Map<number, number[]>();
   for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
-  let kib = 0;
+  const engine = { rss: 0, pss: 0 };
   const walk = (pid: number) => {
     const p = table.get(pid);
     if (!p || p.comm === CONTAINER_COMMAND || monitors.has(pid)) return;
-    kib += p.rssKiB;
+    engine.rss += p.rssKiB;
+    engine.pss += p.pssKiB;
     for (const c of children.get(pid) ?? []) walk(c);
   };
   walk(root);
-  const monitorKiB = [...monitors].reduce((n, pid) => n + (table.get(pid)?.rssKiB ?? 0), 0);
-  return { engine: kib / 1024, monitors: monitorKiB / 1024 };
+  const sum = (f: (p: ProcessInfo) => number) => [...monitors].reduce((n, pid) => n + f(table.get(pid)!), 0) / 1024;
+  return {
+    engine: engine.rss / 1024,
+    enginePss: engine.pss / 1024,
+    monitors: sum((p) => p.rssKiB),
+    monitorsPss: sum((p) => p.pssKiB),
+  };
+}
+
+interface Memory {
+  engine: number;
+  enginePss: number;
+  monitors: number;
+  monitorsPss: number;
 }
 
 interface Footprint {
@@ -60,13 +84,16 @@ interface Footprint {
   idleMiB: number;
   concurrentMs: number;
   perContainerMiB: number;
+  /** The same, counting shared pages proportionally (what the machine really pays). */
+  perContainerPssMiB: number;
   psMedianMs: number;
 }
 
 async function measure(engine: Engine, image: string, concurrent: number, psContainers: number): Promise<Footprint> {
   await pull(engine, image);
   await new Promise((r) => setTimeout(r, 2000));
-  const idleMiB = (await footprintMiB(engine.pid)).engine;
+  const idle = await footprintMiB(engine.pid);
+  const idleMiB = idle.engine;
   const host = engine.dockerHost;
   const t0 = performance.now();
   const started = await Promise.all(
@@ -79,7 +106,8 @@ async function measure(engine: Engine, image: string, concurrent: number, psCont
   if (failed.length) throw new Error(`${failed.length} of ${concurrent} runs failed: ${failed[0]!.stderr.trim()}`);
   await new Promise((r) => setTimeout(r, 2000));
   const busy = await footprintMiB(engine.pid);
-  const perContainerMiB = (busy.engine - idleMiB + busy.monitors) / concurrent;
+  const perContainerMiB = (busy.engine - idle.engine + busy.monitors) / concurrent;
+  const perContainerPssMiB = (busy.enginePss - idle.enginePss + busy.monitorsPss) / concurrent;
 
   for (let made = concurrent; made < psContainers; made += 10) {
     const batch = Math.min(10, psContainers - made);
@@ -90,7 +118,7 @@ async function measure(engine: Engine, image: string, concurrent: number, psCont
     if (bad) throw new Error(`docker create failed: ${bad.stderr.trim()}`);
   }
   const ps = summarize(await timeDockerCli(host, ['ps', '-a'], { runs: 10, warmups: 2 }));
-  return { name: engine.name, idleMiB, concurrentMs, perContainerMiB, psMedianMs: ps.median };
+  return { name: engine.name, idleMiB, concurrentMs, perContainerMiB, perContainerPssMiB, psMedianMs: ps.median };
 }
 
 /** Runs the benchmark and prints its report; false when an engine failed. */
@@ -134,7 +162,7 @@ export async function footprintBenchmark(opts: {
         results.push(f);
         console.log(
           `  ${f.name}: idle ${f.idleMiB.toFixed(1)} MiB, ${concurrent} concurrent runs ${fmt(f.concurrentMs)}, ` +
-            `${f.perContainerMiB.toFixed(2)} MiB per running container, ps -a ${fmt(f.psMedianMs)}`,
+            `per running container ${f.perContainerMiB.toFixed(2)} MiB RSS / ${f.perContainerPssMiB.toFixed(2)} MiB PSS, ps -a ${fmt(f.psMedianMs)}`,
         );
       } catch (err) {
         failed = true;
@@ -151,7 +179,7 @@ export async function footprintBenchmark(opts: {
     for (const r of results.filter((x) => x !== base)) {
       console.log(
         `ratio ${r.name}/dockerd: idle RSS ${(r.idleMiB / base.idleMiB).toFixed(2)}x, concurrent runs ${(r.concurrentMs / base.concurrentMs).toFixed(2)}x, ` +
-          `per container ${(r.perContainerMiB / base.perContainerMiB).toFixed(2)}x, ps -a ${(r.psMedianMs / base.psMedianMs).toFixed(2)}x`,
+          `per container ${(r.perContainerMiB / base.perContainerMiB).toFixed(2)}x RSS / ${(r.perContainerPssMiB / base.perContainerPssMiB).toFixed(2)}x PSS, ps -a ${(r.psMedianMs / base.psMedianMs).toFixed(2)}x`,
       );
     }
   }

@@ -131,6 +131,9 @@ test('plain registry: push to a new repository mounts layers, a second push find
 
   const remote = await inspectRemote(target);
   t.is(remote.Digest, pushed?.digest);
+  // As dockerd: the pushed manifest's digest becomes one of the image's RepoDigests.
+  const digests = await cli(['image', 'inspect', '-f', '{{json .RepoDigests}}', target], env);
+  t.true((JSON.parse(digests.stdout) as string[]).includes(`${repo}@${pushed?.digest}`), digests.stdout);
 
   const again = await cli(['push', target], env);
   t.is(again.code, 0, again.stderr);
