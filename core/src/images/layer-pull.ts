@@ -91,23 +91,27 @@ interface Download {
 }
 
 /**
- * The layer part of a pull: downloads run in parallel (at most `maxConcurrentDownloads` per
- * pull) into the content store, and each layer is unpacked, in order, as soon as it and its
- * parent are ready, so layer N unpacks while later layers still download. A layer whose parents
- * are all committed when its download starts is unpacked from the wire as it arrives (teed into
- * the content store), instead of from the stored blob afterwards. The first failure cancels
+ * The layer part of a pull: downloads run in parallel (at most `maxConcurrentDownloads` at a
+ * time in the whole daemon, as dockerd's) into the content store, and each layer is unpacked
+ * while it downloads (teed into the content store), or from the stored blob afterwards. With a
+ * graph driver that takes layers as plain directories all layers unpack at once and only their
+ * commits follow the layer order; otherwise a layer unpacks once its parent is committed. The first failure cancels
  * the rest; completed blobs and committed layers stay for the next pull to reuse. Progress
  * follows dockerd's per-layer messages.
  */
 export class LayerPuller {
+  private readonly limiter: Limiter;
+
   constructor(
     private readonly registry: RegistryClient,
     private readonly content: ContentStore,
     private readonly store: ImageStore,
     private readonly unpacker: LayerUnpacker,
     private readonly log: Logger,
-    private readonly maxConcurrentDownloads: number,
-  ) {}
+    maxConcurrentDownloads: number,
+  ) {
+    this.limiter = new Limiter(maxConcurrentDownloads);
+  }
 
   async pull(layers: readonly ImageLayer[], opts: LayerPullOptions): Promise<void> {
     const { emit } = opts;
@@ -126,7 +130,7 @@ export class LayerPuller {
       failure ??= { error };
       own.abort(error);
     };
-    const limiter = new Limiter(this.maxConcurrentDownloads);
+    const { limiter } = this;
     const parallel = this.unpacker.parallel;
     const downloads = new Map<string, Download>();
     for (const [i, l] of layers.entries()) {

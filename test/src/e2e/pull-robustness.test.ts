@@ -273,3 +273,23 @@ test('a blob two concurrent pulls need is fetched once', async (t) => {
   t.is(b!.code, 0, b!.stderr);
   t.is(proxy.blobGets(base.digest).length, 1);
 });
+
+// Serial: the limit is the daemon's, and this file's other pulls share it.
+test.serial('max-concurrent-downloads bounds the downloads of the whole daemon, not of each pull', async (t) => {
+  const { proxy, daemon: d } = await proxyFor(t);
+  const repo = `bound-${uid()}`;
+  const layers = smallLayers(6);
+  await pushImageSpec(proxy.host, repo, 'one', { layers: layers.slice(0, 3) });
+  await pushImageSpec(proxy.host, repo, 'two', { layers: layers.slice(3) });
+  const isLayer = (path: string) => layers.some((l) => path.endsWith(`/blobs/${l.digest}`));
+  proxy.setRule((r) => (isLayer(r.path) ? { kind: 'delay', ms: 300 } : undefined));
+  const pulls = await Promise.all(
+    ['one', 'two'].map((tag) => docker(['pull', `${proxy.host}/${repo}:${tag}`], { host: d.dockerHost })),
+  );
+  for (const p of pulls) t.is(p.code, 0, p.stderr);
+  // Six layers wanted at once; three at a time allowed (dockerd's default), across both pulls.
+  t.is(
+    proxy.peakConcurrent((r) => r.method === 'GET' && isLayer(r.path)),
+    3,
+  );
+});

@@ -36,6 +36,8 @@ export interface TamperingProxy {
   nextStall(): Promise<void>;
   /** GETs of `/v2/<repo>/blobs/<digest>` seen. */
   blobGets(digest: string): SeenRequest[];
+  /** The most requests for these paths that were being answered at the same time. */
+  peakConcurrent(which: (req: SeenRequest) => boolean): number;
   close(): Promise<void>;
 }
 
@@ -43,12 +45,16 @@ export async function startTamperingProxy(upstream: string): Promise<TamperingPr
   const seen: SeenRequest[] = [];
   let rule: ((req: SeenRequest) => Tamper | undefined) | undefined;
   let stallWaiters: Array<() => void> = [];
+  const spans: Array<{ req: SeenRequest; start: number; end: number }> = [];
   const sockets = new Set<import('node:net').Socket>();
 
   const server = http.createServer((req, res) => {
     const info: SeenRequest = { method: req.method ?? 'GET', path: req.url ?? '/' };
     if (typeof req.headers.range === 'string') info.range = req.headers.range;
     seen.push(info);
+    const span = { req: info, start: performance.now(), end: Number.POSITIVE_INFINITY };
+    spans.push(span);
+    res.once('close', () => (span.end = performance.now()));
     const tamper = rule?.(info);
     void (async () => {
       if (tamper?.kind === 'delay') await new Promise((r) => setTimeout(r, tamper.ms));
@@ -107,6 +113,10 @@ export async function startTamperingProxy(upstream: string): Promise<TamperingPr
     },
     nextStall: () => new Promise<void>((resolve) => stallWaiters.push(resolve)),
     blobGets: (digest) => seen.filter((s) => s.method === 'GET' && s.path.endsWith(`/blobs/${digest}`)),
+    peakConcurrent: (which) => {
+      const mine = spans.filter((x) => which(x.req));
+      return Math.max(0, ...mine.map((a) => mine.filter((b) => b.start <= a.start && a.start < b.end).length));
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
