@@ -191,7 +191,7 @@ export async function deleteImage(parts: LocalImageParts, img: ImageRecord): Pro
   const rest = parts.store.list();
   const usedChains = new Set(rest.flatMap((i) => i.layers.map((l) => l.chainId)));
   for (const chainId of img.layers.map((l) => l.chainId).reverse()) {
-    if (usedChains.has(chainId)) break;
+    if (usedChains.has(chainId) || parts.pins.has(chainId)) break;
     if (!(await releaseLayer(parts, chainId))) break;
     records.push({ Deleted: chainId });
   }
@@ -215,7 +215,7 @@ export async function releaseLayer(parts: LocalImageParts, chainId: string): Pro
 export async function releaseBlobs(parts: LocalImageParts, digests: string[], remaining: ImageRecord[]): Promise<void> {
   const used = new Set(remaining.flatMap((i) => [i.id, i.manifestDigest, ...i.layers.map((l) => l.digest)]));
   for (const d of new Set(digests)) {
-    if (!d || used.has(d)) continue;
+    if (!d || used.has(d) || parts.pins.has(d)) continue;
     await parts.content.delete(d).catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err;
     });

@@ -9,7 +9,9 @@ import type { ImageConfigFile, ImageLayer, ImageRecord, ProgressMessage } from '
 import { LayerPuller } from './layer-pull.js';
 import { LayerUnpacker } from './layer-unpacker.js';
 import { canonicalString, familiarString, type ImageReference, parseReference } from './reference.js';
-import type { RegistryAuth, RegistryClient } from './registry-client.js';
+import { ImagePins } from './image-pins.js';
+import { withImageLock } from './image-remove.js';
+import type { RegistryAuth, RegistryClient, ResolvedImage } from './registry-client.js';
 import { formatPlatform, normalizePlatform, type Platform } from './registry-manifest.js';
 
 export interface PullOptions {
@@ -38,6 +40,7 @@ export interface LocalImageParts {
   events: EventBus;
   log: Logger;
   unpacker: LayerUnpacker;
+  pins: ImagePins;
 }
 
 const HEX_ID = /^(sha256:)?([0-9a-f]{1,64})$/;
@@ -46,6 +49,7 @@ const HEX_ID = /^(sha256:)?([0-9a-f]{1,64})$/;
 export class ImageService {
   private readonly unpacker: LayerUnpacker;
   private readonly layerPuller: LayerPuller;
+  private readonly pins = new ImagePins();
 
   constructor(
     private readonly store: ImageStore,
@@ -70,8 +74,8 @@ export class ImageService {
   // ── For image management (tag, remove, save, load, import: image-manage.ts, image-archive.ts, image-import.ts) ──
   /** The store, blobs, graph driver and shared layer unpacker that local image operations work on. */
   get local(): LocalImageParts {
-    const { store, content, graph, events, log, unpacker } = this;
-    return { store, content, graph, events, log, unpacker };
+    const { store, content, graph, events, log, unpacker, pins } = this;
+    return { store, content, graph, events, log, unpacker, pins };
   }
   // ── end of image management ──
 
@@ -133,8 +137,7 @@ export class ImageService {
   async pull(refString: string, opts: PullOptions = {}): Promise<ImageRecord> {
     const ref = parseReference(refString);
     const tagged: ImageReference = ref.digest || ref.tag ? ref : { ...ref, tag: 'latest' };
-    const emit = opts.onProgress ?? (() => {});
-    emit({ status: `Pulling from ${ref.path}`, id: tagged.digest ?? tagged.tag });
+    opts.onProgress?.({ status: `Pulling from ${ref.path}`, id: tagged.digest ?? tagged.tag });
 
     const resolved = await this.registry.resolve(tagged, {
       auth: opts.auth,
@@ -146,6 +149,23 @@ export class ImageService {
         `${familiarString(tagged)} has ${resolved.layers.length} layers: max depth exceeded (${MAX_LAYERS})`,
       );
     }
+    // An rmi meanwhile must not take the blobs and layers this pull finds present and reuses.
+    const blobs = [resolved.config.digest, resolved.manifestDigest, ...resolved.layers.map((l) => l.digest)];
+    const unpinBlobs = await withImageLock(this, async () => this.pins.pin(blobs));
+    try {
+      return await this.pullResolved(ref, tagged, resolved, opts);
+    } finally {
+      unpinBlobs();
+    }
+  }
+
+  private async pullResolved(
+    ref: ImageReference,
+    tagged: ImageReference,
+    resolved: ResolvedImage,
+    opts: PullOptions,
+  ): Promise<ImageRecord> {
+    const emit = opts.onProgress ?? (() => {});
     const config = await this.fetchConfig(tagged, resolved.config, opts);
     if (opts.platform && !resolved.indexDigest) checkPlatform(familiarString(tagged), config, opts.platform);
     const diffIds = config.rootfs?.diff_ids;
@@ -163,14 +183,30 @@ export class ImageService {
       chainId: chains[i]!,
     }));
     const existing = this.store.get(resolved.config.digest);
+    const unpinLayers = await withImageLock(this, async () => this.pins.pin(chains));
+    try {
+      await this.layerPuller.pull(layers, {
+        ref: tagged,
+        emit,
+        ...(opts.auth ? { auth: opts.auth } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      return this.register(ref, tagged, resolved, config, layers, existing !== undefined, emit);
+    } finally {
+      unpinLayers();
+    }
+  }
 
-    await this.layerPuller.pull(layers, {
-      ref: tagged,
-      emit,
-      ...(opts.auth ? { auth: opts.auth } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-
+  /** Records a pulled image under its names and reports it. */
+  private register(
+    ref: ImageReference,
+    tagged: ImageReference,
+    resolved: ResolvedImage,
+    config: ImageConfigFile,
+    layers: ImageLayer[],
+    existing: boolean,
+    emit: (m: ProgressMessage) => void,
+  ): ImageRecord {
     const size = layers.reduce((n, l) => n + (this.store.layerSize(l.chainId) ?? 0), 0);
     const image: ImageRecord = {
       id: resolved.config.digest,

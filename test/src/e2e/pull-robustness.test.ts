@@ -293,3 +293,30 @@ test.serial('max-concurrent-downloads bounds the downloads of the whole daemon, 
     3,
   );
 });
+
+test('rmi during a pull that reuses the image’s layers leaves them to the pull', async (t) => {
+  const { proxy, daemon: d } = await proxyFor(t);
+  const repo = `pinned-${uid()}`;
+  const [base, slow] = [randomLayer(`base-${uid()}`, 64 * 1024), randomLayer(`top-${uid()}`, 64 * 1024)];
+  await pushImageSpec(proxy.host, repo, 'old', { layers: [base], cmd: ['/x'] });
+  await pushImageSpec(proxy.host, repo, 'new', { layers: [base, slow], cmd: ['/x'] });
+  const host = d.dockerHost;
+  t.is((await docker(['pull', `${proxy.host}/${repo}:old`], { host })).code, 0);
+
+  proxy.setRule((r) => (r.path.endsWith(`/blobs/${slow.digest}`) ? { kind: 'delay', ms: 1500 } : undefined));
+  const pulling = docker(['pull', `${proxy.host}/${repo}:new`], { host });
+  while (proxy.blobGets(slow.digest).length === 0) await new Promise((r) => setTimeout(r, 20));
+  // The only image standing on `base` goes away while the new pull counts on it being there.
+  const rmi = await docker(['rmi', `${proxy.host}/${repo}:old`], { host });
+  t.is(rmi.code, 0, rmi.stderr);
+  const pulled = await pulling;
+  t.is(pulled.code, 0, pulled.stderr);
+
+  // A container's snapshot stands on every layer; save reads every layer and blob back.
+  const created = await docker(['create', `${proxy.host}/${repo}:new`], { host });
+  t.is(created.code, 0, created.stderr);
+  const id = created.stdout.trim();
+  t.teardown(() => docker(['rm', '-f', id], { host }));
+  const saved = await docker(['save', `${proxy.host}/${repo}:new`], { host });
+  t.is(saved.code, 0, saved.stderr);
+});
