@@ -1,4 +1,8 @@
 import { spawn } from 'node:child_process';
+import { closeSync, constants, open, readSync } from 'node:fs';
+import { lstat, unlink } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
 import { ConflictError, NotFoundError, SystemError } from '@skiff/core/plugin-api';
 
 export interface OciState {
@@ -60,8 +64,40 @@ export class OciCli {
     return JSON.parse(await this.run(['state', id])) as OciState;
   }
 
+  /**
+   * Starts a created container. runc and crun park the container's init writing to `exec.fifo`
+   * in the container's state dir until a reader opens it; `runc start` is that reader (plus a Go
+   * start-up of ~10 ms). Reading the fifo here does the same; whatever looks unusual (no fifo, an
+   * init that is gone) is left to the runtime's own `start`, for its checks and error messages.
+   */
   async start(id: string): Promise<void> {
-    await this.run(['start', id]);
+    if (!(await this.releaseInit(id))) await this.run(['start', id]);
+  }
+
+  private async releaseInit(id: string): Promise<boolean> {
+    const fifo = join(this.root, id, 'exec.fifo');
+    if (!(await lstat(fifo).catch(() => undefined))?.isFIFO()) return false;
+    const fd = await new Promise<number | undefined>((resolve) =>
+      open(fifo, constants.O_RDONLY | constants.O_NONBLOCK, (err, n) => resolve(err ? undefined : n)),
+    );
+    if (fd === undefined) return false;
+    // A writer blocked in open(2) already counts as one: the read waits for its byte. With no
+    // writer at all the read is EOF at once, and poll(2) would never report it: look first.
+    let first: number;
+    try {
+      first = readSync(fd, Buffer.alloc(1));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        closeSync(fd);
+        return false;
+      }
+      first = -1;
+    }
+    if (first >= 0) closeSync(fd);
+    const got = first >= 0 ? first : await bytesUntilEof(fd);
+    if (got === 0) return false;
+    await unlink(fifo).catch(() => undefined);
+    return true;
   }
 
   async kill(id: string, signal: string, all: boolean): Promise<void> {
@@ -72,6 +108,18 @@ export class OciCli {
   async delete(id: string): Promise<void> {
     await this.run(['delete', '--force', id]);
   }
+}
+
+/** Reads a non-blocking pipe fd until its writer closes it (and closes it); the number of bytes. */
+function bytesUntilEof(fd: number): Promise<number> {
+  return new Promise((resolve) => {
+    const pipe = new Socket({ fd, readable: true, writable: false });
+    let bytes = 0;
+    pipe.on('data', (b: Buffer) => (bytes += b.length));
+    pipe.once('error', () => resolve(0));
+    pipe.once('end', () => resolve(bytes));
+    pipe.once('close', () => resolve(bytes));
+  });
 }
 
 export function classify(msg: string, what: string): Error {

@@ -19,7 +19,12 @@ test('pause/resume, update, stats and pids of a running task (real runc and cgro
   });
   await f.runtime.start(f.id);
 
-  const pids = await f.runtime.pids(f.id);
+  // start returns once the init is released, before `sh` has forked its background sleep.
+  let pids = await f.runtime.pids(f.id);
+  for (let i = 0; i < 200 && pids.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    pids = await f.runtime.pids(f.id);
+  }
   t.true(pids.includes(pid));
   t.is(pids.length, 2);
 

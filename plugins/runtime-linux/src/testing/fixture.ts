@@ -41,14 +41,14 @@ interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-export async function fixture(t: Teardown, opts: { stateDir?: string } = {}): Promise<Fixture> {
+export async function fixture(t: Teardown, opts: { stateDir?: string; binary?: string } = {}): Promise<Fixture> {
   const id = `skiff-t-${randomBytes(6).toString('hex')}`;
   const base = await mkdtemp(join(tmpdir(), 'skiff-rt-'));
   const bundle = join(base, 'bundle');
   const rootfs = join(bundle, 'rootfs');
   await busyboxRootfs(rootfs);
   const stateDir = opts.stateDir ?? join(base, 'state');
-  const runtime = new LinuxRuntime({ binary: 'runc', stateDir });
+  const runtime = new LinuxRuntime({ binary: opts.binary ?? 'runc', stateDir });
   const extra: LinuxRuntime[] = [];
   t.teardown(async () => {
     await runtime.kill(id, 'KILL', { all: true }).catch(() => {});
