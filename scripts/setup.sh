@@ -36,6 +36,9 @@ if ! command -v docker >/dev/null && [[ ! -x /usr/local/bin/docker ]]; then
   say "warning: no docker CLI found (the end-to-end suites drive skiffd with it)"
 fi
 
+# CI: unpack Debian's dockerd for the dockerd-compare suite (not installed; elsewhere run the script by hand).
+if [[ ${CI:-} == true ]]; then bash scripts/dockerd-peer.sh >/dev/null || say "warning: no dockerd peer (dockerd-compare will fail)"; fi
+
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error

@@ -5,6 +5,8 @@ import type { MemoryEventBus } from '../events/event-bus.js';
 import type { ImagePusher } from '../images/image-push.js';
 import type { ImageService } from '../images/image-service.js';
 import type { RegistryClient } from '../images/registry-client.js';
+import type { ContainerNetworking } from '../networks/container-networking.js';
+import type { NetworkService } from '../networks/network-service.js';
 import type { Logger } from '../plugin-api/logger.js';
 
 /** What the API layer needs from the engine. */
@@ -20,6 +22,8 @@ export interface ApiDeps {
   execs: ExecService;
   log: Logger;
   storageDriver: string;
+  /** Networks and container networking (absent in engines built without them). */
+  networking?: { networks: NetworkService; containers: ContainerNetworking };
   /** `GET /info` body. */
   info(): Promise<Record<string, unknown>>;
 }

@@ -10,6 +10,7 @@ import { imageArchiveRoutes } from './routes/images-archive.js';
 import { imageManageRoutes } from './routes/images-manage.js';
 import { imagePushRoutes } from './routes/images-push.js';
 import { imageRoutes } from './routes/images.js';
+import { networkRoutes } from './routes/networks.js';
 import { resourceRoutes } from './routes/resources.js';
 import { systemRoutes } from './routes/system.js';
 import { handleUpgrade } from './upgrade.js';
@@ -83,6 +84,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes, { deps });
   await app.register(execRoutes, { deps });
   await app.register(resourceRoutes, { deps });
+  await app.register(networkRoutes, { deps });
 
   app.server.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
   return app;

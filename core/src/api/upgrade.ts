@@ -3,6 +3,7 @@ import { type Duplex, PassThrough } from 'node:stream';
 import { statusOf } from '../plugin-api/errors.js';
 import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
+import { attachDetachKeys, detachableStdin, execDetachKeys, parseDetachKeys } from './detach-keys.js';
 import { boolParam } from './query.js';
 import { attachSink } from './routes/attach-sink.js';
 import { execSink } from './routes/exec-sink.js';
@@ -67,6 +68,24 @@ function splitBody(req: IncomingMessage, socket: Duplex, head: Buffer): { body: 
   return { body, stdin };
 }
 
+/** Ends a hijacked connection whose client detached: flush what was written, then close it (as dockerd). */
+function closeDetached(socket: Duplex): void {
+  if (socket.destroyed) return;
+  socket.once('finish', () => socket.destroy());
+  socket.end();
+}
+
+/** dockerd's `detach` / `exec_detach` event, with the attributes of the container's other events. */
+function publishDetach(deps: ApiDeps, id: string, action: string, extra: Record<string, string> = {}): void {
+  try {
+    const c = deps.containers.get(id);
+    const Attributes = { ...c.Config.Labels, ...extra, image: c.Config.Image, name: c.Name.slice(1) };
+    deps.events.publish({ Type: 'container', Action: action, Actor: { ID: c.Id, Attributes } });
+  } catch {
+    // Removed meanwhile: nothing to report.
+  }
+}
+
 /** Hijacked requests (`Connection: Upgrade`, `Upgrade: tcp`): attach and exec start. */
 export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
@@ -85,24 +104,37 @@ export function handleUpgrade(deps: ApiDeps, req: IncomingMessage, socket: Duple
   }
   const { body, stdin } = splitBody(req, socket, head);
   try {
+    const defaultKeys = deps.config.detachKeys ? parseDetachKeys(deps.config.detachKeys) : undefined;
     if (attach) {
       const container = deps.containers.get(decodeURIComponent(attach[1]!));
+      const keys = attachDetachKeys(query.get('detachKeys'), defaultKeys);
       upgraded(socket);
       const sink = attachSink(socket, container, query);
       socket.on('close', () => deps.containers.detach(container.Id, sink));
-      deps.containers.attach(container.Id, sink, boolParam(query.get('stdin') ?? undefined) ? stdin : undefined);
+      let input: NodeJS.ReadableStream | undefined = boolParam(query.get('stdin') ?? undefined) ? stdin : undefined;
+      // dockerd looks for the detach sequence only with a TTY; the container keeps running.
+      if (input && container.Config.Tty) {
+        input = detachableStdin(stdin, keys, (escaped) => {
+          deps.containers.detach(container.Id, sink);
+          if (escaped) publishDetach(deps, container.Id, 'detach');
+          closeDetached(socket);
+        });
+      }
+      deps.containers.attach(container.Id, sink, input);
       return;
     }
     const e = deps.execs.get(decodeURIComponent(exec![1]!));
     void body
       .then(async () => {
         upgraded(socket, engineHeaders());
-        await deps.execs.start(
-          e.id,
-          { detach: false },
-          execSink(socket, e.config.Tty),
-          e.config.AttachStdin ? stdin : undefined,
-        );
+        let input: NodeJS.ReadableStream | undefined = e.config.AttachStdin ? stdin : undefined;
+        if (input && e.config.Tty) {
+          input = detachableStdin(stdin, execDetachKeys(e.config.DetachKeys, defaultKeys), (escaped) => {
+            if (escaped) publishDetach(deps, e.containerId, 'exec_detach', { execID: e.id });
+            closeDetached(socket);
+          });
+        }
+        await deps.execs.start(e.id, { detach: false }, execSink(socket, e.config.Tty), input);
       })
       .catch((err: Error) => {
         if (!socket.destroyed) socket.end(`${err.message}\r\n`);

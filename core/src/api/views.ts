@@ -1,4 +1,4 @@
-import type { ContainerRecord } from '../containers/container-types.js';
+import { type ContainerRecord, ZERO_TIME } from '../containers/container-types.js';
 import type { ImageService } from '../images/image-service.js';
 import type { ListedImage } from '../images/image-filters.js';
 import type { ImageRecord } from '../images/image-types.js';
@@ -48,7 +48,14 @@ function commandLine(c: ContainerRecord): string {
   return [c.Path, ...c.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
 }
 
-export function containerSummary(c: ContainerRecord) {
+/** Networking views of a container (networks/container-networking.ts); absent = no networking. */
+export interface ContainerNetworkViews {
+  settings(c: ContainerRecord): Record<string, unknown>;
+  summary(c: ContainerRecord): { Ports: unknown[]; Networks: Record<string, unknown> };
+}
+
+export function containerSummary(c: ContainerRecord, net?: ContainerNetworkViews) {
+  const ns = net?.summary(c);
   return {
     Id: c.Id,
     Names: [c.Name],
@@ -56,17 +63,20 @@ export function containerSummary(c: ContainerRecord) {
     ImageID: c.Image,
     Command: commandLine(c),
     Created: unix(c.Created),
-    Ports: [],
+    Ports: ns?.Ports ?? [],
     Labels: c.Config.Labels,
     State: c.State.Status,
     Status: statusText(c),
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: ns?.Networks ?? {} },
     Mounts: [],
   };
 }
 
-export function containerInspect(c: ContainerRecord) {
+export function containerInspect(c: ContainerRecord, net?: ContainerNetworkViews) {
+  const everStarted = c.State.StartedAt !== ZERO_TIME;
+  // ExposedPorts is omitempty in moby's ContainerConfig.
+  const { ExposedPorts, ...config } = c.Config;
   return {
     Id: c.Id,
     Created: c.Created,
@@ -88,10 +98,11 @@ export function containerInspect(c: ContainerRecord) {
       ...(c.State.Health ? { Health: c.State.Health } : {}),
     },
     Image: c.Image,
-    ResolvConfPath: c.ResolvConfPath,
-    HostnamePath: c.HostnamePath,
-    HostsPath: c.HostsPath,
-    LogPath: c.LogPath,
+    // dockerd sets these files up at the first start.
+    ResolvConfPath: everStarted ? c.ResolvConfPath : '',
+    HostnamePath: everStarted ? c.HostnamePath : '',
+    HostsPath: everStarted ? c.HostsPath : '',
+    LogPath: everStarted ? c.LogPath : '',
     Name: c.Name,
     RestartCount: c.RestartCount,
     Driver: c.Driver,
@@ -103,8 +114,8 @@ export function containerInspect(c: ContainerRecord) {
     HostConfig: c.HostConfig,
     GraphDriver: { Name: c.Driver, Data: null },
     Mounts: [],
-    Config: c.Config,
-    NetworkSettings: {
+    Config: ExposedPorts && Object.keys(ExposedPorts).length > 0 ? { ...config, ExposedPorts } : config,
+    NetworkSettings: net?.settings(c) ?? {
       Bridge: '',
       SandboxID: '',
       HairpinMode: false,

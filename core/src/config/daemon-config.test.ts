@@ -103,3 +103,16 @@ test('pull tuning keys: dockerd names, defaults and bounds', async (t) => {
     });
   }
 });
+
+test('detach-keys: a default detach sequence for the daemon; a bad one is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'skiff-cfg-'));
+  const good = join(dir, 'good.json');
+  await writeFile(good, JSON.stringify({ 'detach-keys': 'ctrl-x,y' }));
+  t.is((await loadConfig(parseCommandLine(['--config-file', good]))).detachKeys, 'ctrl-x,y');
+  const bad = join(dir, 'bad.json');
+  await writeFile(bad, JSON.stringify({ 'detach-keys': 'ctrl-foo' }));
+  await t.throwsAsync(loadConfig(parseCommandLine(['--config-file', bad])), {
+    instanceOf: ConfigError,
+    message: `detach-keys "ctrl-foo": Unknown character: 'ctrl-foo'`,
+  });
+});

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { parseDetachKeys } from '../api/detach-keys.js';
 import { InvalidParameterError } from '../plugin-api/errors.js';
 
 export interface RuntimeEntry {
@@ -33,9 +34,23 @@ export interface DaemonConfig {
   /** Plugin packages the daemon must not start without. */
   requiredPlugins: string[];
   pluginConfig: Record<string, Record<string, unknown>>;
-  defaultNetwork: string;
+  /** Network of `docker run` without --network; unset = `bridge` when that network exists, else `none`. */
+  defaultNetwork?: string;
+  /** The firewall plugin network drivers use (masquerade, isolation, published ports). */
+  firewallDriver: string;
+  /** Linux bridge of the default `bridge` network (dockerd's `bridge` key names one); `none` = no default bridge. */
+  bridge: string;
+  /** Address and prefix of the default bridge (`172.26.0.1/16`). */
+  bip?: string;
+  /** Part of the default bridge's subnet containers get addresses from. */
+  fixedCidr?: string;
+  mtu?: number;
+  /** Where networks without a subnet get theirs (dockerd's shape: `[{"base": "10.10.0.0/16", "size": 24}]`). */
+  defaultAddressPools: { base: string; size: number }[];
   debug: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Default detach sequence of TTY attaches and execs that name none (dockerd's: ctrl-p,ctrl-q). */
+  detachKeys?: string;
 }
 
 export class ConfigError extends InvalidParameterError {}
@@ -57,7 +72,9 @@ const DEFAULTS: DaemonConfig = {
   plugins: [],
   requiredPlugins: [],
   pluginConfig: {},
-  defaultNetwork: 'none',
+  firewallDriver: 'nftables',
+  bridge: 'skiff0',
+  defaultAddressPools: [],
   debug: false,
   logLevel: 'info',
 };
@@ -82,8 +99,16 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'required-plugins': 'requiredPlugins',
   'plugin-config': 'pluginConfig',
   'default-network': 'defaultNetwork',
+  'firewall-driver': 'firewallDriver',
+  bridge: 'bridge',
+  bip: 'bip',
+  'fixed-cidr': 'fixedCidr',
+  mtu: 'mtu',
+  'default-address-pools': 'defaultAddressPools',
   debug: 'debug',
   'log-level': 'logLevel',
+  // Not a dockerd key (dockerd's default is fixed; the docker CLI's config.json has `detachKeys`).
+  'detach-keys': 'detachKeys',
 };
 
 export interface CommandLine {
@@ -191,7 +216,20 @@ function check(cfg: DaemonConfig): DaemonConfig {
   str('dataRoot');
   str('execRoot');
   str('defaultRuntime');
-  str('defaultNetwork');
+  if (cfg.defaultNetwork !== undefined) str('defaultNetwork');
+  str('firewallDriver');
+  str('bridge');
+  if (cfg.bip !== undefined) str('bip');
+  if (cfg.fixedCidr !== undefined) str('fixedCidr');
+  if (cfg.mtu !== undefined && (!Number.isSafeInteger(cfg.mtu) || cfg.mtu < 68 || cfg.mtu > 65535))
+    throw new ConfigError(`mtu must be an integer from 68 to 65535 (got ${JSON.stringify(cfg.mtu)})`);
+  if (
+    !Array.isArray(cfg.defaultAddressPools) ||
+    cfg.defaultAddressPools.some(
+      (p) => !p || typeof p !== 'object' || typeof p.base !== 'string' || !Number.isInteger(p.size),
+    )
+  )
+    throw new ConfigError('default-address-pools must be a list of {"base": "<cidr>", "size": <prefix length>}');
   str('certsDir');
   const count = (k: 'maxConcurrentDownloads' | 'maxDownloadAttempts' | 'registryTimeout', max: number) => {
     const v = cfg[k];
@@ -204,6 +242,14 @@ function check(cfg: DaemonConfig): DaemonConfig {
   count('registryTimeout', 3600);
   for (const k of ['hosts', 'storageOpts', 'insecureRegistries', 'plugins', 'requiredPlugins'] as const) list(k);
   if (cfg.storageDriver !== undefined) str('storageDriver');
+  if (cfg.detachKeys !== undefined) {
+    str('detachKeys');
+    try {
+      parseDetachKeys(cfg.detachKeys);
+    } catch (err) {
+      throw new ConfigError(`detach-keys ${JSON.stringify(cfg.detachKeys)}: ${(err as Error).message}`);
+    }
+  }
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) {
     throw new ConfigError(`log-level must be one of debug, info, warn, error (got ${JSON.stringify(cfg.logLevel)})`);
   }

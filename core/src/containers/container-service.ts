@@ -17,12 +17,14 @@ import type { EventBus } from '../plugin-api/events.js';
 import type { GraphDriver } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { LogEntry, Runtime } from '../plugin-api/runtime.js';
+import type { ContainerNetworking } from '../networks/container-networking.js';
 import type { DriverRegistry } from '../plugins/driver-registry.js';
 import type { ContainerStore } from './container-store.js';
 import { type ContainerRecord, type ContainerState, ZERO_TIME } from './container-types.js';
+import { mergeEnv, mergeSet, settleHostConfig } from './create-defaults.js';
 import { parseCreateBody, validateName } from './create-request.js';
 import { assertLogsReadable, logRotationOf, validateLogConfig } from './log-config.js';
-import { writeEtcFiles } from './etc-files.js';
+import { etcNetworkOptions, writeEtcFiles } from './etc-files.js';
 import { ExitWaiters, type WaitCondition, type WaitResult } from './exit-waiters.js';
 import { HealthMonitor } from './health-monitor.js';
 import { imageHealthcheck, mergeHealthcheck } from './policy-config.js';
@@ -32,6 +34,7 @@ import { ResourceOps } from './resource-ops.js';
 import { adaptCreateResources, ociResources } from './resources.js';
 import { ociInputFromHostConfig, validateProcessConfig } from './host-options.js';
 import { buildOciSpec, resolveUser } from './oci-spec.js';
+import { resolveNamespaceDonors, sharedNamespacePaths } from './shared-namespaces.js';
 
 export interface OutputSink {
   write(entry: LogEntry): void;
@@ -87,7 +90,9 @@ export class ContainerService {
     private readonly drivers: DriverRegistry,
     private readonly events: EventBus,
     private readonly log: Logger,
+    private readonly net: ContainerNetworking,
   ) {
+    net.bindContainers(this);
     this.restarts = new RestartManager(store, log);
     this.health = new HealthMonitor(
       {
@@ -142,8 +147,9 @@ export class ContainerService {
   }
 
   async create(body: unknown, name?: string): Promise<{ Id: string; Warnings: string[] }> {
-    const { config, hostConfig } = parseCreateBody(body);
+    const { config, hostConfig, networking } = parseCreateBody(body);
     adaptCreateResources(hostConfig);
+    resolveNamespaceDonors(hostConfig, (ref) => this.get(ref));
     const image = this.images.resolve(config.Image);
     const imgCfg = image.config.config ?? {};
     const id = randomBytes(32).toString('hex');
@@ -155,9 +161,10 @@ export class ContainerService {
     const runtimeName = hostConfig.Runtime ?? this.config.defaultRuntime;
     if (!this.config.runtimes[runtimeName]) throw new InvalidParameterError(`Unknown runtime specified ${runtimeName}`);
     validateLogConfig(hostConfig.LogConfig);
-    const netName = this.networkName(hostConfig.NetworkMode);
-    if (!this.drivers.has('network', netName)) throw new NotFoundError(`network ${netName} not found`);
-    const sharesHostNet = (await this.drivers.get('network', netName)).capabilities().namespace === 'host';
+    settleHostConfig(hostConfig, runtimeName);
+    const netPlan = await this.net.plan(hostConfig, networking, config);
+    hostConfig.NetworkMode = netPlan.mode;
+    const sharesHostNet = netPlan.hostNetwork;
     const dir = this.dir(id);
     const record: ContainerRecord = {
       Id: id,
@@ -167,15 +174,16 @@ export class ContainerService {
       Args: argv.slice(1),
       Config: {
         ...config,
-        // With the host's network, dockerd gives the container the host's name too.
-        Hostname: config.Hostname || (sharesHostNet ? hostname() : id.slice(0, 12)),
+        // With the host's network or UTS namespace, dockerd gives the container the host's name too.
+        Hostname: config.Hostname || (sharesHostNet || hostConfig.UTSMode === 'host' ? hostname() : id.slice(0, 12)),
         Env: env,
         Cmd: config.Cmd ?? imgCfg.Cmd ?? null,
         Entrypoint: config.Entrypoint ?? imgCfg.Entrypoint ?? null,
         WorkingDir: config.WorkingDir || imgCfg.WorkingDir || '',
         User: config.User || imgCfg.User || '',
         Labels: { ...(imgCfg.Labels ?? {}), ...config.Labels },
-        ExposedPorts: config.ExposedPorts ?? imgCfg.ExposedPorts ?? null,
+        ExposedPorts: mergeSet(config.ExposedPorts, imgCfg.ExposedPorts),
+        Volumes: mergeSet(config.Volumes, imgCfg.Volumes),
         StopSignal: config.StopSignal ?? imgCfg.StopSignal,
         Healthcheck: mergeHealthcheck(config.Healthcheck, imageHealthcheck(imgCfg.Healthcheck)),
       },
@@ -206,9 +214,11 @@ export class ContainerService {
       }
     }
     try {
+      this.net.record(id, netPlan);
       await mkdir(dir, { recursive: true, mode: 0o710 });
       await this.graph.prepare(id, top);
     } catch (err) {
+      await this.net.forget(id).catch(() => {});
       this.store.delete(id);
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -223,11 +233,6 @@ export class ContainerService {
       Action: action,
       Actor: { ID: c.Id, Attributes: { ...c.Config.Labels, image: c.Config.Image, name: c.Name.slice(1), ...extra } },
     });
-  }
-
-  /** `default` is the daemon's default network. */
-  private networkName(mode: string): string {
-    return mode === 'default' ? this.config.defaultNetwork : mode;
   }
 
   runtimeOf(c: ContainerRecord): Promise<Runtime> {
@@ -273,12 +278,7 @@ export class ContainerService {
   }
 
   private async startTask(c: ContainerRecord): Promise<void> {
-    const netName = this.networkName(c.HostConfig.NetworkMode);
-    if (!this.drivers.has('network', netName)) throw new NotFoundError(`network ${netName} not found`);
-    const net = await this.drivers.get('network', netName);
-    const caps = net.capabilities();
-    if (caps.endpoints)
-      throw new InvalidParameterError(`network ${netName}: networks with endpoints are not supported yet`);
+    const net = await this.net.prepareStart(c);
     const runtime = await this.runtimeOf(c);
 
     const mounts = await this.graph.mounts(c.Id);
@@ -291,11 +291,14 @@ export class ContainerService {
       await mountAll(mounts, rootfs);
       c.MountedRootfs = rootfs;
     }
-    const etc = await writeEtcFiles(this.dir(c.Id), {
-      hostname: c.Config.Hostname,
-      domainname: c.Config.Domainname,
-      hostNetwork: caps.namespace === 'host',
-    });
+    const etc =
+      net.etcFiles ??
+      (await writeEtcFiles(this.dir(c.Id), {
+        hostname: c.Config.Hostname,
+        domainname: c.Config.Domainname,
+        hostNetwork: net.hostNetwork,
+        ...etcNetworkOptions(c.HostConfig),
+      }));
     const user = await resolveUser(rootfs, c.Config.User);
     // dockerd creates a missing working directory rather than failing the start.
     if (c.Config.WorkingDir)
@@ -310,14 +313,15 @@ export class ContainerService {
       hostname: c.Config.Hostname,
       terminal: c.Config.Tty,
       readonlyRootfs: c.HostConfig.ReadonlyRootfs,
-      network: caps.namespace === 'host' ? { mode: 'host' } : { mode: 'new' },
+      network: net.namespace,
       capAdd: c.HostConfig.CapAdd ?? [],
       capDrop: c.HostConfig.CapDrop ?? [],
       privileged: c.HostConfig.Privileged,
       etcFiles: etc,
       cgroupsPath: `/skiff/${c.Id}`,
       resources: ociResources(c.HostConfig),
-      ...ociInputFromHostConfig(c.HostConfig, caps.namespace === 'host' ? 'host' : c.HostConfig.NetworkMode),
+      ...ociInputFromHostConfig(c.HostConfig, net.hostNetwork ? 'host' : c.HostConfig.NetworkMode),
+      ...sharedNamespacePaths(c, (ref) => this.get(ref)),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
     const { pid } = await runtime.create({
@@ -330,6 +334,8 @@ export class ContainerService {
     });
     this.pumpAttachments(c, runtime);
     try {
+      // Endpoints go into the task's namespace before its process runs.
+      if (!net.hostNetwork) await this.net.attachAll(c, pid);
       await runtime.start(c.Id);
     } catch (err) {
       await runtime.kill(c.Id, 'KILL').catch(() => {});
@@ -343,8 +349,8 @@ export class ContainerService {
   }
 
   /** Follows the task to its exit (also for tasks found running after a daemon restart). */
-  private watch(c: ContainerRecord, runtime: Runtime): void {
-    this.health.start(c);
+  private watch(c: ContainerRecord, runtime: Runtime, restored = false): void {
+    this.health.start(c, { resume: restored });
     runtime
       .wait(c.Id)
       .then((exit) => this.onExit(c.Id, exit.exitCode, exit.oomKilled, exit.exitedAt))
@@ -423,6 +429,9 @@ export class ContainerService {
       this.store.update(c);
     }
     await rm(this.bundlePath(c.Id), { recursive: true, force: true });
+    await this.net
+      .detachAll(c)
+      .catch((err) => this.log.warn('network detach failed', { id: c.Id, error: err as Error }));
   }
 
   /**
@@ -622,6 +631,7 @@ export class ContainerService {
       this.publish(c, 'destroy');
       this.waiters.notify(c.Id, 'removed', { StatusCode: c.State.ExitCode, Error: null });
       await this.cleanupRun(c);
+      await this.net.forget(c.Id);
       await this.dropStorage(c.Id);
     });
   }
@@ -662,7 +672,7 @@ export class ContainerService {
       try {
         const runtime = await this.runtimeOf(c);
         const st = await runtime.state(c.Id);
-        if (st.status === 'running' || st.status === 'paused' || st.status === 'created') this.watch(c, runtime);
+        if (st.status === 'running' || st.status === 'paused' || st.status === 'created') this.watch(c, runtime, true);
         else
           await this.onExit(
             c.Id,
@@ -674,14 +684,9 @@ export class ContainerService {
         this.log.warn('skipping container during reconcile', { id: c.Id, error: err as Error });
       }
     }
+    await this.net.restore();
     await this.restarts.startAtBoot(this.store.list(), (id) => this.start(id));
   }
-}
-
-function mergeEnv(base: string[], overrides: string[]): string[] {
-  const out = new Map<string, string>();
-  for (const e of [...base, ...overrides]) out.set(e.split('=', 1)[0]!, e);
-  return [...out.values()];
 }
 
 /** Runtimes may say which exit code a failed start stands for (127 not found, 126 cannot execute). */

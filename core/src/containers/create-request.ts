@@ -1,5 +1,6 @@
 import { InvalidParameterError } from '../plugin-api/errors.js';
 import type { ContainerConfig, HostConfig } from './container-types.js';
+import { type NetworkingRequest, parseNetworking } from '../networks/create-options.js';
 import { parseHostOptions } from './host-options.js';
 import { parseHealthcheck, parseRestartPolicy } from './policy-config.js';
 
@@ -59,7 +60,11 @@ export function validateName(name: string): string {
 }
 
 /** Validates a `POST /containers/create` body into a container config and host config. */
-export function parseCreateBody(body: unknown): { config: ContainerConfig; hostConfig: HostConfig } {
+export function parseCreateBody(body: unknown): {
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  networking: NetworkingRequest;
+} {
   if (!isObj(body)) throw new InvalidParameterError('config cannot be empty in order to create a container');
   const image = str(body, 'Image');
   if (!image) throw new InvalidParameterError('No command specified');
@@ -123,5 +128,6 @@ export function parseCreateBody(body: unknown): { config: ContainerConfig; hostC
   if (typeof hc.ShmSize === 'number' && hc.ShmSize < 0)
     throw new InvalidParameterError('SHM size can not be less than 0');
   Object.assign(hostConfig, parseHostOptions(hc, hostConfig.NetworkMode, config.Hostname));
-  return { config, hostConfig };
+  const networking = parseNetworking(body, hc);
+  return { config, hostConfig, networking };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 /** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf into `dir`. */
 export async function writeEtcFiles(
   dir: string,
-  opts: { hostname: string; domainname: string; hostNetwork: boolean },
+  opts: { hostname: string; domainname: string; hostNetwork: boolean } & Partial<EtcNetworkOptions>,
 ): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
   const paths = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
   const name = opts.hostNetwork ? hostHostname() : opts.hostname;
@@ -14,12 +14,102 @@ export async function writeEtcFiles(
   if (opts.hostNetwork) {
     hosts = await readFile('/etc/hosts', 'utf8').catch(() => hosts);
   }
+  hosts += extraHostLines(opts.extraHosts ?? []);
   await Promise.all([
     writeFile(paths.hostname, `${name}\n`, { mode: 0o644 }),
     writeFile(paths.hosts, hosts, { mode: 0o644 }),
-    writeFile(paths.resolvConf, await resolvConf(opts.hostNetwork), { mode: 0o644 }),
+    writeFile(paths.resolvConf, withUserDns(await resolvConf(opts.hostNetwork), opts), { mode: 0o644 }),
   ]);
   return paths;
+}
+
+/** The EtcNetworkOptions of a stored HostConfig (`host-gateway` entries need a network: left out here). */
+export function etcNetworkOptions(hc: Record<string, unknown>): EtcNetworkOptions {
+  const list = (k: string) => (Array.isArray(hc[k]) ? (hc[k] as string[]) : []);
+  return {
+    extraHosts: list('ExtraHosts').filter((e) => !e.endsWith(':host-gateway')),
+    dns: list('Dns'),
+    dnsSearch: list('DnsSearch'),
+    dnsOptions: list('DnsOptions'),
+  };
+}
+
+/** --add-host, --dns, --dns-search, --dns-option of a container. */
+export interface EtcNetworkOptions {
+  extraHosts: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+}
+
+const BASE_HOSTS =
+  '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+
+/** `name:ip` entries (the last `:` splits, so IPv6 addresses work). */
+function extraHostLines(extra: string[]): string {
+  return extra
+    .map((e) => {
+      const i = e.indexOf(':');
+      return `${e.slice(i + 1)}\t${e.slice(0, i)}\n`;
+    })
+    .join('');
+}
+
+/**
+ * After the network attach: /etc/hosts with the container's addresses and /etc/resolv.conf with the
+ * network's resolver when it has one. Both are bind-mounted already, so they are rewritten in place.
+ */
+export async function writeNetworkEtcFiles(
+  paths: { hosts: string; resolvConf: string },
+  opts: EtcNetworkOptions & {
+    hostname: string;
+    domainname: string;
+    addresses: string[];
+    resolver?: { nameservers: string[]; search?: string[]; options?: string[] };
+  },
+): Promise<void> {
+  const names = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
+  const own = opts.addresses.map((a) => `${a}\t${names}\n`).join('');
+  let resolv = await resolvConf(false);
+  if (opts.resolver) {
+    const kept = resolv.split('\n').filter((l) => !/^\s*(nameserver|search|options)\b/.test(l) && l.trim() !== '');
+    const search = opts.resolver.search ?? searchOf(resolv);
+    // The network's resolver stays first: --dns servers come after it, not instead of it.
+    resolv = [
+      ...kept,
+      ...[...opts.resolver.nameservers, ...opts.dns].map((n) => `nameserver ${n}`),
+      ...(search.length ? [`search ${search.join(' ')}`] : []),
+      ...(opts.resolver.options?.length ? [`options ${opts.resolver.options.join(' ')}`] : []),
+    ].join('\n');
+    resolv += '\n';
+  }
+  await Promise.all([
+    writeFile(paths.hosts, BASE_HOSTS + extraHostLines(opts.extraHosts) + own),
+    writeFile(paths.resolvConf, withUserDns(resolv, opts.resolver ? { ...opts, dns: [] } : opts)),
+  ]);
+}
+
+function searchOf(text: string): string[] {
+  const line = text.split('\n').findLast((l) => /^\s*search\s/.test(l));
+  return line ? line.trim().split(/\s+/).slice(1) : [];
+}
+
+/** --dns replaces the nameservers, --dns-search the search list, --dns-option the options. */
+function withUserDns(text: string, opts: Partial<EtcNetworkOptions>): string {
+  const dns = opts.dns ?? [];
+  const search = opts.dnsSearch ?? [];
+  const options = opts.dnsOptions ?? [];
+  if (!dns.length && !search.length && !options.length) return text;
+  let lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (dns.length) lines = [...lines.filter((l) => !/^\s*nameserver\b/.test(l)), ...dns.map((d) => `nameserver ${d}`)];
+  if (search.length)
+    lines = [
+      ...lines.filter((l) => !/^\s*(search|domain)\b/.test(l)),
+      // `--dns-search .` means no search list.
+      ...(search.includes('.') ? [] : [`search ${search.join(' ')}`]),
+    ];
+  if (options.length) lines = [...lines.filter((l) => !/^\s*options\b/.test(l)), `options ${options.join(' ')}`];
+  return `${lines.join('\n')}\n`;
 }
 
 /** The host's resolv.conf; outside the host network, loopback resolvers are unreachable, so they go (as in dockerd). */

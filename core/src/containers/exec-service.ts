@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execDetachKeys } from '../api/detach-keys.js';
 import { ConflictError, InvalidParameterError, NotFoundError, NotImplementedError } from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { Logger } from '../plugin-api/logger.js';
@@ -60,6 +61,8 @@ function parseExecBody(body: unknown): ExecConfig {
   const cmd = list('Cmd');
   if (cmd.length === 0) throw new InvalidParameterError('No exec command specified');
   const cwd = str('WorkingDir');
+  // dockerd refuses bad keys at create, not when the exec starts.
+  execDetachKeys(str('DetachKeys'));
   if (cwd && !cwd.startsWith('/'))
     throw new InvalidParameterError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
   return {

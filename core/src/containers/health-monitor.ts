@@ -60,16 +60,25 @@ export class HealthMonitor {
     private readonly log: Logger,
   ) {}
 
-  /** Starts probing a container that has just started (or was found running); resets its status. */
-  start(c: ContainerRecord): void {
+  /**
+   * Starts probing a container that has just started: its status starts over (the last probes
+   * stay, as in dockerd). With `resume` (found running by a restarted daemon), the persisted
+   * status, failing streak and log go on from where they were: the container did not restart.
+   */
+  start(c: ContainerRecord, opts: { resume?: boolean } = {}): void {
     const cmd = probeCommand(c.Config.Healthcheck);
     if (!cmd) return;
     this.running.get(c.Id)?.abort();
     const ac = new AbortController();
     this.running.set(c.Id, ac);
-    c.State.Health = { Status: 'starting', FailingStreak: 0, Log: c.State.Health?.Log ?? [] };
+    const prev = c.State.Health;
+    c.State.Health =
+      opts.resume && prev
+        ? { Status: prev.Status, FailingStreak: prev.FailingStreak, Log: prev.Log.slice(-MAX_LOG_ENTRIES) }
+        : { Status: 'starting', FailingStreak: 0, Log: prev?.Log ?? [] };
     this.host.update(c);
-    void this.loop(c.Id, c.Config.Healthcheck!, cmd, Date.parse(c.State.StartedAt), ac.signal).catch((err) => {
+    const from = c.State.Health.Status;
+    void this.loop(c.Id, c.Config.Healthcheck!, cmd, Date.parse(c.State.StartedAt), ac.signal, from).catch((err) => {
       if (!ac.signal.aborted) this.log.warn('health monitor stopped', { id: c.Id, error: err as Error });
     });
   }
@@ -91,7 +100,14 @@ export class HealthMonitor {
     }
   }
 
-  private async loop(id: string, hc: HealthConfig, cmd: string[], startedAt: number, signal: AbortSignal) {
+  private async loop(
+    id: string,
+    hc: HealthConfig,
+    cmd: string[],
+    startedAt: number,
+    signal: AbortSignal,
+    from: HealthState['Status'],
+  ) {
     const interval = ms(hc.Interval, DEFAULT_INTERVAL_MS);
     const startInterval = ms(hc.StartInterval, DEFAULT_START_INTERVAL_MS);
     const startPeriod = ms(hc.StartPeriod, 0);
@@ -105,7 +121,7 @@ export class HealthMonitor {
       if (remaining < interval) return remaining;
       return status === 'starting' ? startInterval : interval;
     };
-    let status: HealthState['Status'] = 'starting';
+    let status = from;
     for (;;) {
       await sleep(nextDelay(status), undefined, { signal });
       const c = this.host.get(id);

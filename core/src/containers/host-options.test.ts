@@ -74,7 +74,9 @@ test('bad options are InvalidParameterErrors with a clear message', (t) => {
     [{ SecurityOpt: ['systempaths=confined'] }, /invalid --security-opt/],
     [{ SecurityOpt: 'no-new-privileges' }, /SecurityOpt must be a list/],
     [{ SecurityOpt: ['seccomp=' + 'x'.repeat(2 << 20)] }, /larger than/],
-    [{ PidMode: 'container:abc' }, /not supported yet/],
+    [{ PidMode: 'container:' }, /invalid PidMode: "container:"/],
+    [{ IpcMode: 'container:a b' }, /invalid IpcMode/],
+    [{ UTSMode: 'container:abc' }, /invalid UTSMode/],
     [{ IpcMode: 'weird' }, /invalid IpcMode/],
     [{ Sysctls: { 'kernel.shmmax': 1 } }, /invalid value/],
     [{ Sysctls: { 'kernel.shmmax': '1' }, IpcMode: 'host' }, /shared with the host/],
@@ -97,6 +99,17 @@ test('bad options are InvalidParameterErrors with a clear message', (t) => {
     );
   }
   t.throws(() => parseHostOptions({ UTSMode: 'host' }, 'default', 'myhost'), { message: /Conflicting options/ });
+});
+
+test('--pid/--ipc container:<name> are kept for start to resolve; the spec input stays private', (t) => {
+  const o = parseHostOptions({ PidMode: 'container:/web', IpcMode: 'container:db_1' }, 'default');
+  t.is(o.PidMode, 'container:web');
+  t.is(o.IpcMode, 'container:db_1');
+  const input = ociInputFromHostConfig({ PidMode: 'container:web', IpcMode: 'container:db_1' }, 'default');
+  t.is(input.pidMode, 'private');
+  t.is(input.ipcMode, 'private');
+  for (const m of ['shareable', 'private', 'none', 'host'] as const)
+    t.is(parseHostOptions({ IpcMode: m }, 'default').IpcMode, m);
 });
 
 test('security options parse like dockerd', (t) => {

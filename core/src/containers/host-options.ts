@@ -16,8 +16,9 @@ export interface HostOptions {
   /** null: not asked (dockerd's daemon-wide default applies, which is off). */
   Init: boolean | null;
   SecurityOpt: string[];
-  PidMode: '' | 'host';
-  IpcMode: 'private' | 'shareable' | 'host' | 'none';
+  /** `container:<id>`: the PID or IPC namespace of another container (see shared-namespaces.ts). */
+  PidMode: '' | 'host' | `container:${string}`;
+  IpcMode: 'private' | 'shareable' | 'host' | 'none' | `container:${string}`;
   UTSMode: '' | 'host';
   Sysctls: Record<string, string>;
   Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
@@ -218,9 +219,18 @@ export function parseSecurityOpt(opts: readonly string[]): SecurityOptions {
 function mode<T extends string>(v: unknown, what: string, allowed: readonly T[]): T {
   if (v === undefined || v === null) return allowed[0]!;
   if (typeof v !== 'string') bad(`${W}${what} must be a string`);
-  if (v.startsWith('container:')) bad(`${what} container:<name> is not supported yet`);
   if (!(allowed as readonly string[]).includes(v)) bad(`invalid ${what}: ${JSON.stringify(v.slice(0, 100))}`);
   return v as T;
+}
+
+/** A mode that may also name another container (`container:<name|id>`) whose namespace to join. */
+function joinableMode<T extends string>(v: unknown, what: string, allowed: readonly T[]): T | `container:${string}` {
+  if (typeof v === 'string' && v.startsWith('container:')) {
+    const ref = v.slice('container:'.length);
+    if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref)) bad(`invalid ${what}: ${JSON.stringify(v.slice(0, 100))}`);
+    return `container:${ref.replace(/^\//, '')}`;
+  }
+  return mode(v, what, allowed);
 }
 
 function sysctls(v: unknown, ipcMode: string, networkMode: string): Record<string, string> {
@@ -264,7 +274,7 @@ function ulimits(v: unknown): HostOptions['Ulimits'] {
 
 /** Validates the spec-shaping HostConfig fields of a create body (raw JSON) into their normal form. */
 export function parseHostOptions(hc: Json, networkMode: string, hostname = ''): HostOptions {
-  const ipc = mode(hc.IpcMode === '' ? undefined : hc.IpcMode, 'IpcMode', [
+  const ipc = joinableMode(hc.IpcMode === '' ? undefined : hc.IpcMode, 'IpcMode', [
     'private',
     'shareable',
     'host',
@@ -275,7 +285,7 @@ export function parseHostOptions(hc: Json, networkMode: string, hostname = ''): 
     Devices: devices(hc.Devices),
     Init: typeof hc.Init === 'boolean' ? hc.Init : null,
     SecurityOpt: securityOpt(hc.SecurityOpt),
-    PidMode: mode(hc.PidMode, 'PidMode', ['', 'host'] as const),
+    PidMode: joinableMode(hc.PidMode, 'PidMode', ['', 'host'] as const),
     IpcMode: ipc,
     UTSMode: mode(hc.UTSMode, 'UTSMode', ['', 'host'] as const),
     Sysctls: sysctls(hc.Sysctls, ipc, networkMode),
@@ -308,7 +318,8 @@ export function ociInputFromHostConfig(hc: Json, networkMode: string): Partial<O
     seccomp: sec.seccomp,
     unmaskSystemPaths: sec.unmaskSystemPaths,
     pidMode: o.PidMode === 'host' ? 'host' : 'private',
-    ipcMode: o.IpcMode,
+    // container:<id> is a private namespace here; start puts the donor's namespace path in it.
+    ipcMode: o.IpcMode.startsWith('container:') ? 'private' : (o.IpcMode as OciSpecInput['ipcMode']),
     utsMode: o.UTSMode === 'host' ? 'host' : 'private',
     sysctls: o.Sysctls,
     ulimits: o.Ulimits.map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),

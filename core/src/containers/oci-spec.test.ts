@@ -240,6 +240,23 @@ test('--pid/--ipc/--uts host share the host namespaces; --ipc none has no /dev/s
   t.true(none.linux.namespaces.some((n) => n.type === 'ipc'));
 });
 
+test('--pid/--ipc container:<name> join the donor task namespaces by path', (t) => {
+  const spec = buildOciSpec(
+    dockerRunInput({ pidNamespacePath: '/proc/42/ns/pid', ipcNamespacePath: '/proc/42/ns/ipc' }),
+    HOST,
+  );
+  t.deepEqual(
+    spec.linux.namespaces.filter((n) => n.type === 'pid' || n.type === 'ipc'),
+    [
+      { type: 'pid', path: '/proc/42/ns/pid' },
+      { type: 'ipc', path: '/proc/42/ns/ipc' },
+    ],
+  );
+  t.throws(() => buildOciSpec(dockerRunInput({ pidNamespacePath: 'proc/42/ns/pid' }), HOST), {
+    instanceOf: InvalidParameterError,
+  });
+});
+
 test("host network drops the network namespace and docker's sysctls; new creates one", (t) => {
   const host = buildOciSpec(dockerRunInput({ network: { mode: 'host' } }), HOST);
   t.deepEqual(

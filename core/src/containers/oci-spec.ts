@@ -58,6 +58,9 @@ export interface OciSpecInput {
   /** `none` keeps a private IPC namespace without /dev/shm; `host` shares the host's and its /dev/shm. */
   ipcMode?: 'private' | 'shareable' | 'host' | 'none';
   utsMode?: 'private' | 'host';
+  /** `--pid/--ipc container:<name>`: join the other container's namespace (`/proc/<pid>/ns/…`). */
+  pidNamespacePath?: string;
+  ipcNamespacePath?: string;
   /** Limits from HostConfig (memory, cpu, pids, blkio weight): see resources.ts. */
   resources?: OciResources;
 }
@@ -316,7 +319,7 @@ function defaultMounts(shmSize: number): OciMount[] {
   ];
 }
 
-const MASKED_PATHS = [
+export const MASKED_PATHS = [
   '/proc/acpi',
   '/proc/asound',
   '/proc/interrupts',
@@ -331,7 +334,13 @@ const MASKED_PATHS = [
   '/sys/firmware',
 ];
 
-const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+function nsPath(path: string | undefined): { path?: string } {
+  if (path === undefined) return {};
+  requireAbsolute('namespace path', path);
+  return { path };
+}
 
 /** dockerd's default device cgroup: deny all, allow the standard char devices, deny fuse. */
 const DEFAULT_DEVICE_RULES: OciDeviceCgroup[] = [
@@ -471,8 +480,8 @@ export function buildOciSpec(input: OciSpecInput, host: HostFacts = detectHostFa
     namespaces.push({ type: 'network', path: input.network.path });
   }
   if (input.utsMode !== 'host') namespaces.push({ type: 'uts' });
-  if (input.pidMode !== 'host') namespaces.push({ type: 'pid' });
-  if (ipcMode !== 'host') namespaces.push({ type: 'ipc' });
+  if (input.pidMode !== 'host') namespaces.push({ type: 'pid', ...nsPath(input.pidNamespacePath) });
+  if (ipcMode !== 'host') namespaces.push({ type: 'ipc', ...nsPath(input.ipcNamespacePath) });
   // A private cgroup namespace is dockerd's default only on cgroup v2; on v1/hybrid it shares the host's.
   if (host.cgroupV2) namespaces.push({ type: 'cgroup' });
 

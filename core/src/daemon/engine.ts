@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { Container } from 'inversify';
 import type { ApiDeps } from '../api/deps.js';
@@ -20,6 +21,10 @@ import { type Token, Tokens } from '../plugin-api/tokens.js';
 import { DriverRegistry } from '../plugins/driver-registry.js';
 import { loadPlugins, type PluginStatus } from '../plugins/plugin-loader.js';
 import { nodeModulesChain } from '../plugins/plugin-package.js';
+import { ContainerNetworking } from '../networks/container-networking.js';
+import { DefaultIpam } from '../networks/default-ipam.js';
+import { NetworkService } from '../networks/network-service.js';
+import { NetworkStore } from '../networks/network-store.js';
 import { openDatabase } from '../store/database.js';
 import { CoreTokens } from './core-tokens.js';
 import { FIRST_PARTY_PLUGINS, STORAGE_PREFERENCE } from './first-party.js';
@@ -58,6 +63,11 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
 
   const drivers = new DriverRegistry();
   di.bind(CoreTokens.Drivers).toConstantValue(drivers);
+  // Before the plugins load: network plugins may ask for the IPAM driver.
+  const db = openDatabase(join(config.dataRoot, 'skiff.db'));
+  di.bind(CoreTokens.Database).toConstantValue(db);
+  const ipam = new DefaultIpam(db, { defaultPools: config.defaultAddressPools });
+  di.bind(Tokens.IpamDriver).toConstantValue(ipam);
   const here = dirname(fileURLToPath(import.meta.url));
   const required = new Set(config.requiredPlugins);
   const status = await loadPlugins(
@@ -95,8 +105,7 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   });
   di.bind(Tokens.Runtime).toConstantValue(runtime);
 
-  const db = openDatabase(join(config.dataRoot, 'skiff.db'));
-  di.bind(CoreTokens.Database).toConstantValue(db);
+  const networking = await wireNetworking(config, drivers, db, ipam, events, log, di);
   const registry = new RegistryClient({
     insecureRegistries: config.insecureRegistries,
     userAgent: 'skiff/0.1.0',
@@ -116,7 +125,16 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   di.bind(CoreTokens.ContainerService)
     .toResolvedValue(
       (images: ImageService) =>
-        new ContainerService(config, new ContainerStore(db), images, graph, drivers, events, log.child('containers')),
+        new ContainerService(
+          config,
+          new ContainerStore(db),
+          images,
+          graph,
+          drivers,
+          events,
+          log.child('containers'),
+          networking.containers,
+        ),
       [CoreTokens.ImageService],
     )
     .inSingletonScope();
@@ -133,6 +151,7 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
         pusher: new ImagePusher(images, content, registry, events, log.child('push')),
         log: log.child('api'),
         storageDriver: graph.name,
+        networking,
         info: () =>
           systemInfo({
             id,
@@ -151,6 +170,39 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
     )
     .inSingletonScope();
   return di;
+}
+
+/** The firewall (for network drivers), the network service with its builtin networks, container networking. */
+async function wireNetworking(
+  config: DaemonConfig,
+  drivers: DriverRegistry,
+  db: DatabaseSync,
+  ipam: DefaultIpam,
+  events: MemoryEventBus,
+  log: Logger,
+  di: Container,
+): Promise<{ networks: NetworkService; containers: ContainerNetworking }> {
+  if (drivers.has('firewall', config.firewallDriver)) {
+    try {
+      di.bind(Tokens.Firewall).toConstantValue(await drivers.get('firewall', config.firewallDriver));
+    } catch (err) {
+      log.error(`firewall driver "${config.firewallDriver}" failed to start: ${(err as Error).message}`);
+    }
+  } else {
+    log.warn(`firewall driver "${config.firewallDriver}" is not available: networks that need one will not work`);
+  }
+  const store = new NetworkStore(db);
+  const nlog = log.child('networks');
+  const networks = new NetworkService(
+    store,
+    ipam,
+    drivers,
+    events,
+    { bridgeName: config.bridge, bip: config.bip, fixedCidr: config.fixedCidr, mtu: config.mtu },
+    nlog,
+  );
+  await networks.init();
+  return { networks, containers: new ContainerNetworking(networks, store, ipam, nlog, config.defaultNetwork) };
 }
 
 function reportPlugins(status: PluginStatus[], required: Set<string>, log: Logger): void {

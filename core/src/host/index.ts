@@ -6,3 +6,4 @@ export * from './resolve.js';
 export * from './snapshot-store.js';
 export * from './usage.js';
 export * from './static-network-driver.js';
+export * from './netlink.js';

@@ -33,6 +33,29 @@ const MIGRATIONS: string[] = [
      driver TEXT NOT NULL,
      doc TEXT NOT NULL
    );`,
+  // Networks, the default IPAM's pools and addresses, and each container's network attachments.
+  `CREATE TABLE networks (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     doc TEXT NOT NULL
+   );
+   CREATE TABLE ipam_pools (
+     id TEXT PRIMARY KEY,
+     subnet TEXT NOT NULL,
+     doc TEXT NOT NULL
+   );
+   CREATE TABLE ipam_addresses (
+     pool_id TEXT NOT NULL REFERENCES ipam_pools (id) ON DELETE CASCADE,
+     address TEXT NOT NULL,
+     PRIMARY KEY (pool_id, address)
+   );
+   CREATE TABLE endpoints (
+     container_id TEXT NOT NULL,
+     network_id TEXT NOT NULL,
+     doc TEXT NOT NULL,
+     PRIMARY KEY (container_id, network_id)
+   );
+   CREATE INDEX endpoints_by_network ON endpoints (network_id);`,
 ];
 
 /** Opens (creating if needed) the metadata database: WAL, synchronous=FULL, migrated. */

@@ -1,3 +1,4 @@
 export * from './graph-driver-suite.js';
 export * from './layer.js';
 export * from './runtime-suite.js';
+export * from './network-suite.js';

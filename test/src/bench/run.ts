@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: runs the benchmarks (bench-run.ts: `docker run`; bench-pull.ts: `docker pull`;
- * bench-footprint.ts: memory, concurrency, `docker ps`) and prints their reports. BENCH_ONLY=run|pull|footprint picks one; BENCH_DRIVERS (default overlay) the
+ * bench-footprint.ts: memory, concurrency, `docker ps`) and prints their reports. BENCH_ONLY=run|pull|footprint|netattach picks one; BENCH_DRIVERS (default overlay) the
  * storage drivers; BENCH_RUNS / BENCH_PULL_RUNS the sample counts; BENCH_DOCKERD a dockerd binary.
  */
 
 import type { StorageDriverName } from '../harness/daemon.js';
 import { footprintBenchmark } from './bench-footprint.js';
+import { netattachBenchmark } from './bench-netattach.js';
 import { pullBenchmark } from './bench-pull.js';
 import { runBenchmark } from './bench-run.js';
 
@@ -18,6 +19,7 @@ const BENCHMARKS = {
       psContainers: positive('BENCH_PS_CONTAINERS', 500),
       drivers,
     }),
+  netattach: () => netattachBenchmark({ runs: positive('BENCH_NETATTACH_RUNS', 50) }),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

@@ -11,8 +11,15 @@ export type StorageDriverName = 'vfs' | 'overlay';
 
 export interface DaemonOptions {
   storageDriver: StorageDriverName;
-  /** daemon.json content; written to a temp file passed as --config-file (default `{}`). */
+  /**
+   * daemon.json content; written to a temp file passed as --config-file. `"bridge": "none"` is
+   * added unless `hostBridge` is set or the config says otherwise: daemons of the tests run in the
+   * machine's own network namespace, where they must not make a bridge or firewall rules
+   * (networking tests run their daemons in namespaces of their own).
+   */
   config?: Record<string, unknown>;
+  /** Let the daemon make its default bridge network in this namespace (quickstart). */
+  hostBridge?: boolean;
   /** Raw daemon.json text instead of `config` (for malformed-config tests). */
   configText?: string;
   extraArgs?: string[];
@@ -75,7 +82,7 @@ async function prepare(opts: DaemonOptions): Promise<Prepared> {
   const socket = opts.socket ?? path.join(base, 'd.sock');
   if (Buffer.byteLength(socket) >= 100) throw new DaemonStartError(`socket path too long: ${socket}`);
   await mkdir(path.dirname(socket), { recursive: true });
-  const config = opts.config ?? {};
+  const config = { ...(opts.hostBridge ? {} : { bridge: 'none' }), ...opts.config };
   const configFile = path.join(base, 'daemon.json');
   await writeFile(configFile, opts.configText ?? `${JSON.stringify(config, null, 2)}\n`);
 

@@ -18,6 +18,16 @@ export {
   type StorageDriverName,
   startDaemon,
 } from './daemon.js';
+export {
+  type DockerdPeer,
+  type DockerdPeerOptions,
+  DockerdPeerStartError,
+  DockerdPeerUnavailable,
+  dockerdPeerBinary,
+  dockerdPeerDir,
+  pullIntoPeer,
+  startDockerdPeer,
+} from './dockerd-peer.js';
 export { driverDaemons } from './driver-daemons.js';
 export { type LayeredImage, layerBytes, layeredImage } from './layered-image.js';
 export { type BusyboxRegistry, registryWithBusybox } from './fixture.js';

@@ -91,6 +91,7 @@ async function main(): Promise<number> {
       execRoot,
       socket,
       logFile: logDir && path.join(logDir, 'skiffd.log'),
+      hostBridge: true,
     });
     info(`skiffd is up (pid ${daemon.pid}): GET /_ping answered 200`);
 

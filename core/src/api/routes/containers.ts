@@ -18,7 +18,8 @@ const CONDITIONS: WaitCondition[] = ['not-running', 'next-exit', 'removed'];
 function matches(c: ContainerRecord, filters: Map<string, string[]>): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
-    const ok = values.some((v) => {
+    // Label filters must all match (compose lists a service's containers by four labels); others are alternatives.
+    const ok = (key === 'label' ? values.every.bind(values) : values.some.bind(values))((v) => {
       switch (key) {
         case 'status':
           return c.State.Status === v;
@@ -65,10 +66,12 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
       .list()
       .filter((c) => (all || c.State.Running || c.State.Restarting || filters.has('status')) && matches(c, filters));
     if (limit > 0) list = list.slice(0, limit);
-    return list.map(containerSummary);
+    return list.map((c) => containerSummary(c, deps.networking?.containers));
   });
 
-  app.get<{ Params: P }>('/containers/:id/json', async (req) => containerInspect(containers.get(req.params.id)));
+  app.get<{ Params: P }>('/containers/:id/json', async (req) =>
+    containerInspect(containers.get(req.params.id), deps.networking?.containers),
+  );
 
   app.post<{ Params: P }>('/containers/:id/start', async (req, reply) => {
     await containers.start(req.params.id);

@@ -1,0 +1,47 @@
+import test from 'ava';
+import { InvalidParameterError } from '../plugin-api/errors.js';
+import { portsView, resolvePorts, validatePorts, wantedPorts } from './ports.js';
+
+test('PortBindings and -P become wanted publications (host ip default, ranges, udp)', (t) => {
+  const w = wantedPorts(
+    {
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '', HostPort: '' }],
+      '90': [{ HostPort: '9000-9010' }],
+    },
+    { '7000/tcp': {}, '80/tcp': {} },
+    true,
+  );
+  const byPort = (a: { containerPort: number }, b: { containerPort: number }) => a.containerPort - b.containerPort;
+  t.deepEqual(
+    [...w].sort(byPort),
+    [
+      { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, hostPortEnd: 8080 },
+      { containerPort: 53, protocol: 'udp', hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0 },
+      { containerPort: 90, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 9000, hostPortEnd: 9010 },
+      { containerPort: 7000, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0 },
+    ].sort(byPort),
+  );
+});
+
+test('bad port specifications are 400s', (t) => {
+  for (const [b, e] of [
+    [{ '99999/tcp': [] }, null],
+    [{ '80/icmp': [] }, null],
+    [{ '80/tcp': [{ HostPort: '70000' }] }, null],
+    [{ '80/tcp': [{ HostPort: '9010-9000' }] }, null],
+    [{ '80/tcp': [{ HostIp: 'nope' }] }, null],
+    [null, { 'x/tcp': {} }],
+  ] as const)
+    t.throws(() => validatePorts(b, e), { instanceOf: InvalidParameterError });
+});
+
+test('random host ports are free ones; NetworkSettings.Ports shape', async (t) => {
+  const m = await resolvePorts(wantedPorts({ '80/tcp': [{ HostIp: '127.0.0.1' }], '53/udp': [{}] }, null, false));
+  t.true(m.every((x) => x.hostPort > 0));
+  t.deepEqual(portsView(m, { '80/tcp': {}, '81/tcp': {} }), {
+    '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(m[0]!.hostPort) }],
+    '81/tcp': null,
+    '53/udp': [{ HostIp: '0.0.0.0', HostPort: String(m[1]!.hostPort) }],
+  });
+});

@@ -1,0 +1,55 @@
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { nsCommand, run } from '@skiff/core/host';
+
+export type PortProblem = 'in-use' | 'not-local' | undefined;
+
+/**
+ * Whether something on the host already holds `ip:port`. Like dockerd's port allocator (which
+ * binds the port to reserve it) we ask the kernel by binding, then let go at once: with DNAT in
+ * front, a listener that came later would never see the traffic anyway, and holding sockets for
+ * every published port (ranges!) would cost a file descriptor each.
+ */
+export async function probePort(proto: 'tcp' | 'udp' | 'sctp', ip: string, port: number): Promise<PortProblem> {
+  if (proto === 'sctp') return undefined;
+  const host = ip === '' ? '0.0.0.0' : ip;
+  const code = await new Promise<string | undefined>((resolve) => {
+    if (proto === 'tcp') {
+      const srv = createServer();
+      srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(undefined)));
+    } else {
+      const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        sock.close();
+        resolve(e.code ?? 'error');
+      });
+      sock.bind({ address: host, port, exclusive: true }, () => sock.close(() => resolve(undefined)));
+    }
+  });
+  if (code === 'EADDRINUSE' || code === 'EACCES') return 'in-use';
+  if (code === 'EADDRNOTAVAIL') return 'not-local';
+  return undefined;
+}
+
+/** The same question for another namespace (Node cannot bind there): listening sockets from `ss`. */
+export async function probePortInNetns(
+  netns: string,
+  proto: 'tcp' | 'udp' | 'sctp',
+  ip: string,
+  port: number,
+): Promise<PortProblem> {
+  if (proto === 'sctp') return undefined;
+  const [cmd, args] = nsCommand(netns, 'ss', ['-Hln', proto === 'tcp' ? '-t' : '-u']);
+  const out = await run(cmd, args);
+  const wild = (a: string) => a === '0.0.0.0' || a === '*' || a === '[::]' || a === '::';
+  for (const line of out.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    if (!local) continue;
+    const i = local.lastIndexOf(':');
+    const addr = local.slice(0, i).replace(/%.*$/, '');
+    if (Number(local.slice(i + 1)) !== port) continue;
+    if (wild(addr) || ip === '' || ip === '0.0.0.0' || addr === ip || addr === `[${ip}]`) return 'in-use';
+  }
+  return undefined;
+}

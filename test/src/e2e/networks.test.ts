@@ -1,0 +1,515 @@
+import test, { type ExecutionContext } from 'ava';
+import { api, sleep } from '../harness/index.js';
+import { type NetnsDaemon, startNetnsDaemon, uid, uniqueSubnet } from '../harness/netns-daemon.js';
+
+// Networks through the real docker CLI, each daemon inside a network namespace of its own.
+
+const SERVE = 'echo hello-from-$(hostname) > /tmp/index.html; exec httpd -f -p 8080 -h /tmp';
+
+async function ok(t: ExecutionContext, d: NetnsDaemon, ...args: string[]): Promise<string> {
+  const r = await d.cli(...args);
+  t.is(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** GET / of `target`:8080 from a throw-away container on `network`; the response, or '' if none came. */
+async function fetchFrom(d: NetnsDaemon, network: string, target: string): Promise<string> {
+  const r = await d.cli(
+    'run',
+    '--rm',
+    '--network',
+    network,
+    d.image,
+    'sh',
+    '-c',
+    `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${target} 8080`,
+  );
+  return `${r.stdout}${r.stderr}`;
+}
+
+/** Retries until the server answers (it may still be starting); the last response. */
+async function fetchEventually(d: NetnsDaemon, network: string, target: string): Promise<string> {
+  let out = '';
+  for (let i = 0; i < 20; i++) {
+    out = await fetchFrom(d, network, target);
+    if (out.includes('200 OK')) return out;
+    await sleep(200);
+  }
+  return out;
+}
+
+async function links(d: NetnsDaemon): Promise<string[]> {
+  const r = await d.inNs('ip', ['-j', 'link', 'show']);
+  return (JSON.parse(r.stdout) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n !== 'lo');
+}
+
+test('network create, ls, inspect, rm and prune behave like dockerd', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const builtin = (await ok(t, d, 'network', 'ls', '--format', '{{.Name}} {{.Driver}}')).split('\n').sort();
+  t.true(builtin.includes('bridge bridge'), builtin.join(','));
+  t.true(builtin.includes('host host'));
+  t.true(builtin.some((l) => l.startsWith('none ')));
+  const bridge = JSON.parse(await ok(t, d, 'network', 'inspect', 'bridge'))[0];
+  t.is(bridge.Options['com.docker.network.bridge.default_bridge'], 'true');
+  t.regex(bridge.IPAM.Config[0].Subnet, /^\d+\.\d+\.\d+\.\d+\/\d+$/);
+
+  const { subnet, prefix } = uniqueSubnet();
+  const name = `net-${uid()}`;
+  const id = await ok(
+    t,
+    d,
+    'network',
+    'create',
+    '--subnet',
+    subnet,
+    '--gateway',
+    `${prefix}.254`,
+    '--ip-range',
+    `${prefix}.128/25`,
+    '--aux-address',
+    `router=${prefix}.128`,
+    '--label',
+    'team=blue',
+    '-o',
+    'com.docker.network.driver.mtu=1400',
+    name,
+  );
+  t.regex(id, /^[0-9a-f]{64}$/);
+  const n = JSON.parse(await ok(t, d, 'network', 'inspect', id.slice(0, 12)))[0];
+  t.like(n, {
+    Name: name,
+    Id: id,
+    Driver: 'bridge',
+    Scope: 'local',
+    Internal: false,
+    EnableIPv6: false,
+    Labels: { team: 'blue' },
+    Options: { 'com.docker.network.driver.mtu': '1400' },
+    Containers: {},
+  });
+  t.deepEqual(n.IPAM.Config, [
+    {
+      Subnet: subnet,
+      IPRange: `${prefix}.128/25`,
+      Gateway: `${prefix}.254`,
+      AuxiliaryAddresses: { router: `${prefix}.128` },
+    },
+  ]);
+  t.is(await ok(t, d, 'network', 'ls', '-q', '--filter', 'label=team=blue', '--no-trunc'), id);
+  t.is(await ok(t, d, 'network', 'ls', '-q', '--filter', 'type=custom', '--no-trunc'), id);
+  t.false((await ok(t, d, 'network', 'ls', '-q', '--filter', 'type=builtin', '--no-trunc')).includes(id));
+
+  // An address from the ip-range, the first free one (.128 is reserved by --aux-address).
+  const c = `c-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', c, '--network', name, d.image, 'sleep', '600');
+  t.is(
+    await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${name}").IPAddress}}`, c),
+    `${prefix}.129`,
+  );
+  const auto = `auto-${uid()}`;
+  await ok(t, d, 'network', 'create', auto);
+  const autoNet = JSON.parse(await ok(t, d, 'network', 'inspect', auto))[0];
+  t.regex(autoNet.IPAM.Config[0].Subnet, /\/\d+$/);
+  t.truthy(autoNet.IPAM.Config[0].Gateway);
+  t.not(autoNet.IPAM.Config[0].Subnet, bridge.IPAM.Config[0].Subnet);
+
+  // prune removes the unused network only.
+  const pruned = await ok(t, d, 'network', 'prune', '-f');
+  t.true(pruned.includes(auto), pruned);
+  t.false(pruned.includes(name));
+  await ok(t, d, 'rm', '-f', c);
+  await ok(t, d, 'network', 'rm', name);
+  t.is((await d.cli('network', 'inspect', name)).code, 1);
+  const ev = await api(
+    d.host,
+    'GET',
+    `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ type: ['network'] }))}`,
+  );
+  const actions = ev.body
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.Actor.ID === id)
+    .map((e) => e.Action);
+  t.deepEqual(actions, ['create', 'connect', 'disconnect', 'destroy']);
+});
+
+test('bad input gets a clear error and leaves nothing half-created', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const { subnet, prefix } = uniqueSubnet();
+  const first = `a-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', subnet, first);
+  const before = await ok(t, d, 'network', 'ls', '-q', '--no-trunc');
+  const linksBefore = await links(d);
+
+  const cases: [string[], RegExp][] = [
+    [['network', 'create', '--subnet', `${prefix}.0/25`, `b-${uid()}`], /overlaps/],
+    [['network', 'create', '--subnet', `${prefix.split('.').slice(0, 2).join('.')}.0.0/16`, `c-${uid()}`], /overlaps/],
+    [['network', 'create', '-d', `nosuch${uid()}`, `d-${uid()}`], /not found/],
+    [['network', 'create', first], /already exists/],
+    [['network', 'create', 'bridge'], /predefined/],
+    [['network', 'create', '-d', 'host', `h-${uid()}`], /only one instance/],
+    [['network', 'rm', 'bridge'], /pre-defined network and cannot be removed/],
+    [['network', 'rm', 'host'], /pre-defined/],
+    [['network', 'rm', `nosuch-${uid()}`], /not found/],
+    [['network', 'create', '--subnet', 'bogus', `e-${uid()}`], /invalid CIDR|Invalid subnet/i],
+  ];
+  for (const [args, re] of cases) {
+    const r = await d.cli(...args);
+    t.not(r.code, 0, args.join(' '));
+    t.regex(r.stderr, re, args.join(' '));
+  }
+  t.is(await ok(t, d, 'network', 'ls', '-q', '--no-trunc'), before, 'no network was half-created');
+  // The CLI checks the gateway itself; the API must refuse it too.
+  const gw = await api(d.host, 'POST', '/v1.41/networks/create', {
+    Name: `g-${uid()}`,
+    IPAM: { Config: [{ Subnet: '10.250.250.0/24', Gateway: '10.251.0.1' }] },
+  });
+  t.is(gw.status, 400, gw.body.toString());
+  const range = await api(d.host, 'POST', '/v1.41/networks/create', {
+    Name: `r-${uid()}`,
+    IPAM: { Config: [{ Subnet: '10.250.250.0/24', IPRange: '10.250.251.0/25' }] },
+  });
+  t.is(range.status, 400, range.body.toString());
+  // The subnet of a refused network is free again: nothing was left allocated.
+  const again = `ok-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', '10.250.250.0/24', again);
+  await ok(t, d, 'network', 'rm', again);
+
+  // In use: 409 until the container is gone.
+  const c = `c-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', c, '--network', first, d.image, 'sleep', '600');
+  const inUse = await api(d.host, 'DELETE', `/v1.41/networks/${first}`);
+  t.is(inUse.status, 409);
+  t.regex(inUse.body.toString(), /active endpoints/);
+  // --ip: taken, outside the subnet, on the default bridge.
+  const taken = await d.cli('run', '--rm', '--network', first, '--ip', `${prefix}.2`, d.image, 'true');
+  t.not(taken.code, 0);
+  t.regex(taken.stderr, /already in use/);
+  const outside = await d.cli('run', '--rm', '--network', first, '--ip', '10.251.0.9', d.image, 'true');
+  t.regex(outside.stderr, /not in subnet/);
+  const onBridge = await d.cli('create', '--ip', '172.17.0.99', d.image, 'true');
+  t.regex(onBridge.stderr, /user defined networks only/);
+  // The CLI checks aliases itself; the API must refuse them too.
+  const aliasOnBridge = await api(d.host, 'POST', '/v1.41/containers/create', {
+    Image: d.image,
+    Cmd: ['true'],
+    NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['x'] } } },
+  });
+  t.is(aliasOnBridge.status, 400);
+  t.regex(
+    aliasOnBridge.body.toString(),
+    /network-scoped alias is supported only for containers in user defined networks/,
+  );
+  const autoNet = `auto-${uid()}`;
+  await ok(t, d, 'network', 'create', autoNet);
+  const autoIp = await d.cli('create', '--network', autoNet, '--ip', '172.30.0.9', d.image, 'true');
+  t.regex(autoIp.stderr, /user configured subnets/);
+  await ok(t, d, 'network', 'rm', autoNet);
+  // As with dockerd, an unknown network fails the start, not the create (the CLI would pull on a 404).
+  const unknown = await d.cli('run', '--rm', '--network', `nope-${uid()}`, d.image, 'true');
+  t.regex(unknown.stderr, /network nope-\w+ not found/);
+  t.not(unknown.code, 0);
+  const badPort = await api(d.host, 'POST', '/v1.41/containers/create', {
+    Image: d.image,
+    HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '99999' }] } },
+  });
+  t.is(badPort.status, 400);
+  t.regex(badPort.body.toString(), /invalid port specification/);
+  await ok(t, d, 'rm', '-f', c);
+  await ok(t, d, 'network', 'rm', first);
+
+  t.deepEqual(
+    (await links(d)).filter((l) => !linksBefore.includes(l)),
+    [],
+    'no link is left behind',
+  );
+  t.is((await d.cli('version')).code, 0, 'skiffd still serves');
+});
+
+test('connect and disconnect running and created containers, with --ip and --alias', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const { subnet, prefix } = uniqueSubnet();
+  const net = `n-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', subnet, net);
+  const server = `srv-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', server, d.image, 'sh', '-c', SERVE);
+  await ok(t, d, 'network', 'connect', '--alias', 'svc', '--ip', `${prefix}.50`, net, server);
+  const nets = JSON.parse(await ok(t, d, 'inspect', '-f', '{{json .NetworkSettings.Networks}}', server));
+  t.deepEqual(Object.keys(nets).sort(), ['bridge', net].sort());
+  t.is(nets[net].IPAddress, `${prefix}.50`);
+  t.is(nets[net].IPPrefixLen, 24);
+  t.is(nets[net].Gateway, `${prefix}.1`);
+  t.is(
+    nets[net].MacAddress,
+    `02:42:0a:${prefix
+      .split('.')
+      .slice(1)
+      .map((x) => Number(x).toString(16).padStart(2, '0'))
+      .join(':')}:32`,
+  );
+  t.true(nets[net].Aliases.includes('svc'));
+  t.regex(await ok(t, d, 'exec', server, 'cat', '/etc/hosts'), new RegExp(`${prefix}\\.50\\t`));
+  t.regex(await ok(t, d, 'exec', server, 'ip', '-o', 'addr'), new RegExp(`${prefix}\\.50/24`));
+  const netView = JSON.parse(await ok(t, d, 'network', 'inspect', net))[0];
+  const entry = Object.values(netView.Containers)[0] as Record<string, string>;
+  t.like(entry, { Name: server, IPv4Address: `${prefix}.50/24`, EndpointID: nets[net].EndpointID });
+  t.regex(await fetchEventually(d, net, 'svc'), /hello-from/);
+
+  // A created container: connect records it, start attaches it (compose's order).
+  const created = `cr-${uid()}`;
+  await ok(t, d, 'create', '--name', created, d.image, 'sleep', '600');
+  await ok(t, d, 'network', 'connect', '--alias', 'later', net, created);
+  await ok(t, d, 'network', 'disconnect', 'bridge', created);
+  await ok(t, d, 'start', created);
+  const cn = JSON.parse(await ok(t, d, 'inspect', '-f', '{{json .NetworkSettings.Networks}}', created));
+  t.deepEqual(Object.keys(cn), [net]);
+  t.regex(cn[net].IPAddress, new RegExp(`^${prefix.replaceAll('.', '\\.')}\\.`));
+  t.regex(await ok(t, d, 'exec', created, 'ip', '-o', 'link'), /eth0/);
+
+  const dup = await d.cli('network', 'connect', net, server);
+  t.regex(dup.stderr, /already exists/);
+  await ok(t, d, 'network', 'disconnect', net, server);
+  t.false((await ok(t, d, 'exec', server, 'ip', '-o', 'addr')).includes(`${prefix}.50`));
+  const again = await d.cli('network', 'disconnect', net, server);
+  t.regex(again.stderr, /is not connected/);
+  const host = await d.cli('network', 'connect', 'host', server);
+  t.not(host.code, 0);
+  // Stop releases addresses (dockerd's rule); the next start takes one again.
+  await ok(t, d, 'stop', '-t', '0', created);
+  t.is(await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, created), '');
+  t.deepEqual(JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].Containers, {});
+});
+
+test('user networks resolve names and aliases; other networks reach neither name nor IP; ports publish on 127.0.0.1', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const a = uniqueSubnet();
+  const b = uniqueSubnet();
+  const front = `front-${uid()}`;
+  const back = `back-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', a.subnet, front);
+  await ok(t, d, 'network', 'create', '--subnet', b.subnet, back);
+  const web = `web-${uid()}`;
+  await ok(
+    t,
+    d,
+    'run',
+    '-d',
+    '--name',
+    web,
+    '--network',
+    front,
+    '--network-alias',
+    'www',
+    '-p',
+    '127.0.0.1::8080',
+    d.image,
+    'sh',
+    '-c',
+    SERVE,
+  );
+  t.regex(await fetchEventually(d, front, web), /200 OK[\s\S]*hello-from/);
+  t.regex(await fetchFrom(d, front, 'www'), /200 OK/);
+  const short = (await ok(t, d, 'inspect', '-f', '{{.Id}}', web)).slice(0, 12);
+  t.regex(await fetchFrom(d, front, short), /200 OK/);
+  const ip = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${front}").IPAddress}}`, web);
+  t.regex(await fetchFrom(d, back, web), /bad address/);
+  t.notRegex(await fetchFrom(d, back, ip), /200 OK/);
+  // The default bridge has no name resolution (as in Docker).
+  t.notRegex(await fetchFrom(d, 'bridge', web), /200 OK/);
+
+  const port = await ok(t, d, 'port', web, '8080');
+  const m = /^127\.0\.0\.1:(\d+)$/.exec(port);
+  t.truthy(m, port);
+  const got = await d.inNs('busybox', ['nc', '-w', '3', '127.0.0.1', m![1]!], { stdin: 'GET / HTTP/1.0\r\n\r\n' });
+  t.regex(got.stdout, /200 OK[\s\S]*hello-from/);
+  const ps = await ok(t, d, 'ps', '--filter', `name=${web}`, '--format', '{{.Ports}}');
+  t.is(ps, `127.0.0.1:${m![1]}->8080/tcp`);
+
+  // A host port already taken: a clear error, and the container holds nothing.
+  const clashName = `clash-${uid()}`;
+  const clash = await d.cli(
+    'run',
+    '-d',
+    '--name',
+    clashName,
+    '--network',
+    front,
+    '-p',
+    `127.0.0.1:${m![1]}:8080`,
+    d.image,
+    'sleep',
+    '60',
+  );
+  t.not(clash.code, 0);
+  t.regex(clash.stderr, /already|in use|allocated/i);
+
+  await ok(t, d, 'rm', '-f', web);
+  await ok(t, d, 'rm', '-f', clashName);
+  await ok(t, d, 'network', 'rm', front, back);
+  const left = await links(d);
+  t.deepEqual(
+    left
+      .filter((l) => l.startsWith('veth') || l.startsWith('skiff-') || l.startsWith('sk'))
+      .filter((l) => l !== 'skiff0'),
+    [],
+    left.join(','),
+  );
+  const rules = (await d.inNs('nft', ['list', 'ruleset'])).stdout;
+  t.false(rules.includes(a.prefix), 'no nft rule mentions the removed network');
+  t.false(rules.includes(`:${m![1]}`) || rules.includes(` ${m![1]} `), 'no nft rule publishes the port');
+});
+
+test('--internal networks reach nothing outside; --network container: shares a namespace', async (t) => {
+  const d = await startNetnsDaemon(t);
+  // "Outside": a namespace behind a veth of the daemon's namespace, with a server on it.
+  const outside = `skiff-t-${uid()}`;
+  const o = `198.18.${Math.floor(Math.random() * 250)}`;
+  t.teardown(() => d.inNs('ip', ['netns', 'del', outside]).then(() => undefined));
+  await d.inNs('ip', ['netns', 'add', outside]);
+  const vo = `vo${uid()}`;
+  t.is((await d.inNs('ip', ['link', 'add', vo, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside])).code, 0);
+  await d.inNs('ip', ['addr', 'add', `${o}.1/30`, 'dev', vo]);
+  await d.inNs('ip', ['link', 'set', vo, 'up']);
+  for (const cmd of [
+    ['link', 'set', 'lo', 'up'],
+    ['link', 'set', 'eth0', 'up'],
+    ['addr', 'add', `${o}.2/30`, 'dev', 'eth0'],
+  ])
+    await d.inNs('ip', ['-n', outside, ...cmd]);
+  const srv = d.inNs(
+    'ip',
+    [
+      'netns',
+      'exec',
+      outside,
+      'busybox',
+      'sh',
+      '-c',
+      `echo outside > /tmp/o-${outside}.html; exec busybox httpd -f -p 8080 -h /tmp`,
+    ],
+    { timeoutMs: 600_000 },
+  );
+  t.teardown(() =>
+    d
+      .inNs('ip', ['netns', 'pids', outside])
+      .then((r) =>
+        r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .forEach((p) => process.kill(Number(p))),
+      )
+      .then(() => srv),
+  );
+
+  const open = `open-${uid()}`;
+  const internal = `int-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, open);
+  await ok(t, d, 'network', 'create', '--internal', '--subnet', uniqueSubnet().subnet, internal);
+  t.regex(await fetchEventually(d, open, `${o}.2`), /200 OK|404/);
+  t.notRegex(await fetchFrom(d, internal, `${o}.2`), /HTTP/);
+  t.is(JSON.parse(await ok(t, d, 'network', 'inspect', internal))[0].Internal, true);
+
+  // container: mode.
+  const owner = `own-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', owner, '--network', open, d.image, 'sleep', '600');
+  const mine = await ok(t, d, 'exec', owner, 'readlink', '/proc/1/ns/net');
+  const shared = await ok(
+    t,
+    d,
+    'run',
+    '--rm',
+    '--network',
+    `container:${owner}`,
+    d.image,
+    'readlink',
+    '/proc/self/ns/net',
+  );
+  t.is(shared, mine);
+  const stoppedOwner = `so-${uid()}`;
+  await ok(t, d, 'create', '--name', stoppedOwner, d.image, 'true');
+  const notRunning = await d.cli('run', '--rm', '--network', `container:${stoppedOwner}`, d.image, 'true');
+  t.regex(notRunning.stderr, /non running container/);
+  const missing = await d.cli('run', '--rm', '--network', `container:nope-${uid()}`, d.image, 'true');
+  t.regex(missing.stderr, /No such container/);
+});
+
+test('after kill -9 of skiffd, running containers keep networking and stale endpoints are collected', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const { subnet } = uniqueSubnet();
+  const net = `k-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', subnet, net);
+  const web = `web-${uid()}`;
+  const gone = `gone-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, d.image, 'sh', '-c', SERVE);
+  await ok(t, d, 'run', '-d', '--name', gone, '--network', net, d.image, 'sleep', '600');
+  const goneIp = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, gone);
+  const gonePid = Number(await ok(t, d, 'inspect', '-f', '{{.State.Pid}}', gone));
+  t.regex(await fetchEventually(d, net, web), /200 OK/);
+  await d.crashAndRestart();
+  // While skiffd was down the second container died.
+  process.kill(gonePid, 'SIGKILL');
+  await d.crashAndRestart();
+  t.regex(await fetchEventually(d, net, web), /200 OK/);
+  t.is(await ok(t, d, 'inspect', '-f', '{{.State.Status}}', gone), 'exited');
+  const members = JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].Containers as Record<
+    string,
+    { Name: string }
+  >;
+  t.deepEqual(
+    Object.values(members).map((m) => m.Name),
+    [web],
+  );
+  // Its address is free again.
+  await ok(t, d, 'run', '--rm', '--network', net, '--ip', goneIp, d.image, 'true');
+  await ok(t, d, 'rm', '-f', web, gone);
+  await ok(t, d, 'network', 'rm', net);
+});
+
+test('daemon.json bip, fixed-cidr, mtu and default-address-pools shape the networks', async (t) => {
+  const a = 100 + Math.floor(Math.random() * 100);
+  const d = await startNetnsDaemon(t, {
+    config: {
+      bip: `10.${a}.7.1/24`,
+      'fixed-cidr': `10.${a}.7.64/26`,
+      mtu: 1400,
+      'default-address-pools': [{ base: `10.${a}.16.0/20`, size: 26 }],
+    },
+  });
+  const bridge = JSON.parse(await ok(t, d, 'network', 'inspect', 'bridge'))[0];
+  t.deepEqual(bridge.IPAM.Config, [{ Subnet: `10.${a}.7.0/24`, Gateway: `10.${a}.7.1`, IPRange: `10.${a}.7.64/26` }]);
+  t.is(bridge.Options['com.docker.network.driver.mtu'], '1400');
+  const c = `c-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', c, d.image, 'sleep', '600');
+  t.is(await ok(t, d, 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', c), `10.${a}.7.64`);
+  const net = `p-${uid()}`;
+  await ok(t, d, 'network', 'create', net);
+  t.is(JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].IPAM.Config[0].Subnet, `10.${a}.16.0/26`);
+  await ok(t, d, 'rm', '-f', c);
+});
+
+test('IPv6 networks: addresses from both families, shown like dockerd', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const { subnet, prefix } = uniqueSubnet();
+  const v6 = `fd42:${(0x1000 + Math.floor(Math.random() * 0xefff)).toString(16)}::/64`;
+  const net = `six-${uid()}`;
+  const noSix = await d.cli('network', 'create', '--ipv6', `x-${uid()}`);
+  t.not(noSix.code, 0, 'EnableIPv6 without an IPv6 subnet is refused');
+  await ok(t, d, 'network', 'create', '--ipv6', '--subnet', subnet, '--subnet', v6, net);
+  const c = `c-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', c, '--network', net, d.image, 'sleep', '600');
+  const ep = JSON.parse(await ok(t, d, 'inspect', '-f', `{{json (index .NetworkSettings.Networks "${net}")}}`, c));
+  t.is(ep.IPAddress, `${prefix}.2`);
+  t.is(ep.GlobalIPv6Address, `${v6.split('::')[0]}::2`);
+  t.is(ep.GlobalIPv6PrefixLen, 64);
+  const addrs = await ok(t, d, 'exec', c, 'ip', '-o', 'addr');
+  t.true(addrs.includes(`${ep.GlobalIPv6Address}/64`), addrs);
+  const member = Object.values(JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].Containers)[0] as Record<
+    string,
+    string
+  >;
+  t.is(member.IPv6Address, `${ep.GlobalIPv6Address}/64`);
+  await ok(t, d, 'rm', '-f', c);
+  await ok(t, d, 'network', 'rm', net);
+});
