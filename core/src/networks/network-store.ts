@@ -1,4 +1,4 @@
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Labels } from '../plugin-api/graph-driver.js';
 import { ConflictError } from '../plugin-api/errors.js';
 import type { AttachRequest, AttachResult, IpamPool } from '../plugin-api/network-driver.js';
@@ -64,11 +64,26 @@ export interface EndpointRow {
 
 /** Networks and endpoints in the metadata database. */
 export class NetworkStore {
+  /** Prepared once: `docker ps` asks for every container's endpoints and networks. */
+  private readonly statements = new Map<string, StatementSync>();
+  /** Network documents by id (parsed per call: callers may change what they get); networks change rarely. */
+  private readonly docs = new Map<string, string | undefined>();
+
   constructor(private readonly db: DatabaseSync) {}
 
+  private stmt(sql: string): StatementSync {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   insert(n: NetworkRecord): void {
+    this.docs.delete(n.Id);
     try {
-      this.db.prepare('INSERT INTO networks (id, name, doc) VALUES (?, ?, ?)').run(n.Id, n.Name, JSON.stringify(n));
+      this.stmt('INSERT INTO networks (id, name, doc) VALUES (?, ?, ?)').run(n.Id, n.Name, JSON.stringify(n));
     } catch (err) {
       if (/UNIQUE/.test((err as Error).message)) throw new ConflictError(`network with name ${n.Name} already exists`);
       throw err;
@@ -76,15 +91,17 @@ export class NetworkStore {
   }
 
   update(n: NetworkRecord): void {
-    this.db.prepare('UPDATE networks SET doc = ? WHERE id = ?').run(JSON.stringify(n), n.Id);
+    this.docs.delete(n.Id);
+    this.stmt('UPDATE networks SET doc = ? WHERE id = ?').run(JSON.stringify(n), n.Id);
   }
 
   delete(id: string): void {
-    this.db.prepare('DELETE FROM networks WHERE id = ?').run(id);
+    this.docs.delete(id);
+    this.stmt('DELETE FROM networks WHERE id = ?').run(id);
   }
 
   list(): NetworkRecord[] {
-    return (this.db.prepare('SELECT doc FROM networks').all() as { doc: string }[]).flatMap((r) => {
+    return (this.stmt('SELECT doc FROM networks').all() as { doc: string }[]).flatMap((r) => {
       try {
         return [JSON.parse(r.doc) as NetworkRecord];
       } catch {
@@ -94,35 +111,42 @@ export class NetworkStore {
   }
 
   get(id: string): NetworkRecord | undefined {
-    const r = this.db.prepare('SELECT doc FROM networks WHERE id = ?').get(id) as { doc: string } | undefined;
-    return r ? (JSON.parse(r.doc) as NetworkRecord) : undefined;
+    if (!this.docs.has(id)) {
+      const r = this.stmt('SELECT doc FROM networks WHERE id = ?').get(id) as { doc: string } | undefined;
+      this.docs.set(id, r?.doc);
+    }
+    const doc = this.docs.get(id);
+    return doc === undefined ? undefined : (JSON.parse(doc) as NetworkRecord);
   }
 
   byName(name: string): NetworkRecord | undefined {
-    const r = this.db.prepare('SELECT doc FROM networks WHERE name = ?').get(name) as { doc: string } | undefined;
+    const r = this.stmt('SELECT doc FROM networks WHERE name = ?').get(name) as { doc: string } | undefined;
     return r ? (JSON.parse(r.doc) as NetworkRecord) : undefined;
   }
 
   byIdPrefix(prefix: string): NetworkRecord[] {
-    return (this.db.prepare("SELECT doc FROM networks WHERE id LIKE ? || '%'").all(prefix) as { doc: string }[]).map(
+    return (this.stmt("SELECT doc FROM networks WHERE id LIKE ? || '%'").all(prefix) as { doc: string }[]).map(
       (r) => JSON.parse(r.doc) as NetworkRecord,
     );
   }
 
   putEndpoint(e: EndpointRow): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO endpoints (container_id, network_id, doc) VALUES (?, ?, ?)')
-      .run(e.containerId, e.networkId, JSON.stringify(e));
+    this.stmt('INSERT OR REPLACE INTO endpoints (container_id, network_id, doc) VALUES (?, ?, ?)').run(
+      e.containerId,
+      e.networkId,
+      JSON.stringify(e),
+    );
   }
 
   deleteEndpoint(containerId: string, networkId: string): void {
-    this.db.prepare('DELETE FROM endpoints WHERE container_id = ? AND network_id = ?').run(containerId, networkId);
+    this.stmt('DELETE FROM endpoints WHERE container_id = ? AND network_id = ?').run(containerId, networkId);
   }
 
   endpoint(containerId: string, networkId: string): EndpointRow | undefined {
-    const r = this.db
-      .prepare('SELECT doc FROM endpoints WHERE container_id = ? AND network_id = ?')
-      .get(containerId, networkId) as { doc: string } | undefined;
+    const r = this.stmt('SELECT doc FROM endpoints WHERE container_id = ? AND network_id = ?').get(
+      containerId,
+      networkId,
+    ) as { doc: string } | undefined;
     return r ? (JSON.parse(r.doc) as EndpointRow) : undefined;
   }
 
@@ -139,7 +163,7 @@ export class NetworkStore {
   }
 
   private rows(sql: string, ...args: string[]): EndpointRow[] {
-    return (this.db.prepare(sql).all(...args) as { doc: string }[]).flatMap((r) => {
+    return (this.stmt(sql).all(...args) as { doc: string }[]).flatMap((r) => {
       try {
         return [JSON.parse(r.doc) as EndpointRow];
       } catch {
