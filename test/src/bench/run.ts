@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: runs the benchmarks (bench-run.ts: `docker run`; bench-pull.ts: `docker pull`;
- * bench-footprint.ts: memory, concurrency, `docker ps`) and prints their reports. BENCH_ONLY=run|pull|footprint|netattach picks one; BENCH_DRIVERS (default overlay) the
+ * bench-footprint.ts: memory, concurrency, `docker ps`) and prints their reports. BENCH_ONLY=run|pull|footprint|netattach|bridge picks one; BENCH_DRIVERS (default overlay) the
  * storage drivers; BENCH_RUNS / BENCH_PULL_RUNS the sample counts; BENCH_DOCKERD a dockerd binary.
  */
 
 import type { StorageDriverName } from '../harness/daemon.js';
+import { bridgeRunBenchmark } from './bench-bridge.js';
 import { footprintBenchmark } from './bench-footprint.js';
 import { netattachBenchmark } from './bench-netattach.js';
 import { pullBenchmark } from './bench-pull.js';
@@ -20,6 +21,7 @@ const BENCHMARKS = {
       drivers,
     }),
   netattach: () => netattachBenchmark({ runs: positive('BENCH_NETATTACH_RUNS', 50) }),
+  bridge: () => bridgeRunBenchmark({ runs: positive('BENCH_RUNS', 20) }),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

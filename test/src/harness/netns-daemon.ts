@@ -44,7 +44,7 @@ async function ping(host: string): Promise<boolean> {
 }
 
 export async function startNetnsDaemon(
-  t: ExecutionContext,
+  t: Pick<ExecutionContext, 'teardown'>,
   opts: { config?: Record<string, unknown> } = {},
 ): Promise<NetnsDaemon> {
   const netns = `skiff-t-${uid()}`;

@@ -1,0 +1,147 @@
+/**
+ * The default-bridge benchmark: `docker run --rm <busybox> true` on the engine's default bridge
+ * network and with `--network none`, same docker CLI, for skiffd and (when installed) dockerd.
+ * Each engine runs in a network namespace of its own, so its bridge, veths and firewall rules
+ * never touch the machine's. Reports medians, the bridge's cost over `none` per engine, and the
+ * ratio to dockerd. BENCH_RUNS samples (default 20) after two warm-ups; never a threshold.
+ */
+
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cleanupDirs } from '../harness/cleanup.js';
+import { docker } from '../harness/clients.js';
+import { ManagedProcess } from '../harness/managed-process.js';
+import { startNetnsDaemon, uid } from '../harness/netns-daemon.js';
+import { run, runOk, sleep } from '../harness/proc.js';
+import { findDockerd, fmt, timeDockerCli } from './run-bench.js';
+import { type Summary, summarize } from './stats.js';
+
+interface NetnsEngine {
+  name: string;
+  host: string;
+  image: string;
+  stop(): Promise<void>;
+}
+
+async function skiffdInNetns(): Promise<NetnsEngine> {
+  const teardowns: Array<() => void | Promise<void>> = [];
+  const d = await startNetnsDaemon({ teardown: (fn) => void teardowns.push(fn) });
+  return {
+    name: 'skiffd',
+    host: d.host,
+    image: d.image,
+    stop: async () => {
+      for (const fn of teardowns.reverse()) await fn();
+    },
+  };
+}
+
+/** dockerd with its defaults (docker0, iptables) inside a fresh namespace; the image comes from skiffd's. */
+async function dockerdInNetns(bin: string, from: NetnsEngine): Promise<NetnsEngine> {
+  const netns = `skiff-b-${uid()}`;
+  await runOk('ip', ['netns', 'add', netns]);
+  await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  const base = await mkdtemp('/tmp/skiff-dockerd-');
+  const socket = path.join(base, 'docker.sock');
+  await mkdir(path.join(base, 'data'));
+  await writeFile(path.join(base, 'daemon.json'), '{}\n');
+  const proc = new ManagedProcess(
+    'nsenter',
+    [
+      `--net=/run/netns/${netns}`,
+      bin,
+      '--config-file',
+      path.join(base, 'daemon.json'),
+      '--data-root',
+      path.join(base, 'data'),
+      '--exec-root',
+      path.join(base, 'exec'),
+      '--pidfile',
+      path.join(base, 'docker.pid'),
+      '-H',
+      `unix://${socket}`,
+      '--log-level=warn',
+    ],
+    {
+      env: {
+        ...process.env,
+        PATH: [path.dirname(bin), path.resolve(path.dirname(bin), '../bin'), process.env.PATH].join(':'),
+      },
+    },
+  );
+  const host = `unix://${socket}`;
+  const stop = async () => {
+    await proc.stop(30_000);
+    await cleanupDirs([base]);
+    await run('ip', ['netns', 'del', netns]);
+  };
+  try {
+    for (let i = 0; (await docker(['version'], { host }).catch(() => ({ code: 1 }))).code !== 0; i++) {
+      if (proc.status || i > 600) throw new Error(`dockerd did not start:\n${proc.output().slice(-2000)}`);
+      await sleep(100);
+    }
+    await runOk('sh', ['-c', `docker -H ${from.host} save ${from.image} | docker -H ${host} load -q`]);
+    return { name: 'dockerd', host, image: from.image, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+interface Result {
+  name: string;
+  bridge: Summary;
+  none: Summary;
+}
+
+async function measure(e: NetnsEngine, runs: number): Promise<Result> {
+  const sample = async (net: string[]) =>
+    summarize(await timeDockerCli(e.host, ['run', '--rm', ...net, e.image, 'true'], { runs, warmups: 2 }));
+  return { name: e.name, bridge: await sample([]), none: await sample(['--network', 'none']) };
+}
+
+/** Runs the benchmark and prints its report; false when skiffd failed. */
+export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolean> {
+  console.log(
+    `bench bridge: docker run --rm <busybox> true on the default bridge and with --network none — ${opts.runs} runs, each engine in its own netns`,
+  );
+  const results: Result[] = [];
+  let skiffd: NetnsEngine | undefined;
+  let ok = true;
+  try {
+    skiffd = await skiffdInNetns();
+    results.push(await measure(skiffd, opts.runs));
+    const bin = await findDockerd();
+    if (!bin) console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
+    else {
+      const dockerd = await dockerdInNetns(bin, skiffd).catch((e: Error) => {
+        console.error(`  dockerd: FAILED: ${e.message}`);
+        return undefined;
+      });
+      if (dockerd) {
+        try {
+          results.push(await measure(dockerd, opts.runs));
+        } finally {
+          await dockerd.stop();
+        }
+      }
+    }
+  } catch (err) {
+    ok = false;
+    console.error(`  skiffd: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await skiffd?.stop();
+  }
+  console.log('\nengine     bridge median  none median  bridge - none');
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(10)} ${fmt(r.bridge.median).padStart(13)} ${fmt(r.none.median).padStart(12)} ${fmt(r.bridge.median - r.none.median).padStart(14)}`,
+    );
+  }
+  const [s, d] = [results.find((r) => r.name === 'skiffd'), results.find((r) => r.name === 'dockerd')];
+  if (s && d)
+    console.log(
+      `ratio skiffd/dockerd on the default bridge: median ${(s.bridge.median / d.bridge.median).toFixed(2)}x`,
+    );
+  return ok;
+}
