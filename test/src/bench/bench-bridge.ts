@@ -6,14 +6,9 @@
  * ratio to dockerd. BENCH_RUNS samples (default 20) after two warm-ups; never a threshold.
  */
 
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { cleanupDirs } from '../harness/cleanup.js';
-import { docker } from '../harness/clients.js';
-import { ManagedProcess } from '../harness/managed-process.js';
 import { startNetnsDaemon, uid } from '../harness/netns-daemon.js';
-import { run, runOk, sleep } from '../harness/proc.js';
-import { findDockerd, fmt, timeDockerCli } from './run-bench.js';
+import { run, runOk } from '../harness/proc.js';
+import { type Engine, findDockerd, fmt, startDockerd, timeDockerCli } from './run-bench.js';
 import { type Summary, summarize } from './stats.js';
 
 interface NetnsEngine {
@@ -40,50 +35,18 @@ async function skiffdInNetns(): Promise<NetnsEngine> {
 async function dockerdInNetns(bin: string, from: NetnsEngine): Promise<NetnsEngine> {
   const netns = `skiff-b-${uid()}`;
   await runOk('ip', ['netns', 'add', netns]);
-  await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-  const base = await mkdtemp('/tmp/skiff-dockerd-');
-  const socket = path.join(base, 'docker.sock');
-  await mkdir(path.join(base, 'data'));
-  await writeFile(path.join(base, 'daemon.json'), '{}\n');
-  const proc = new ManagedProcess(
-    'nsenter',
-    [
-      `--net=/run/netns/${netns}`,
-      bin,
-      '--config-file',
-      path.join(base, 'daemon.json'),
-      '--data-root',
-      path.join(base, 'data'),
-      '--exec-root',
-      path.join(base, 'exec'),
-      '--pidfile',
-      path.join(base, 'docker.pid'),
-      '-H',
-      `unix://${socket}`,
-      '--log-level=warn',
-    ],
-    {
-      env: {
-        ...process.env,
-        PATH: [path.dirname(bin), path.resolve(path.dirname(bin), '../bin'), process.env.PATH].join(':'),
-      },
-    },
-  );
-  const host = `unix://${socket}`;
-  const stop = async () => {
-    await proc.stop(30_000);
-    await cleanupDirs([base]);
-    await run('ip', ['netns', 'del', netns]);
-  };
+  const dropNetns = () => run('ip', ['netns', 'del', netns]).then(() => {});
+  let engine: Engine | undefined;
   try {
-    for (let i = 0; (await docker(['version'], { host }).catch(() => ({ code: 1 }))).code !== 0; i++) {
-      if (proc.status || i > 600) throw new Error(`dockerd did not start:\n${proc.output().slice(-2000)}`);
-      await sleep(100);
-    }
+    await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    engine = await startDockerd(bin, undefined, { netns });
+    const host = engine.dockerHost;
     await runOk('sh', ['-c', `docker -H ${from.host} save ${from.image} | docker -H ${host} load -q`]);
-    return { name: 'dockerd', host, image: from.image, stop };
+    const stop = engine.stop;
+    return { name: 'dockerd', host, image: from.image, stop: () => stop().then(dropNetns) };
   } catch (err) {
-    await stop();
+    await engine?.stop();
+    await dropNetns();
     throw err;
   }
 }

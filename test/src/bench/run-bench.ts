@@ -54,31 +54,34 @@ export async function findDockerd(): Promise<string | undefined> {
  * lives there too), socket, pidfile and config, and no bridge or iptables rules, so it does not
  * touch the host's network or a system dockerd.
  */
-export async function startDockerd(bin: string, insecureRegistry: string): Promise<Engine> {
+export async function startDockerd(
+  bin: string,
+  insecureRegistry: string | undefined,
+  opts: { netns?: string } = {},
+): Promise<Engine> {
   const base = await mkdtemp('/tmp/skiff-dockerd-');
   const socket = path.join(base, 'docker.sock');
   await mkdir(path.join(base, 'data'));
   await writeFile(path.join(base, 'daemon.json'), '{}\n');
+  const args = [
+    '--config-file',
+    path.join(base, 'daemon.json'),
+    '--data-root',
+    path.join(base, 'data'),
+    '--exec-root',
+    path.join(base, 'exec'),
+    '--pidfile',
+    path.join(base, 'docker.pid'),
+    '-H',
+    `unix://${socket}`,
+    '--log-level=warn',
+    // In the machine's namespace: no docker0, no iptables rules. In a namespace of its own: its defaults.
+    ...(opts.netns ? [] : ['--bridge=none', '--iptables=false', '--ip-masq=false']),
+    ...(insecureRegistry ? ['--insecure-registry', insecureRegistry] : []),
+  ];
   const proc = new ManagedProcess(
-    bin,
-    [
-      '--config-file',
-      path.join(base, 'daemon.json'),
-      '--data-root',
-      path.join(base, 'data'),
-      '--exec-root',
-      path.join(base, 'exec'),
-      '--pidfile',
-      path.join(base, 'docker.pid'),
-      '-H',
-      `unix://${socket}`,
-      '--bridge=none',
-      '--iptables=false',
-      '--ip-masq=false',
-      '--insecure-registry',
-      insecureRegistry,
-      '--log-level=warn',
-    ],
+    opts.netns ? 'nsenter' : bin,
+    opts.netns ? [`--net=/run/netns/${opts.netns}`, bin, ...args] : args,
     {
       // containerd and docker-init are looked up in PATH: prefer the ones beside this dockerd
       // (e.g. an unpacked docker.io .deb: usr/sbin/dockerd, usr/bin/containerd).

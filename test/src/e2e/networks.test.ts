@@ -513,3 +513,56 @@ test('IPv6 networks: addresses from both families, shown like dockerd', async (t
   await ok(t, d, 'rm', '-f', c);
   await ok(t, d, 'network', 'rm', net);
 });
+
+test('macvlan: containers on a parent reach each other; a missing parent is a clear error; rm leaves no link', async (t) => {
+  const d = await startNetnsDaemon(t);
+  // The parent is a veth pair made inside the daemon's namespace: never the machine's NIC.
+  const parent = `mv${uid().slice(0, 6)}`;
+  for (const args of [
+    ['link', 'add', parent, 'type', 'veth', 'peer', 'name', `${parent}p`],
+    ['link', 'set', parent, 'up'],
+    ['link', 'set', `${parent}p`, 'up'],
+  ]) {
+    const r = await d.inNs('ip', args);
+    t.is(r.code, 0, r.stderr);
+  }
+  const net = `mv-${uid()}`;
+  await ok(
+    t,
+    d,
+    'network',
+    'create',
+    '-d',
+    'macvlan',
+    '--subnet',
+    uniqueSubnet().subnet,
+    '-o',
+    `parent=${parent}`,
+    net,
+  );
+  const web = `mvweb-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, d.image, 'sh', '-c', SERVE);
+  const ip = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, web);
+  t.regex(await fetchEventually(d, net, ip), /200 OK[\s\S]*hello-from/);
+
+  const badName = `mvbad-${uid()}`;
+  const bad = await d.cli(
+    'network',
+    'create',
+    '-d',
+    'macvlan',
+    '--subnet',
+    uniqueSubnet().subnet,
+    '-o',
+    'parent=nosuchif0',
+    badName,
+  );
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /nosuchif0/);
+  t.false((await ok(t, d, 'network', 'ls', '--format', '{{.Name}}')).split('\n').includes(badName));
+
+  await ok(t, d, 'rm', '-f', web);
+  await ok(t, d, 'network', 'rm', net);
+  const left = await d.inNs('ip', ['-j', 'link', 'show', 'type', 'macvlan']);
+  t.deepEqual(JSON.parse(left.stdout || '[]'), []);
+});
