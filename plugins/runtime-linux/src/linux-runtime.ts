@@ -159,6 +159,8 @@ export class LinuxRuntime implements Runtime {
   private readonly exits: ExitWatcher;
   /** Exits of the conmon processes this process started (they are our children while we live). */
   private readonly monitors = new Map<string, { exited: Promise<void>; child: ChildProcess }>();
+  /** Tasks and execs whose conmon this process is starting (no conmon.pid yet). */
+  private readonly starting = new Set<string>();
   /** One wait per exec in this process, shared by waitExec() and log followers. */
   private readonly execWaits = new Map<string, Promise<ExitStatus>>();
   private readonly closing = new AbortController();
@@ -259,22 +261,30 @@ export class LinuxRuntime implements Runtime {
     if (spec.logRotation) info.logRotation = spec.logRotation;
     await writeFile(join(dir, 'task.json'), JSON.stringify(info));
 
-    const r = await startConmon({
-      conmon: this.conmon,
-      id,
-      runtime: this.oci.binary,
-      runtimeArgs: [...this.oci.flags, '--log-format=json', `--log=${join(dir, 'runc.log')}`],
-      bundle: spec.bundle,
-      taskDir: dir,
-      exitDir: this.exitsDir,
-      logPath: spec.logPath,
-      logSizeMax: spec.logRotation && truncationCap(spec.logRotation),
-      terminal: spec.terminal,
-      stdin: spec.stdin,
-    });
+    this.starting.add(id);
+    let r: Awaited<ReturnType<typeof startConmon>>;
+    try {
+      r = await startConmon({
+        conmon: this.conmon,
+        id,
+        runtime: this.oci.binary,
+        runtimeArgs: [...this.oci.flags, '--log-format=json', `--log=${join(dir, 'runc.log')}`],
+        bundle: spec.bundle,
+        taskDir: dir,
+        exitDir: this.exitsDir,
+        logPath: spec.logPath,
+        logSizeMax: spec.logRotation && truncationCap(spec.logRotation),
+        terminal: spec.terminal,
+        stdin: spec.stdin,
+      });
+      if (r.ok) {
+        this.track(id, r.child);
+        await writeFile(join(dir, 'conmon.pid'), String(r.child.pid));
+      }
+    } finally {
+      this.starting.delete(id);
+    }
     if (r.ok) {
-      this.track(id, r.child);
-      await writeFile(join(dir, 'conmon.pid'), String(r.child.pid));
       this.rotateLogs(id, info);
       return { pid: r.pid };
     }
@@ -334,8 +344,9 @@ export class LinuxRuntime implements Runtime {
     try {
       pid = Number.parseInt(await readFile(join(m.dir, 'conmon.pid'), 'utf8'), 10);
     } catch (e) {
-      // create() or exec() is still starting it.
-      if (isErrno(e, 'ENOENT')) return true;
+      // Still being started by this process; or its starter died before recording it (a kill -9
+      // of the daemon mid-exec), and nothing will ever record its exit.
+      if (isErrno(e, 'ENOENT')) return this.starting.has(m.key);
       throw e;
     }
     if (!(pid > 0)) return false;
@@ -627,6 +638,7 @@ export class LinuxRuntime implements Runtime {
         writeFile(join(m.dir, 'exec.json'), JSON.stringify(info)),
         writeFile(processFile, JSON.stringify({ ...spec.process, terminal: spec.terminal })),
       ]);
+      this.starting.add(m.key);
       r = await startConmon({
         conmon: this.conmon,
         id,
@@ -640,14 +652,16 @@ export class LinuxRuntime implements Runtime {
         stdin: spec.stdin,
       });
     } catch (e) {
+      this.starting.delete(m.key);
       await rm(m.dir, { recursive: true, force: true });
       throw e;
     }
     if (r.ok) {
       this.track(m.key, r.child);
-      await writeFile(join(m.dir, 'conmon.pid'), String(r.child.pid));
+      await writeFile(join(m.dir, 'conmon.pid'), String(r.child.pid)).finally(() => this.starting.delete(m.key));
       return { pid: r.pid };
     }
+    this.starting.delete(m.key);
     const runcLog = await readFile(join(m.dir, 'runc.log'), 'utf8').catch(() => '');
     const message = r.message
       ? cleanRuntimeMessage(r.message)
