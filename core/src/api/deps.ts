@@ -8,6 +8,7 @@ import type { RegistryClient } from '../images/registry-client.js';
 import type { ContainerNetworking } from '../networks/container-networking.js';
 import type { NetworkService } from '../networks/network-service.js';
 import type { Logger } from '../plugin-api/logger.js';
+import type { ContainerVolumes } from '../volumes/container-volumes.js';
 
 /** What the API layer needs from the engine. */
 export interface ApiDeps {
@@ -24,6 +25,8 @@ export interface ApiDeps {
   storageDriver: string;
   /** Networks and container networking (absent in engines built without them). */
   networking?: { networks: NetworkService; containers: ContainerNetworking };
+  /** Volumes and containers' mounts (absent in engines built without them). */
+  volumes?: ContainerVolumes;
   /** `GET /info` body. */
   info(): Promise<Record<string, unknown>>;
 }

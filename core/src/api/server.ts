@@ -13,6 +13,7 @@ import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { resourceRoutes } from './routes/resources.js';
 import { systemRoutes } from './routes/system.js';
+import { volumeRoutes } from './routes/volumes.js';
 import { handleUpgrade } from './upgrade.js';
 
 declare module 'fastify' {
@@ -85,6 +86,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(execRoutes, { deps });
   await app.register(resourceRoutes, { deps });
   await app.register(networkRoutes, { deps });
+  await app.register(volumeRoutes, { deps });
 
   app.server.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
   return app;

@@ -33,6 +33,7 @@ import { randomName } from './names.js';
 import { ResourceOps } from './resource-ops.js';
 import { adaptCreateResources, ociResources } from './resources.js';
 import { ociInputFromHostConfig, validateProcessConfig } from './host-options.js';
+import type { ContainerVolumes } from '../volumes/container-volumes.js';
 import { buildOciSpec, resolveUser } from './oci-spec.js';
 import { resolveNamespaceDonors, sharedNamespacePaths } from './shared-namespaces.js';
 
@@ -91,8 +92,10 @@ export class ContainerService {
     private readonly events: EventBus,
     private readonly log: Logger,
     private readonly net: ContainerNetworking,
+    private readonly volumes?: ContainerVolumes,
   ) {
     net.bindContainers(this);
+    volumes?.bindContainers(this);
     this.restarts = new RestartManager(store, log);
     this.health = new HealthMonitor(
       {
@@ -216,8 +219,10 @@ export class ContainerService {
     try {
       this.net.record(id, netPlan);
       await mkdir(dir, { recursive: true, mode: 0o710 });
+      await this.volumes?.attach(record);
       await this.graph.prepare(id, top);
     } catch (err) {
+      await this.volumes?.forget(id, true).catch(() => {});
       await this.net.forget(id).catch(() => {});
       this.store.delete(id);
       await rm(dir, { recursive: true, force: true });
@@ -322,6 +327,7 @@ export class ContainerService {
       resources: ociResources(c.HostConfig),
       ...ociInputFromHostConfig(c.HostConfig, net.hostNetwork ? 'host' : c.HostConfig.NetworkMode),
       ...sharedNamespacePaths(c, (ref) => this.get(ref)),
+      volumeMounts: await this.volumes?.mountForStart(c, rootfs),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
     const { pid } = await runtime.create({
@@ -429,6 +435,7 @@ export class ContainerService {
       this.store.update(c);
     }
     await rm(this.bundlePath(c.Id), { recursive: true, force: true });
+    await this.volumes?.release(c.Id);
     await this.net
       .detachAll(c)
       .catch((err) => this.log.warn('network detach failed', { id: c.Id, error: err as Error }));
@@ -601,7 +608,7 @@ export class ContainerService {
     this.publish(c, 'stop');
   }
 
-  async remove(ref: string, opts: { force: boolean }): Promise<void> {
+  async remove(ref: string, opts: { force: boolean; volumes?: boolean }): Promise<void> {
     const c0 = this.get(ref);
     await this.serial(c0.Id, async () => {
       let c = this.get(c0.Id);
@@ -628,6 +635,8 @@ export class ContainerService {
       // teardown; whatever a crash leaves behind is collected by reconcile().
       this.store.delete(c.Id);
       this.restarts.forget(c.Id);
+      // Before the waiters: once `docker rm`/`run --rm` returns, the volumes are no longer in use.
+      await this.volumes?.forget(c.Id, opts.volumes === true || c.HostConfig.AutoRemove);
       this.publish(c, 'destroy');
       this.waiters.notify(c.Id, 'removed', { StatusCode: c.State.ExitCode, Error: null });
       await this.cleanupRun(c);
@@ -657,6 +666,7 @@ export class ContainerService {
     for (const dir of [join(this.config.dataRoot, 'containers'), join(this.config.execRoot, 'containers')]) {
       for (const name of await readdir(dir).catch(() => [] as string[])) if (!known.has(name)) orphans.add(name);
     }
+    await this.volumes?.collectOrphans(known);
     for (const id of orphans) {
       await this.dropStorage(id).catch((err) =>
         this.log.warn('cannot remove orphaned storage', { id, error: err as Error }),

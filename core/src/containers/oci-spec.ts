@@ -35,6 +35,8 @@ export interface OciSpecInput {
   capDrop?: string[] | null;
   privileged?: boolean;
   binds?: Array<{ source: string; destination: string; readonly: boolean }>;
+  /** Volume, bind and tmpfs mounts built by core/src/volumes (destinations already resolved in the rootfs). */
+  volumeMounts?: OciMount[];
   /** Bytes of the private /dev/shm; default 64 MiB like dockerd. */
   shmSize?: number;
   oomScoreAdj?: number;
@@ -440,7 +442,11 @@ export function buildOciSpec(input: OciSpecInput, host: HostFacts = detectHostFa
       options: b.readonly ? ['rbind', 'ro', 'rprivate'] : ['rbind', 'rprivate'],
     });
   }
-  for (const m of [...tmpfsMounts(input.tmpfs ?? {}), ...(input.init ? [initMount(host.initBinary?.())] : [])]) {
+  for (const m of [
+    ...(input.volumeMounts ?? []),
+    ...tmpfsMounts(input.tmpfs ?? {}),
+    ...(input.init ? [initMount(host.initBinary?.())] : []),
+  ]) {
     if (userDestinations(userMounts).has(m.destination))
       throw new InvalidParameterError(`Duplicate mount point: ${m.destination}`);
     userMounts.push(m);

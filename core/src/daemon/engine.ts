@@ -26,6 +26,9 @@ import { DefaultIpam } from '../networks/default-ipam.js';
 import { NetworkService } from '../networks/network-service.js';
 import { NetworkStore } from '../networks/network-store.js';
 import { openDatabase } from '../store/database.js';
+import { ContainerVolumes } from '../volumes/container-volumes.js';
+import { VolumeService } from '../volumes/volume-service.js';
+import { VolumeStore } from '../volumes/volume-store.js';
 import { CoreTokens } from './core-tokens.js';
 import { FIRST_PARTY_PLUGINS, STORAGE_PREFERENCE } from './first-party.js';
 import { systemInfo } from './system-info.js';
@@ -106,6 +109,8 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   di.bind(Tokens.Runtime).toConstantValue(runtime);
 
   const networking = await wireNetworking(config, drivers, db, ipam, events, log, di);
+  const vlog = log.child('volumes');
+  const volumes = new ContainerVolumes(new VolumeService(new VolumeStore(db), drivers, events, vlog), vlog);
   const registry = new RegistryClient({
     insecureRegistries: config.insecureRegistries,
     userAgent: 'skiff/0.1.0',
@@ -134,6 +139,7 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
           events,
           log.child('containers'),
           networking.containers,
+          volumes,
         ),
       [CoreTokens.ImageService],
     )
@@ -152,6 +158,7 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
         log: log.child('api'),
         storageDriver: graph.name,
         networking,
+        volumes,
         info: () =>
           systemInfo({
             id,
@@ -163,6 +170,7 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
               network: drivers.names('network'),
               storage: drivers.names('storage'),
               runtime: drivers.names('runtime'),
+              volume: drivers.names('volume'),
             },
           }),
       }),

@@ -10,6 +10,7 @@ export const FIRST_PARTY_PLUGINS = [
   '@skiff/firewall-nftables',
   '@skiff/runtime-linux',
   '@skiff/runtime-vm',
+  '@skiff/volume-local',
 ];
 
 /** Preferred storage drivers when the config names none, best first. */

@@ -18,7 +18,7 @@ export async function systemInfo(opts: {
   storageDriver: string;
   images: ImageService;
   containers: ContainerService;
-  drivers: { network: string[]; storage: string[]; runtime: string[] };
+  drivers: { network: string[]; storage: string[]; runtime: string[]; volume?: string[] };
 }): Promise<Record<string, unknown>> {
   const list = opts.containers.list();
   const running = list.filter((c) => c.State.Running).length;
@@ -33,7 +33,12 @@ export async function systemInfo(opts: {
     Images: opts.images.list().length,
     Driver: opts.storageDriver,
     DriverStatus: [],
-    Plugins: { Volume: [], Network: opts.drivers.network, Authorization: null, Log: ['json-file'] },
+    Plugins: {
+      Volume: opts.drivers.volume ?? [],
+      Network: opts.drivers.network,
+      Authorization: null,
+      Log: ['json-file'],
+    },
     MemoryLimit: true,
     SwapLimit: false,
     CpuCfsPeriod: true,

@@ -56,6 +56,21 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (container_id, network_id)
    );
    CREATE INDEX endpoints_by_network ON endpoints (network_id);`,
+  // Volumes, and the mount points of each container (volume_users says which containers use a volume).
+  `CREATE TABLE volumes (
+     name TEXT PRIMARY KEY,
+     driver TEXT NOT NULL,
+     doc TEXT NOT NULL
+   );
+   CREATE TABLE container_mounts (
+     container_id TEXT PRIMARY KEY,
+     doc TEXT NOT NULL
+   );
+   CREATE TABLE volume_users (
+     volume TEXT NOT NULL,
+     container_id TEXT NOT NULL,
+     PRIMARY KEY (volume, container_id)
+   );`,
 ];
 
 /** Opens (creating if needed) the metadata database: WAL, synchronous=FULL, migrated. */

@@ -2,3 +2,4 @@ export * from './graph-driver-suite.js';
 export * from './layer.js';
 export * from './runtime-suite.js';
 export * from './network-suite.js';
+export * from './volume-suite.js';

@@ -9,6 +9,7 @@ import { entryNanos, timeParamNanos } from '../log-time.js';
 import { encodeEntry } from '../stdcopy.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { attachSink } from './attach-sink.js';
+import { withMounts } from './volumes.js';
 
 type Q = Record<string, string | undefined>;
 type P = { id: string };
@@ -66,11 +67,11 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
       .list()
       .filter((c) => (all || c.State.Running || c.State.Restarting || filters.has('status')) && matches(c, filters));
     if (limit > 0) list = list.slice(0, limit);
-    return list.map((c) => containerSummary(c, deps.networking?.containers));
+    return list.map((c) => withMounts(containerSummary(c, deps.networking?.containers), deps));
   });
 
   app.get<{ Params: P }>('/containers/:id/json', async (req) =>
-    containerInspect(containers.get(req.params.id), deps.networking?.containers),
+    withMounts(containerInspect(containers.get(req.params.id), deps.networking?.containers), deps),
   );
 
   app.post<{ Params: P }>('/containers/:id/start', async (req, reply) => {
@@ -114,7 +115,8 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
   });
 
   app.delete<{ Params: P }>('/containers/:id', async (req, reply) => {
-    await containers.remove(req.params.id, { force: boolParam((req.query as Q).force) });
+    const q = req.query as Q;
+    await containers.remove(req.params.id, { force: boolParam(q.force), volumes: boolParam(q.v) });
     return reply.code(204).send();
   });
 
