@@ -11,17 +11,8 @@ import { type MountRequest, parseBind, parseMount, parseVolumesFrom } from './mo
 import { copyUp, targetInRoot } from './mount-target.js';
 import type { VolumeService } from './volume-service.js';
 
-/** Docker's `Mounts` entry of container inspect. */
-export interface MountView {
-  Type: string;
-  Name?: string;
-  Source: string;
-  Destination: string;
-  Driver?: string;
-  Mode: string;
-  RW: boolean;
-  Propagation: string;
-}
+/** Docker's `Mounts` entry of container inspect: a mount point without skiff's own bookkeeping. */
+export type MountView = Omit<MountPoint, 'CopyData' | 'Anonymous' | 'TmpfsData'>;
 
 /**
  * A container's binds, volumes and tmpfs mounts: planned at create (volumes created, mount points
