@@ -21,6 +21,7 @@ import type { ContainerNetworking } from '../networks/container-networking.js';
 import type { DriverRegistry } from '../plugins/driver-registry.js';
 import type { ContainerStore } from './container-store.js';
 import { type ContainerRecord, type ContainerState, ZERO_TIME } from './container-types.js';
+import { type ContainerSizes, containerSizes } from './container-size.js';
 import { mergeEnv, mergeSet, settleHostConfig } from './create-defaults.js';
 import { parseCreateBody, validateName } from './create-request.js';
 import { assertLogsReadable, logRotationOf, validateLogConfig } from './log-config.js';
@@ -135,6 +136,10 @@ export class ContainerService {
 
   list(): ContainerRecord[] {
     return this.store.list().sort((a, b) => b.Created.localeCompare(a.Created));
+  }
+
+  sizes(c: ContainerRecord): Promise<ContainerSizes> {
+    return containerSizes(this.graph, this.images, c);
   }
 
   /** One operation at a time per container (start/stop/remove race otherwise). */

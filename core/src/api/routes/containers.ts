@@ -67,12 +67,20 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
       .list()
       .filter((c) => (all || c.State.Running || c.State.Restarting || filters.has('status')) && matches(c, filters));
     if (limit > 0) list = list.slice(0, limit);
-    return list.map((c) => withMounts(containerSummary(c, deps.networking?.containers), deps));
+    const size = boolParam(q.size);
+    return Promise.all(
+      list.map(async (c) => ({
+        ...withMounts(containerSummary(c, deps.networking?.containers), deps),
+        ...(size ? await containers.sizes(c) : {}),
+      })),
+    );
   });
 
-  app.get<{ Params: P }>('/containers/:id/json', async (req) =>
-    withMounts(containerInspect(containers.get(req.params.id), deps.networking?.containers), deps),
-  );
+  app.get<{ Params: P }>('/containers/:id/json', async (req) => {
+    const c = containers.get(req.params.id);
+    const view = withMounts(containerInspect(c, deps.networking?.containers), deps);
+    return boolParam((req.query as Q).size) ? { ...view, ...(await containers.sizes(c)) } : view;
+  });
 
   app.post<{ Params: P }>('/containers/:id/start', async (req, reply) => {
     await containers.start(req.params.id);
