@@ -552,22 +552,27 @@ export class ContainerNetworking {
   }
 
   /** `Containers` of network inspect: live endpoints on the network. */
-  containersOn(
-    n: NetworkRecord,
-  ): Record<
-    string,
-    { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }
-  > {
-    const out: Record<
-      string,
-      { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }
-    > = {};
+  containersOn(n: NetworkRecord): Record<string, NetworkContainerView> {
+    const out: Record<string, NetworkContainerView> = {};
+    const noEndpoints = this.networks.knownCapabilities(n)?.endpoints === false;
     for (const row of this.store.endpointsOn(n.Id)) {
       const c = this.findContainer(row.containerId);
-      if (!row.live || !c?.State.Running) continue;
+      if (!c?.State.Running) continue;
+      if (!row.live) {
+        // none and host: dockerd still lists the container, with an endpoint and no addresses.
+        if (noEndpoints)
+          out[row.containerId] = {
+            Name: c.Name.slice(1),
+            EndpointID: runId(c, n.Id),
+            MacAddress: '',
+            IPv4Address: '',
+            IPv6Address: '',
+          };
+        continue;
+      }
       const addrs = addressesOf(row.live);
       out[row.containerId] = {
-        Name: c ? c.Name.slice(1) : row.containerId.slice(0, 12),
+        Name: c.Name.slice(1),
         EndpointID: row.live.request.endpointId,
         MacAddress: macOfLive(row.live),
         IPv4Address: addrs.find((a) => !a.includes(':')) ?? '',
@@ -576,6 +581,15 @@ export class ContainerNetworking {
     }
     return out;
   }
+}
+
+/** One entry of network inspect's `Containers`. */
+export interface NetworkContainerView {
+  Name: string;
+  EndpointID: string;
+  MacAddress: string;
+  IPv4Address: string;
+  IPv6Address: string;
 }
 
 function addressesOf(l: NonNullable<EndpointRow['live']>): string[] {

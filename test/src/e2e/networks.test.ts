@@ -566,3 +566,20 @@ test('macvlan: containers on a parent reach each other; a missing parent is a cl
   const left = await d.inNs('ip', ['-j', 'link', 'show', 'type', 'macvlan']);
   t.deepEqual(JSON.parse(left.stdout || '[]'), []);
 });
+
+test('network inspect of none and host lists their running containers, as dockerd', async (t) => {
+  const d = await startNetnsDaemon(t);
+  for (const net of ['none', 'host']) {
+    const name = `${net}-${uid()}`;
+    const id = await ok(t, d, 'run', '-d', '--network', net, '--name', name, d.image, 'sleep', '60');
+    const listed = JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].Containers as Record<
+      string,
+      Record<string, string>
+    >;
+    t.like(listed[id], { Name: name, MacAddress: '', IPv4Address: '', IPv6Address: '' });
+    t.regex(listed[id]?.EndpointID ?? '', /^[0-9a-f]{64}$/);
+    await ok(t, d, 'rm', '-f', name);
+    const after = JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].Containers as Record<string, unknown>;
+    t.false(id in after);
+  }
+});
