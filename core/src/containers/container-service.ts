@@ -538,7 +538,7 @@ export class ContainerService {
     this.publish(this.get(c.Id), 'restart');
   }
 
-  rename(ref: string, newName: string): void {
+  async rename(ref: string, newName: string): Promise<void> {
     const c = this.get(ref);
     const name = validateName(newName);
     if (name === c.Name) throw new ConflictError(`Renaming a container with the same name as its current name`);
@@ -552,6 +552,9 @@ export class ContainerService {
     c.Name = name;
     this.store.update(c);
     this.publish(c, 'rename', { oldName });
+    await this.net
+      .renamed(c)
+      .catch((err) => this.log.warn('renaming DNS records failed', { id: c.Id, error: err as Error }));
   }
 
   /** Removes every stopped container; returns their IDs. */

@@ -285,6 +285,19 @@ export class ContainerNetworking {
     }
   }
 
+  /** A renamed container's live endpoints answer to its new name (user-defined networks only, as in Docker). */
+  async renamed(c: ContainerRecord): Promise<void> {
+    for (const row of this.store.endpointsOf(c.Id)) {
+      const n = row.live && this.store.get(row.networkId);
+      if (!row.live || !n || n.builtin) continue;
+      const name = c.Name.replace(/^\//, '');
+      const req = { ...row.live.request, dnsNames: [...new Set([name, ...row.config.aliases, c.Id.slice(0, 12)])] };
+      row.live = { ...row.live, request: req };
+      this.store.putEndpoint(row);
+      await (await this.networks.driverOf(n)).updateNames?.(req);
+    }
+  }
+
   private freeIfName(containerId: string): string {
     const used = new Set(this.store.endpointsOf(containerId).flatMap((r) => (r.live ? [r.live.request.ifName] : [])));
     for (let i = 0; ; i++) if (!used.has(`eth${i}`)) return `eth${i}`;

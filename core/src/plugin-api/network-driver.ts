@@ -76,6 +76,11 @@ export interface NetworkDriver {
   /** Best-effort and repeatable; `prev` may be null after a crash. */
   detach(req: AttachRequest, prev: AttachResult | null): Promise<void>;
   /**
+   * The names an attached endpoint answers to changed (its container was renamed): `req` is the
+   * endpoint's attach request with the new `dnsNames`. Drivers without DNS need not implement it.
+   */
+  updateNames?(req: AttachRequest): Promise<void>;
+  /**
    * Daemon start: the networks and the endpoints that survived (containers still running) as the
    * core recorded them. The driver re-creates what is missing from the host (a bridge, DNS
    * records, firewall rules) and forgets everything else. Endpoints of exited containers are

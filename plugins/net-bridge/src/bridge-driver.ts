@@ -245,6 +245,10 @@ export class BridgeDriver implements NetworkDriver {
     if (s ? s.created : name.startsWith(BRIDGE_PREFIX)) await this.nl.deleteLink(name);
   }
 
+  async updateNames(req: AttachRequest): Promise<void> {
+    this.nets.get(req.network.id)?.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses);
+  }
+
   private state(spec: NetworkSpec): NetState {
     const s = this.nets.get(spec.id);
     if (s) return s;

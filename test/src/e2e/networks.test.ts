@@ -583,3 +583,15 @@ test('network inspect of none and host lists their running containers, as docker
     t.false(id in after);
   }
 });
+
+test('a renamed container answers to its new name on user networks, no longer to the old one', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const net = `ren-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, net);
+  const [before, after] = [`old-${uid()}`, `new-${uid()}`];
+  await ok(t, d, 'run', '-d', '--name', before, '--network', net, d.image, 'sh', '-c', SERVE);
+  t.regex(await fetchEventually(d, net, before), /200 OK/);
+  await ok(t, d, 'rename', before, after);
+  t.regex(await fetchFrom(d, net, after), /200 OK/);
+  t.regex(await fetchFrom(d, net, before), /bad address/);
+});

@@ -113,7 +113,7 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
   app.post<{ Params: P }>('/containers/:id/rename', async (req, reply) => {
     const name = (req.query as Q).name;
     if (!name) throw new InvalidParameterError('name is required');
-    containers.rename(req.params.id, name);
+    await containers.rename(req.params.id, name);
     return reply.code(204).send();
   });
 
