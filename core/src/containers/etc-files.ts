@@ -74,10 +74,10 @@ export async function writeNetworkEtcFiles(
   if (opts.resolver) {
     const kept = resolv.split('\n').filter((l) => !/^\s*(nameserver|search|options)\b/.test(l) && l.trim() !== '');
     const search = opts.resolver.search ?? searchOf(resolv);
-    // The network's resolver stays first: --dns servers come after it, not instead of it.
+    // Only the network's resolver, as Docker's 127.0.0.11: it forwards to the --dns servers.
     resolv = [
       ...kept,
-      ...[...opts.resolver.nameservers, ...opts.dns].map((n) => `nameserver ${n}`),
+      ...opts.resolver.nameservers.map((n) => `nameserver ${n}`),
       ...(search.length ? [`search ${search.join(' ')}`] : []),
       ...(opts.resolver.options?.length ? [`options ${opts.resolver.options.join(' ')}`] : []),
     ].join('\n');

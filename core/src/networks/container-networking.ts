@@ -274,6 +274,9 @@ export class ContainerNetworking {
         ports,
         aliases: row.config.aliases,
         options: { ...row.config.driverOpts },
+        ...((c.HostConfig.Dns as string[] | null | undefined)?.length
+          ? { dnsUpstreams: c.HostConfig.Dns as string[] }
+          : {}),
       };
       const result = await driver.attach(req);
       row.live = { request: req, result, leases };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { writeNetworkEtcFiles } from '../containers/etc-files.js';
 
-test('hosts and resolv.conf after attach: addresses, extra hosts, the network resolver first, rewritten in place', async (t) => {
+test('hosts and resolv.conf after attach: addresses, extra hosts, only the network resolver, rewritten in place', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-etc-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const paths = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
@@ -27,7 +27,8 @@ test('hosts and resolv.conf after attach: addresses, extra hosts, the network re
   t.regex(hosts, /^10\.1\.2\.3\tweb\.example\.org web$/m);
   const resolv = await readFile(paths.resolvConf, 'utf8');
   const ns = resolv.split('\n').filter((l) => l.startsWith('nameserver'));
-  t.deepEqual(ns, ['nameserver 10.1.2.1', 'nameserver 192.0.2.53']);
+  // --dns servers are the network resolver's upstreams for this container, not nameservers of its own.
+  t.deepEqual(ns, ['nameserver 10.1.2.1']);
   t.regex(resolv, /^search corp\.example$/m);
   t.regex(resolv, /^options ndots:0$/m);
   t.deepEqual([(await stat(paths.hosts)).ino, (await stat(paths.resolvConf)).ino], inodes, 'same files (bind mounts)');

@@ -54,6 +54,11 @@ export interface AttachRequest {
   ports: PortMapping[];
   aliases: string[];
   options: Labels;
+  /**
+   * `--dns` servers: with a driver that serves DNS (`capabilities().dns`), where this endpoint's
+   * queries for names the network does not know are forwarded (as Docker's embedded DNS does).
+   */
+  dnsUpstreams?: string[];
 }
 
 /** CNI 1.x-shaped result; persisted by the core and handed back to detach(). */

@@ -29,7 +29,7 @@ import {
   type NetworkSpec,
   NotFoundError,
 } from '@skiff/core/plugin-api';
-import { DnsServer, resolvConfUpstreams, type Upstream } from './dns/server.js';
+import { DnsServer, parseUpstream, resolvConfUpstreams, type Upstream } from './dns/server.js';
 
 export const OPT_BRIDGE_NAME = 'com.docker.network.bridge.name';
 export const OPT_MTU = 'com.docker.network.driver.mtu';
@@ -246,7 +246,9 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async updateNames(req: AttachRequest): Promise<void> {
-    this.nets.get(req.network.id)?.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses);
+    this.nets
+      .get(req.network.id)
+      ?.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses, dnsUpstreamsOf(req));
   }
 
   private state(spec: NetworkSpec): NetState {
@@ -299,7 +301,7 @@ export class BridgeDriver implements NetworkDriver {
         throw new NotFoundError(`bridge ${s.bridge} of network ${req.network.name} does not exist`, { cause: e });
       throw e;
     }
-    s.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses);
+    s.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses, dnsUpstreamsOf(req));
     return {
       interfaces: [
         { name: hostIf },
@@ -371,7 +373,7 @@ export class BridgeDriver implements NetworkDriver {
     const live = new Set<string>();
     for (const { req, result } of endpoints) {
       const s = this.nets.get(req.network.id);
-      s?.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses);
+      s?.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses, dnsUpstreamsOf(req));
       const hostIf = result.interfaces[0]?.name;
       if (hostIf) live.add(hostIf);
       const address = req.addresses.find((a) => !isV6(a)) ?? req.addresses[0];
@@ -414,4 +416,9 @@ function randomMac(): string {
   const b = randomBytes(6);
   b[0] = (b[0]! & 0xfe) | 0x02; // unicast, locally administered
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The endpoint's `--dns` servers as upstreams (port 53); names that are not addresses are dropped. */
+function dnsUpstreamsOf(req: AttachRequest): Upstream[] {
+  return (req.dnsUpstreams ?? []).flatMap((s) => parseUpstream(s) ?? []);
 }

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { api, sleep } from '../harness/index.js';
+import { api, ManagedProcess, nodeBin, sleep } from '../harness/index.js';
 import { type NetnsDaemon, startNetnsDaemon, uid, uniqueSubnet } from '../harness/netns-daemon.js';
 
 // Networks through the real docker CLI, each daemon inside a network namespace of its own.
@@ -594,4 +594,66 @@ test('a renamed container answers to its new name on user networks, no longer to
   await ok(t, d, 'rename', before, after);
   t.regex(await fetchFrom(d, net, after), /200 OK/);
   t.regex(await fetchFrom(d, net, before), /bad address/);
+});
+
+/** A resolver inside the daemon's namespace on `address`:53 that knows one name (loopback-only traffic). */
+const FAKE_UPSTREAM = `
+const dgram = require('node:dgram');
+const [address, name, ip] = process.argv.slice(1);
+const s = dgram.createSocket('udp4');
+s.on('message', (m, r) => {
+  let o = 12, labels = [];
+  while (m[o]) { labels.push(m.subarray(o + 1, o + 1 + m[o]).toString()); o += m[o] + 1; }
+  const q = m.subarray(12, o + 5);
+  const hit = labels.join('.') === name && m.readUInt16BE(o + 1) === 1;
+  const head = Buffer.alloc(12);
+  m.copy(head, 0, 0, 2);
+  head.writeUInt16BE(hit ? 0x8180 : 0x8183, 2);
+  head.writeUInt16BE(1, 4);
+  head.writeUInt16BE(hit ? 1 : 0, 6);
+  const ans = hit ? Buffer.concat([Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4]), Buffer.from(ip.split('.').map(Number))]) : Buffer.alloc(0);
+  s.send(Buffer.concat([head, q, ans]), r.port, r.address);
+});
+s.bind(53, address, () => console.log('ready'));
+`;
+
+test("--dns on a user network: the embedded DNS forwards that container's queries there; resolv.conf names only the gateway", async (t) => {
+  const d = await startNetnsDaemon(t);
+  const upstream = `10.253.${Math.floor(Math.random() * 250)}.1`;
+  t.is((await d.inNs('ip', ['addr', 'add', `${upstream}/32`, 'dev', 'lo'])).code, 0);
+  const fake = new ManagedProcess('nsenter', [
+    `--net=/run/netns/${d.netns}`,
+    nodeBin,
+    '-e',
+    FAKE_UPSTREAM,
+    upstream,
+    'only-upstream.test',
+    '10.253.9.9',
+  ]);
+  t.teardown(() => fake.stop(5_000));
+  for (let i = 0; !fake.output().includes('ready'); i++) {
+    if (fake.status || i > 200) t.fail(`fake upstream did not start: ${fake.output()}`);
+    await sleep(50);
+  }
+  const net = `dns-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, net);
+  const withDns = await d.cli(
+    'run',
+    '--rm',
+    '--network',
+    net,
+    '--dns',
+    upstream,
+    d.image,
+    'sh',
+    '-c',
+    'grep ^nameserver /etc/resolv.conf; nslookup only-upstream.test',
+  );
+  // One nameserver: the network's gateway (the embedded DNS).
+  t.is(withDns.stdout.split('\n').filter((l) => l.startsWith('nameserver')).length, 1, withDns.stdout);
+  t.notRegex(withDns.stdout, new RegExp(`nameserver ${upstream}`));
+  t.regex(withDns.stdout, /10\.253\.9\.9/);
+  // Without --dns this daemon's network has no upstream at all.
+  const without = await d.cli('run', '--rm', '--network', net, d.image, 'nslookup', 'only-upstream.test');
+  t.notRegex(without.stdout, /10\.253\.9\.9/);
 });

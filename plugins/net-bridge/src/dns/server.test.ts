@@ -212,3 +212,23 @@ test('start fails cleanly when the address is taken', async (t) => {
   await t.throwsAsync(second.start());
   await second.stop();
 });
+
+test("an endpoint's own upstreams (--dns) answer its other queries; the rest use the network's", async (t) => {
+  const [shared, own] = [
+    await upstream(t, { 'outside.test': '192.0.2.8' }),
+    await upstream(t, { 'outside.test': '198.51.100.9' }),
+  ];
+  const { dns } = await server(t, [shared]);
+  dns.setEndpoint('e', ['web'], ['10.9.0.2/24'], [own]);
+  const ask = async (client: string) =>
+    parseResponse((await dns.answer(buildQuery(41, 'outside.test', TYPE.A), false, client))!).answers.map(
+      (a) => a.data,
+    );
+  t.deepEqual(await ask('10.9.0.2'), ['198.51.100.9']);
+  t.deepEqual(await ask('10.9.0.3'), ['192.0.2.8']);
+  // Its own names are still the network's.
+  t.is(
+    parseResponse((await dns.answer(buildQuery(42, 'web', TYPE.A), false, '10.9.0.2'))!).answers[0]?.data,
+    '10.9.0.2',
+  );
+});

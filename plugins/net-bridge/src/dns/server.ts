@@ -24,6 +24,8 @@ interface Endpoint {
   names: string[];
   ipv4: string[];
   ipv6: string[];
+  /** Where this endpoint's other queries go (`--dns`); empty: the network's upstreams. */
+  upstreams: readonly Upstream[];
 }
 
 export interface DnsServerOptions {
@@ -96,7 +98,12 @@ export class DnsServer {
     this.tcp = [];
   }
 
-  setEndpoint(id: string, names: readonly string[], addresses: readonly string[]): void {
+  setEndpoint(
+    id: string,
+    names: readonly string[],
+    addresses: readonly string[],
+    upstreams: readonly Upstream[] = [],
+  ): void {
     const ips = addresses.map((a) => a.split('/')[0]!);
     const all = new Set<string>();
     for (const n of names) {
@@ -109,6 +116,7 @@ export class DnsServer {
       names: [...all],
       ipv4: ips.filter((i) => !i.includes(':')),
       ipv6: ips.filter((i) => i.includes(':')),
+      upstreams,
     });
   }
 
@@ -167,13 +175,22 @@ export class DnsServer {
       const target = this.reverse(name);
       if (target) return buildResponse(q, RCODE.NOERROR, [{ type: TYPE.PTR, ttl: TTL, data: target }]);
     }
-    return this.forward(msg, q, tcp);
+    return this.forward(msg, q, tcp, client);
   }
 
-  private async forward(msg: Buffer, q: Query, tcp: boolean): Promise<Buffer> {
+  /** The `--dns` servers of the endpoint asking, if it has any. */
+  private upstreamsOf(client: string | undefined): readonly Upstream[] {
+    const ip = client?.replace(/^::ffff:/, '');
+    if (ip === undefined) return [];
+    for (const e of this.endpoints.values()) if (e.ipv4.includes(ip) || e.ipv6.includes(ip)) return e.upstreams;
+    return [];
+  }
+
+  private async forward(msg: Buffer, q: Query, tcp: boolean, client: string | undefined): Promise<Buffer> {
     if (this.opts.forward === false) return buildResponse(q, RCODE.SERVFAIL);
     const own = new Set(this.opts.addresses);
-    for (const up of this.opts.upstreams()) {
+    const chosen = this.upstreamsOf(client);
+    for (const up of chosen.length ? chosen : this.opts.upstreams()) {
       if (own.has(up.host) && up.port === this.port) continue; // never ask ourselves
       try {
         return await (tcp ? forwardTcp(msg, up) : forwardUdp(msg, up));
