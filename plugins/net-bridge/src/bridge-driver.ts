@@ -35,6 +35,7 @@ export const OPT_BRIDGE_NAME = 'com.docker.network.bridge.name';
 export const OPT_MTU = 'com.docker.network.driver.mtu';
 export const OPT_MASQUERADE = 'com.docker.network.bridge.enable_ip_masquerade';
 export const OPT_DEFAULT_BRIDGE = 'com.docker.network.bridge.default_bridge';
+export const OPT_ICC = 'com.docker.network.bridge.enable_icc';
 /** Bridges this driver names itself start with this (15 characters at most in all). */
 export const BRIDGE_PREFIX = 'skiff-';
 
@@ -282,6 +283,9 @@ export class BridgeDriver implements NetworkDriver {
         peer: { name: req.ifName, netnsPath: req.netnsPath, mac, mtu: s.mtu },
       });
       vethMade = true;
+      // enable_icc=false: the bridge forwards nothing between isolated ports, only to the gateway.
+      if (req.network.options[OPT_ICC] === 'false')
+        await ipBatch([`link set dev ${hostIf} type bridge_slave isolated on`], { netns: this.opts.netns });
       await configureNetns(req.netnsPath, { ifName: req.ifName, addresses: req.addresses, routes });
       if (req.ports.length) {
         const address = v4 ?? req.addresses[0];

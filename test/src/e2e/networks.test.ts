@@ -657,3 +657,29 @@ test("--dns on a user network: the embedded DNS forwards that container's querie
   const without = await d.cli('run', '--rm', '--network', net, d.image, 'nslookup', 'only-upstream.test');
   t.notRegex(without.stdout, /10\.253\.9\.9/);
 });
+
+test('enable_icc=false: containers of the network cannot reach each other; the host still reaches a published port', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const net = `noicc-${uid()}`;
+  await ok(
+    t,
+    d,
+    'network',
+    'create',
+    '--subnet',
+    uniqueSubnet().subnet,
+    '-o',
+    'com.docker.network.bridge.enable_icc=false',
+    net,
+  );
+  const web = `web-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, '-p', '127.0.0.1::8080', d.image, 'sh', '-c', SERVE);
+  const port = /:(\d+)$/.exec(await ok(t, d, 'port', web, '8080'))![1]!;
+  let fromHost = '';
+  for (let i = 0; i < 20 && !fromHost.includes('200 OK'); i++, await sleep(200))
+    fromHost = (await d.inNs('busybox', ['nc', '-w', '3', '127.0.0.1', port], { stdin: 'GET / HTTP/1.0\r\n\r\n' }))
+      .stdout;
+  t.regex(fromHost, /200 OK/);
+  const ip = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, web);
+  t.notRegex(await fetchFrom(d, net, ip), /200 OK/);
+});
