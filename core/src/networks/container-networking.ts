@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from '../containers/container-types.js';
 import { writeNetworkEtcFiles } from '../containers/etc-files.js';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
@@ -219,8 +220,14 @@ export class ContainerNetworking {
           if (row.live) await this.detachRow(row, n, driver);
           let mine: PortMapping[] = [];
           if (ports === undefined && caps.portMapping && !n.Internal) {
+            const hostIp = n.Options?.['com.docker.network.bridge.host_binding_ipv4'];
             ports = await resolvePorts(
-              wantedPorts(c.HostConfig.PortBindings, c.Config.ExposedPorts, c.HostConfig.PublishAllPorts === true),
+              wantedPorts(
+                c.HostConfig.PortBindings,
+                c.Config.ExposedPorts,
+                c.HostConfig.PublishAllPorts === true,
+                hostIp && isIP(hostIp) ? hostIp : undefined,
+              ),
             );
             mine = ports;
           }

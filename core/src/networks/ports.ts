@@ -42,8 +42,16 @@ export function validatePorts(bindings: unknown, exposed: unknown): void {
   wantedPorts(bindings, null, false);
 }
 
-/** The publications a container asks for: its PortBindings, plus every exposed port with `-P`. */
-export function wantedPorts(bindings: unknown, exposed: unknown, publishAll: boolean): WantedPort[] {
+/**
+ * The publications a container asks for: its PortBindings, plus every exposed port with `-P`.
+ * Bindings without a host address take `defaultHostIp` (a bridge's `host_binding_ipv4`).
+ */
+export function wantedPorts(
+  bindings: unknown,
+  exposed: unknown,
+  publishAll: boolean,
+  defaultHostIp = '0.0.0.0',
+): WantedPort[] {
   const out: WantedPort[] = [];
   if (bindings !== null && bindings !== undefined) {
     if (typeof bindings !== 'object' || Array.isArray(bindings))
@@ -63,7 +71,7 @@ export function wantedPorts(bindings: unknown, exposed: unknown, publishAll: boo
         const hostPort = from ? portNumber(from, 'hostPort') : 0;
         const hostPortEnd = to ? portNumber(to, 'hostPort') : hostPort;
         if (hostPortEnd < hostPort) throw new InvalidParameterError(`invalid hostPort range: ${String(hp)}`);
-        out.push({ containerPort: port, protocol, hostIp: hostIp || '0.0.0.0', hostPort, hostPortEnd });
+        out.push({ containerPort: port, protocol, hostIp: hostIp || defaultHostIp, hostPort, hostPortEnd });
       }
     }
   }
@@ -71,7 +79,7 @@ export function wantedPorts(bindings: unknown, exposed: unknown, publishAll: boo
     for (const key of Object.keys(exposed)) {
       const { port, protocol } = parsePortKey(key);
       if (out.some((w) => w.containerPort === port && w.protocol === protocol)) continue;
-      out.push({ containerPort: port, protocol, hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0 });
+      out.push({ containerPort: port, protocol, hostIp: defaultHostIp, hostPort: 0, hostPortEnd: 0 });
     }
   }
   return out;

@@ -683,3 +683,22 @@ test('enable_icc=false: containers of the network cannot reach each other; the h
   const ip = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, web);
   t.notRegex(await fetchFrom(d, net, ip), /200 OK/);
 });
+
+test('host_binding_ipv4: ports published without an address bind there', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const net = `hbi-${uid()}`;
+  await ok(
+    t,
+    d,
+    'network',
+    'create',
+    '--subnet',
+    uniqueSubnet().subnet,
+    '-o',
+    'com.docker.network.bridge.host_binding_ipv4=127.0.0.1',
+    net,
+  );
+  const web = `web-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, '-p', '8080', d.image, 'sh', '-c', SERVE);
+  t.regex(await ok(t, d, 'port', web, '8080'), /^127\.0\.0\.1:\d+$/);
+});
