@@ -3,6 +3,7 @@ import { SkiffError } from '../plugin-api/errors.js';
 import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
 import { authRoutes } from './routes/auth.js';
+import { containerFileRoutes } from './routes/container-files.js';
 import { containerRoutes } from './routes/containers.js';
 import { eventRoutes } from './routes/events.js';
 import { execRoutes } from './routes/exec.js';
@@ -82,6 +83,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(imagePushRoutes, { deps });
   await app.register(authRoutes, { deps });
   await app.register(containerRoutes, { deps });
+  await app.register(containerFileRoutes, { deps });
   await app.register(eventRoutes, { deps });
   await app.register(execRoutes, { deps });
   await app.register(resourceRoutes, { deps });

@@ -207,8 +207,9 @@ export function imageInspect(img: ImageRecord, images: ImageService, driver: str
     Parent: '',
     Comment: img.config.history?.at(-1)?.comment ?? '',
     Created: img.created,
-    Container: '',
-    ContainerConfig: {},
+    // Set by docker commit (container-files.ts), as dockerd's V1Image fields.
+    Container: (img.config as { container?: string }).container ?? '',
+    ContainerConfig: (img.config as { container_config?: object }).container_config ?? {},
     DockerVersion: '',
     Author: img.config.author ?? '',
     Config: {
