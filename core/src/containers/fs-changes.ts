@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno } from '../host/fs.js';
+import { lstatIfExists, sortedNamesIfExists } from '../host/fs.js';
 
 /** One entry of `GET /containers/{id}/changes`: Kind 0 modified, 1 added, 2 deleted. */
 export interface FsChange {
@@ -29,25 +29,6 @@ export function isHiddenPath(rel: string): boolean {
   return first === 'proc' || first === 'sys' || first === 'dev';
 }
 
-async function lstatOrUndefined(path: string): Promise<BigIntStats | undefined> {
-  try {
-    return await lstat(path, { bigint: true });
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
-    throw e;
-  }
-}
-
-async function names(dir: string | undefined): Promise<string[]> {
-  if (dir === undefined) return [];
-  try {
-    return await readdir(dir);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return [];
-    throw e;
-  }
-}
-
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** Same entry in both trees, judged on metadata as moby's change walkers do. */
@@ -73,7 +54,7 @@ export async function listChanges(lower: string | undefined, upper: string): Pro
 
   async function walk(rel: string, lowerDir: string | undefined, upperDir: string, listed: boolean): Promise<void> {
     const start = changes.length;
-    const [ups, lows] = await Promise.all([names(upperDir), names(lowerDir)]);
+    const [ups, lows] = await Promise.all([sortedNamesIfExists(upperDir), sortedNamesIfExists(lowerDir)]);
     const upSet = new Set(ups);
     const lowSet = new Set(lows);
     const all = [...new Set([...ups, ...lows])].sort(byBytes);
@@ -85,10 +66,10 @@ export async function listChanges(lower: string | undefined, upper: string): Pro
         continue;
       }
       const upPath = join(upperDir, name);
-      const st = await lstatOrUndefined(upPath);
+      const st = await lstatIfExists(upPath);
       if (st === undefined) continue; // vanished while we looked
       const loPath = lowerDir !== undefined && lowSet.has(name) ? join(lowerDir, name) : undefined;
-      let lo = loPath === undefined ? undefined : await lstatOrUndefined(loPath);
+      let lo = loPath === undefined ? undefined : await lstatIfExists(loPath);
       if (lo === undefined && HIDDEN_PARENTS.has(r) && st.isDirectory()) lo = st; // made for hidden entries
       if (lo === undefined) {
         changes.push({ Path: `/${r}`, Kind: ADDED });

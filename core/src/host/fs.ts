@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Writes `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync dir. */
@@ -36,4 +37,25 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 export function isErrno(e: unknown, ...codes: string[]): boolean {
   return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/** lstat with nanosecond times, or undefined when the path (or a parent) is not there. */
+export async function lstatIfExists(path: string): Promise<BigIntStats | undefined> {
+  try {
+    return await lstat(path, { bigint: true });
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw e;
+  }
+}
+
+/** The names in `dir`, sorted; none when it (or a parent) is not there. */
+export async function sortedNamesIfExists(dir: string | undefined): Promise<string[]> {
+  if (dir === undefined) return [];
+  try {
+    return (await readdir(dir)).sort();
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return [];
+    throw e;
+  }
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { isErrno } from '../host/fs.js';
+import { lstatIfExists, sortedNamesIfExists } from '../host/fs.js';
 import { withMounted } from '../host/mount.js';
 import type { GraphDriver } from '../plugin-api/graph-driver.js';
 
@@ -12,25 +12,6 @@ type PackHeader = Partial<tar.Header> & { name: string };
 
 const WHITEOUT = '.wh.';
 const CHUNK = 64 * 1024;
-
-async function lstatOrUndefined(path: string): Promise<BigIntStats | undefined> {
-  try {
-    return await lstat(path, { bigint: true });
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
-    throw e;
-  }
-}
-
-async function names(dir: string | undefined): Promise<string[]> {
-  if (dir === undefined) return [];
-  try {
-    return (await readdir(dir)).sort();
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return [];
-    throw e;
-  }
-}
 
 function kind(st: BigIntStats): string {
   if (st.isFile()) return 'file';
@@ -155,7 +136,7 @@ export function diffTrees(lower: string | undefined, upper: string): Readable {
 
   async function walk(rel: string, lowerDir: string | undefined, pending: Pending[]): Promise<void> {
     const upperDir = rel ? join(upper, rel) : upper;
-    const [ups, lows] = await Promise.all([names(upperDir), names(lowerDir)]);
+    const [ups, lows] = await Promise.all([sortedNamesIfExists(upperDir), sortedNamesIfExists(lowerDir)]);
     const upSet = new Set(ups);
     for (const name of lows) {
       if (upSet.has(name)) continue;
@@ -167,10 +148,10 @@ export function diffTrees(lower: string | undefined, upper: string): Readable {
     for (const name of ups) {
       const r = rel ? `${rel}/${name}` : name;
       const upPath = join(upperDir, name);
-      const st = await lstatOrUndefined(upPath);
+      const st = await lstatIfExists(upPath);
       if (st === undefined) continue; // vanished while we looked
       const lowPath = lowerDir !== undefined && lowSet.has(name) ? join(lowerDir, name) : undefined;
-      const lo = lowPath === undefined ? undefined : await lstatOrUndefined(lowPath);
+      const lo = lowPath === undefined ? undefined : await lstatIfExists(lowPath);
       const changed = lo === undefined || !(await same(lo, st, lowPath as string, upPath));
       if (st.isDirectory()) {
         const below = lo?.isDirectory() ? lowPath : undefined;
