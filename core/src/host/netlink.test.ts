@@ -1,20 +1,15 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { InvalidParameterError, NotFoundError, NotImplementedError } from '../plugin-api/errors.js';
 import { configureNetns, IpNetlink, ipBatch, macFromIPv4, routeMetric, sameCidr, validIfName } from './netlink.js';
+import { testNetns } from '../testkit/netns.js';
 
 // Every link here lives in namespaces the test creates; the host's own namespace is never touched.
 const sh = promisify(execFile);
 
-async function netns(t: ExecutionContext, tag: string): Promise<{ name: string; path: string }> {
-  const name = `sk-nl-${tag}-${randomBytes(3).toString('hex')}`;
-  await sh('ip', ['netns', 'add', name]);
-  t.teardown(() => sh('ip', ['netns', 'del', name]).then(() => {}));
-  return { name, path: `/run/netns/${name}` };
-}
+const netns = (t: ExecutionContext, role: string) => testNetns(t, `sk-nl-${role}`);
 
 async function links(ns: string): Promise<Array<{ ifname: string; master?: string; mtu: number; address: string }>> {
   return JSON.parse((await sh('ip', ['-n', ns, '-j', 'link', 'show'])).stdout);

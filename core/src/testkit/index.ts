@@ -3,3 +3,4 @@ export * from './layer.js';
 export * from './runtime-suite.js';
 export * from './network-suite.js';
 export * from './volume-suite.js';
+export * from './netns.js';

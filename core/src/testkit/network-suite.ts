@@ -15,6 +15,7 @@ import type {
   NetworkDriverCapabilities,
   NetworkSpec,
 } from '../plugin-api/network-driver.js';
+import { testNetns } from './netns.js';
 
 /** What the suite hands a driver factory. */
 export interface NetworkSuiteContext {
@@ -47,18 +48,6 @@ interface Ctx {
 }
 
 const uid = () => randomBytes(4).toString('hex');
-
-async function addNetns(t: ExecutionContext, name: string): Promise<string> {
-  await run('ip', ['netns', 'add', name]);
-  t.teardown(() =>
-    run('ip', ['netns', 'del', name]).then(
-      () => undefined,
-      () => undefined,
-    ),
-  );
-  await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  return `/run/netns/${name}`;
-}
 
 /** Links of a namespace (by its /run/netns path), loopback left out. */
 async function linksIn(netnsPath: string): Promise<{ ifname: string; address?: string; addrs: string[] }[]> {
@@ -110,7 +99,7 @@ export function networkDriverSuite(
     const id = uid();
     const stateDir = await mkdtemp(join(tmpdir(), 'skiff-nts-'));
     t.teardown(() => rm(stateDir, { recursive: true, force: true }));
-    const hostNetns = await addNetns(t, `skiff-t-${id}-h`);
+    const hostNetns = (await testNetns(t, `skiff-t-${id}-h`)).path;
     const suite = { hostNetns, stateDir };
     const driver = await factory(suite);
     const caps = driver.capabilities();
@@ -135,7 +124,7 @@ export function networkDriverSuite(
       caps,
       spec,
       pools,
-      netns: () => addNetns(t, `skiff-t-${id}-c${++seq}`),
+      netns: async () => (await testNetns(t, `skiff-t-${id}-c${++seq}`)).path,
       request: (netnsPath, n) => ({
         endpointId: randomBytes(32).toString('hex'),
         containerId: randomBytes(32).toString('hex'),

@@ -5,28 +5,14 @@ import { configureNetns, IpNetlink, ipBatch } from '@skiff/core/host';
 import { ConflictError, type FirewallNetwork, InvalidParameterError } from '@skiff/core/plugin-api';
 import test, { type ExecutionContext } from 'ava';
 import { NftablesFirewall } from './nftables-firewall.js';
+import { testNetns } from '@skiff/core/testkit';
 
 // A namespace plays the host: nft, iptables, bridges and listeners all live in namespaces the test
 // creates, so the machine's own ruleset and interfaces are never touched.
 const sh = promisify(execFile);
 const tag = () => randomBytes(3).toString('hex');
 
-async function netns(t: ExecutionContext, role: string): Promise<{ name: string; path: string }> {
-  const name = `sk-fw-${role}-${tag()}`;
-  await sh('ip', ['netns', 'add', name]);
-  t.teardown(async () => {
-    await sh('ip', ['netns', 'pids', name])
-      .then(({ stdout }) =>
-        stdout
-          .split('\n')
-          .filter(Boolean)
-          .forEach((p) => process.kill(Number(p), 'SIGKILL')),
-      )
-      .catch(() => {});
-    await sh('ip', ['netns', 'del', name]).catch(() => {});
-  });
-  return { name, path: `/run/netns/${name}` };
-}
+const netns = (t: ExecutionContext, role: string) => testNetns(t, `sk-fw-${role}`);
 
 const nsx = (ns: string, ...cmd: string[]) => sh('ip', ['netns', 'exec', ns, ...cmd]);
 

@@ -14,6 +14,7 @@ import {
 } from '@skiff/core/plugin-api';
 import test, { type ExecutionContext } from 'ava';
 import { RemoteBridgeDriver } from './testing/remote.js';
+import { testNetns } from '@skiff/core/testkit';
 
 // The driver runs in a child process inside a namespace that plays the host; the containers are
 // namespaces too. Nothing here touches the machine's own interfaces, routes or nftables.
@@ -21,23 +22,7 @@ const sh = promisify(execFile);
 const rand = () => randomBytes(3).toString('hex');
 const NFT = '/usr/sbin/nft';
 
-async function netns(t: ExecutionContext, role: string): Promise<{ name: string; path: string }> {
-  const name = `sk-br-${role}-${rand()}`;
-  await sh('ip', ['netns', 'add', name]);
-  await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  t.teardown(async () => {
-    await sh('ip', ['netns', 'pids', name])
-      .then(({ stdout }) =>
-        stdout
-          .split('\n')
-          .filter(Boolean)
-          .forEach((p) => process.kill(Number(p), 'SIGKILL')),
-      )
-      .catch(() => {});
-    await sh('ip', ['netns', 'del', name]).catch(() => {});
-  });
-  return { name, path: `/run/netns/${name}` };
-}
+const netns = (t: ExecutionContext, role: string) => testNetns(t, `sk-br-${role}`);
 
 const nsx = (ns: string, ...cmd: string[]) => sh('ip', ['netns', 'exec', ns, ...cmd]);
 const ok = (p: Promise<unknown>) =>

@@ -11,23 +11,13 @@ import {
 } from '@skiff/core/plugin-api';
 import test, { type ExecutionContext } from 'ava';
 import { MacvlanDriver } from './macvlan-driver.js';
+import { testNetns } from '@skiff/core/testkit';
 
 // Parents are veth pairs made inside a namespace that plays the host; never a real NIC.
 const sh = promisify(execFile);
 const rand = () => randomBytes(3).toString('hex');
 
-async function netns(t: ExecutionContext, role: string): Promise<{ name: string; path: string }> {
-  const name = `sk-mv-${role}-${rand()}`;
-  await sh('ip', ['netns', 'add', name]);
-  await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  t.teardown(() =>
-    sh('ip', ['netns', 'del', name]).then(
-      () => {},
-      () => {},
-    ),
-  );
-  return { name, path: `/run/netns/${name}` };
-}
+const netns = (t: ExecutionContext, role: string) => testNetns(t, `sk-mv-${role}`);
 
 /** A veth pair pa/pb, both up, in `ns`: pa is the macvlan parent. */
 async function parent(ns: string): Promise<void> {
