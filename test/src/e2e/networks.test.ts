@@ -658,22 +658,18 @@ test("--dns on a user network: the embedded DNS forwards that container's querie
   t.notRegex(without.stdout, /10\.253\.9\.9/);
 });
 
+/** A bridge network with one driver option, and the web server on it publishing `publish`. */
+async function serveOnBridge(t: ExecutionContext, d: NetnsDaemon, option: string, publish: string) {
+  const net = `opt-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, '-o', option, net);
+  const web = `web-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, '-p', publish, d.image, 'sh', '-c', SERVE);
+  return { net, web };
+}
+
 test('enable_icc=false: containers of the network cannot reach each other; the host still reaches a published port', async (t) => {
   const d = await startNetnsDaemon(t);
-  const net = `noicc-${uid()}`;
-  await ok(
-    t,
-    d,
-    'network',
-    'create',
-    '--subnet',
-    uniqueSubnet().subnet,
-    '-o',
-    'com.docker.network.bridge.enable_icc=false',
-    net,
-  );
-  const web = `web-${uid()}`;
-  await ok(t, d, 'run', '-d', '--name', web, '--network', net, '-p', '127.0.0.1::8080', d.image, 'sh', '-c', SERVE);
+  const { net, web } = await serveOnBridge(t, d, 'com.docker.network.bridge.enable_icc=false', '127.0.0.1::8080');
   const port = /:(\d+)$/.exec(await ok(t, d, 'port', web, '8080'))![1]!;
   let fromHost = '';
   for (let i = 0; i < 20 && !fromHost.includes('200 OK'); i++, await sleep(200))
@@ -686,19 +682,6 @@ test('enable_icc=false: containers of the network cannot reach each other; the h
 
 test('host_binding_ipv4: ports published without an address bind there', async (t) => {
   const d = await startNetnsDaemon(t);
-  const net = `hbi-${uid()}`;
-  await ok(
-    t,
-    d,
-    'network',
-    'create',
-    '--subnet',
-    uniqueSubnet().subnet,
-    '-o',
-    'com.docker.network.bridge.host_binding_ipv4=127.0.0.1',
-    net,
-  );
-  const web = `web-${uid()}`;
-  await ok(t, d, 'run', '-d', '--name', web, '--network', net, '-p', '8080', d.image, 'sh', '-c', SERVE);
+  const { web } = await serveOnBridge(t, d, 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', '8080');
   t.regex(await ok(t, d, 'port', web, '8080'), /^127\.0\.0\.1:\d+$/);
 });
