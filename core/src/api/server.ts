@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { SkiffError } from '../plugin-api/errors.js';
 import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
+import { lazySchemaCompilers } from './lazy-compilers.js';
 import { authRoutes } from './routes/auth.js';
 import { containerFileRoutes } from './routes/container-files.js';
 import { containerRoutes } from './routes/containers.js';
@@ -27,6 +28,7 @@ declare module 'fastify' {
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
+    schemaController: { compilersFactory: lazySchemaCompilers },
     bodyLimit: 16 * 1024 * 1024,
     routerOptions: { maxParamLength: 1024 },
     exposeHeadRoutes: false,

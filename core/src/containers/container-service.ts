@@ -37,6 +37,7 @@ import { ociInputFromHostConfig, validateProcessConfig } from './host-options.js
 import type { ContainerVolumes } from '../volumes/container-volumes.js';
 import { buildOciSpec, resolveUser } from './oci-spec.js';
 import { resolveNamespaceDonors, sharedNamespacePaths } from './shared-namespaces.js';
+import { compareStrings } from '../util/compare.js';
 
 export interface OutputSink {
   write(entry: LogEntry): void;
@@ -135,7 +136,7 @@ export class ContainerService {
   }
 
   list(): ContainerRecord[] {
-    return this.store.list().sort((a, b) => b.Created.localeCompare(a.Created));
+    return this.store.list().sort((a, b) => compareStrings(b.Created, a.Created));
   }
 
   sizes(c: ContainerRecord): Promise<ContainerSizes> {

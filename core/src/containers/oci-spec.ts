@@ -264,17 +264,18 @@ export function detectHostFacts(): HostFacts {
   } catch {
     // No /proc: ask for nothing the runtime could refuse.
   }
-  const thermalThrottlePaths: string[] = [];
+  const cpus: number[] = [];
   try {
     for (const name of readdirSync('/sys/devices/system/cpu')) {
-      if (!/^cpu\d+$/.test(name)) continue;
-      const p = `/sys/devices/system/cpu/${name}/thermal_throttle`;
-      if (existsSync(p)) thermalThrottlePaths.push(p);
+      const n = /^cpu(\d+)$/.exec(name)?.[1];
+      if (n !== undefined && existsSync(`/sys/devices/system/cpu/cpu${n}/thermal_throttle`)) cpus.push(Number(n));
     }
   } catch {
     // No sysfs: nothing to mask.
   }
-  thermalThrottlePaths.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const thermalThrottlePaths = cpus
+    .sort((a, b) => a - b)
+    .map((n) => `/sys/devices/system/cpu/cpu${n}/thermal_throttle`);
   let devices: OciDevice[] | undefined;
   cachedFacts = {
     cgroupV2: existsSync('/sys/fs/cgroup/cgroup.controllers'),

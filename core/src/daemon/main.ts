@@ -4,7 +4,6 @@ import type { ApiDeps } from '../api/deps.js';
 import { buildApiServer } from '../api/server.js';
 import { ConfigError, loadConfig, parseCommandLine, USAGE } from '../config/daemon-config.js';
 import type { ContainerService } from '../containers/container-service.js';
-import type { RegistryClient } from '../images/registry-client.js';
 import type { DriverRegistry } from '../plugins/driver-registry.js';
 import { ConsoleLogger } from '../util/logger.js';
 import { CoreTokens } from './core-tokens.js';
@@ -40,11 +39,6 @@ async function main(): Promise<void> {
     runtime: config.defaultRuntime,
     root: config.dataRoot,
   });
-
-  void di
-    .get<RegistryClient>(CoreTokens.RegistryClient)
-    .warmUp()
-    .catch((err: Error) => log.warn('registry client warm-up failed', { error: err.message }));
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,7 +1,13 @@
-import http from 'node:http';
+import type * as Http from 'node:http';
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+
+// Not `import http from 'node:http'`: an ES import reads every export of node:http, and its lazy
+// WebSocket/CloseEvent/MessageEvent getters load node's bundled undici (~4 MiB resident); require
+// reads none of them.
+const http = createRequire(import.meta.url)('node:http') as typeof Http;
 
 /**
  * The registry client's HTTP/1.1 transport, on node:http and node:https (whose parser is native
@@ -14,7 +20,7 @@ export type HttpBody = Readable & { dump(opts?: { limit?: number }): Promise<voi
 
 export interface HttpResponse {
   statusCode: number;
-  headers: http.IncomingHttpHeaders;
+  headers: Http.IncomingHttpHeaders;
   body: HttpBody;
 }
 
@@ -24,7 +30,7 @@ export interface HttpRequestOptions {
   body?: string | Buffer | Readable;
   signal?: AbortSignal;
   /** An http.Agent for `http:` URLs, an https.Agent (with its TLS settings) for `https:`. */
-  agent: http.Agent;
+  agent: Http.Agent;
   /**
    * Inactivity limit: connecting, waiting for the response headers, and any pause while the body
    * is read. The error's `code` says which (SKIFF_CONNECT_TIMEOUT, _HEADERS_, _BODY_).
@@ -104,7 +110,7 @@ export function httpRequest(url: URL, opts: HttpRequestOptions): Promise<HttpRes
 }
 
 /** Keep-alive agents: one plain, and HTTPS ones made by the caller with their TLS settings. */
-export function plainAgent(): http.Agent {
+export function plainAgent(): Http.Agent {
   return new http.Agent({ keepAlive: true, scheduling: 'lifo' });
 }
 

@@ -18,6 +18,7 @@ import type { RegistryAuth } from './registry-auth.js';
 import type { RegistryClient, RepositorySession } from './registry-client.js';
 import { MediaTypes } from './registry-manifest.js';
 import { RegistryPusher, type RegistryPusherOptions } from './registry-push.js';
+import { compareStrings } from '../util/compare.js';
 
 export interface PushOptions {
   auth?: RegistryAuth;
@@ -101,7 +102,7 @@ export class ImagePusher {
         if (r.domain === repo.domain && r.path === repo.path && r.tag) out.push({ tag: r.tag, image });
       }
     }
-    return out.sort((a, b) => a.tag.localeCompare(b.tag));
+    return out.sort((a, b) => compareStrings(a.tag, b.tag));
   }
 
   /** Pushes a plan; progress goes to `onProgress` (the first message is the only one before any network I/O). */

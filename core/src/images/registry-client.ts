@@ -200,10 +200,6 @@ export class RegistryClient {
    * Loads the system CAs (~200 ms) ahead of the first pull; the daemon calls this once it is
    * serving, so neither start-up nor the first pull waits for it.
    */
-  async warmUp(): Promise<void> {
-    this.agents.warmUp();
-  }
-
   /** Closes idle connections. */
   async close(): Promise<void> {
     this.agents.close();

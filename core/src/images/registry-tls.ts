@@ -95,11 +95,6 @@ export class RegistryAgents {
 
   constructor(private readonly options: RegistryAgentsOptions) {}
 
-  /** Loads the system CAs now rather than on the first pull (~200 ms). */
-  warmUp(): void {
-    this.defaults(false);
-  }
-
   /** The agents without per-host material, made on first use. */
   private defaults(insecure: boolean): Agent {
     this.shared ??= {

@@ -9,6 +9,7 @@ import type { DriverRegistry } from '../plugins/driver-registry.js';
 import { formatPrefix, parseIp, parsePrefix } from './cidr.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { IpamConfigEntry, NetworkRecord, NetworkStore } from './network-store.js';
+import { compareStrings } from '../util/compare.js';
 
 type Json = Record<string, unknown>;
 
@@ -106,7 +107,7 @@ export class NetworkService {
   }
 
   list(): NetworkRecord[] {
-    return this.store.list().sort((a, b) => a.Created.localeCompare(b.Created));
+    return this.store.list().sort((a, b) => compareStrings(a.Created, b.Created));
   }
 
   /** Creates the builtin networks whose drivers are loaded (once; later starts find them stored). */
