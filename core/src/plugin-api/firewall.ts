@@ -13,6 +13,11 @@ export interface FirewallNetwork {
   masquerade: boolean;
   /** Drop traffic between this network and every other isolated network (Docker's default for bridges). */
   isolate: boolean;
+  /**
+   * Services the host offers this network's containers on its own addresses (the embedded DNS on
+   * the gateway): published ports never capture them, so `-p 53:53/udp` cannot hijack name lookups.
+   */
+  hostServices?: Array<{ address: string; protocol: 'tcp' | 'udp'; port: number }>;
 }
 
 /** Published ports of one endpoint. */

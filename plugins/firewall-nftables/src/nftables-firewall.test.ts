@@ -73,10 +73,11 @@ function net(id: string, iface: string, subnet: string, over: Partial<FirewallNe
 }
 
 /** Starts a busybox httpd in `ns` serving `body` on `port`; waits until it listens. */
-async function httpd(t: ExecutionContext, ns: string, port: number, body: string): Promise<void> {
+async function httpd(t: ExecutionContext, ns: string, port: number, body: string, ip = ''): Promise<void> {
   const dir = (await sh('mktemp', ['-d'])).stdout.trim();
   await sh('sh', ['-c', `printf '%s' "$1" > ${dir}/index.html`, 'sh', body]);
-  const p = spawn('ip', ['netns', 'exec', ns, 'busybox', 'httpd', '-f', '-p', String(port), '-h', dir], {
+  const listen = ip ? `${ip}:${port}` : String(port);
+  const p = spawn('ip', ['netns', 'exec', ns, 'busybox', 'httpd', '-f', '-p', listen, '-h', dir], {
     stdio: 'ignore',
   });
   t.teardown(() => {
@@ -148,6 +149,37 @@ test('masquerade out, isolation between bridges, internal networks, FORWARD DROP
   t.false((await nsx(topo.host.name, 'iptables', '-w', '-S', 'FORWARD')).stdout.includes('skiff-'));
 });
 
+test("published ports never capture a network's host services (the embedded DNS on the gateway)", async (t) => {
+  const topo = await topology(t);
+  await topo.bridge('brs', '10.211.5');
+  const web = await topo.container('brs', 2, '10.211.5');
+  const peer = await topo.container('brs', 3, '10.211.5');
+  await httpd(t, web.name, 80, 'hello-from-web');
+  // Stands in for the DNS server skiffd runs on the gateway (a TCP service is easier to probe).
+  await httpd(t, topo.host.name, 8053, 'host-service', '10.211.5.1');
+  const service = { address: '10.211.5.1', protocol: 'tcp' as const, port: 8053 };
+  await topo.fw.sync({ networks: [net('s', 'brs', '10.211.5', { hostServices: [service] })], publications: [] });
+  await topo.fw.publish({
+    endpointId: 'ep-web',
+    networkId: 's',
+    address: web.ip,
+    ports: [{ hostIp: '', hostPort: 8053, containerPort: 80, protocol: 'tcp' }],
+  });
+  t.regex(await httpGet(peer.name, '10.211.5.1', 8053), /host-service/, 'the network still reaches the host service');
+  t.regex(await httpGet(topo.outside.name, '192.168.77.1', 8053), /hello-from-web/, 'the world gets the container');
+  // A stranger's listener on the same port is still a conflict.
+  await httpd(t, topo.host.name, 8054, 'stranger', '10.211.5.1');
+  await t.throwsAsync(
+    topo.fw.publish({
+      endpointId: 'ep-web-2',
+      networkId: 's',
+      address: peer.ip,
+      ports: [{ hostIp: '', hostPort: 8054, containerPort: 80, protocol: 'tcp' }],
+    }),
+    { message: /already in use/ },
+  );
+});
+
 test('published ports: from the host on 127.0.0.1, from other containers, conflicts and listeners', async (t) => {
   const topo = await topology(t);
   await topo.bridge('brp', '10.211.1');
@@ -171,7 +203,11 @@ test('published ports: from the host on 127.0.0.1, from other containers, confli
   t.regex(await httpGet(topo.host.name, '192.168.77.1', 8080), /hello-from-web/);
   t.regex(await httpGet(topo.outside.name, '192.168.77.1', 8080), /hello-from-web/, 'from outside the host');
   t.regex(await httpGet(peer.name, '10.211.1.1', 8080), /hello-from-web/, 'hairpin: same network');
-  t.regex(await httpGet(other.name, '10.211.2.1', 8080), /hello-from-web/, 'another network through the host');
+  t.is(
+    await httpGet(other.name, '10.211.2.1', 8080),
+    '',
+    'not from another network, even through the host (as dockerd)',
+  );
   t.is(await httpGet(other.name, web.ip, 80), '', 'but not directly');
   t.is(await httpGet(topo.outside.name, '192.168.77.1', 8081), '', '127.0.0.1-only mapping');
 

@@ -8,7 +8,7 @@ import {
   type PortMapping,
 } from '@skiff/core/plugin-api';
 import { ensureForwardAccept, removeForwardAccept } from './compat.js';
-import { type PortProblem, probePort, probePortInNetns } from './port-check.js';
+import { type PortProblem, probePort, probePortListeners } from './port-check.js';
 import { renderRuleset } from './ruleset.js';
 
 export interface NftablesFirewallOptions {
@@ -122,9 +122,14 @@ export class NftablesFirewall implements Firewall {
       }
       if (this.checkListeners && !this.publications.has(pub.endpointId)) {
         for (const m of pub.ports) {
-          const problem: PortProblem = this.netns
-            ? await probePortInNetns(this.netns, m.protocol, m.hostIp, m.hostPort)
-            : await probePort(m.protocol, m.hostIp, m.hostPort);
+          const ours = [...this.networks.values()]
+            .flatMap((n) => n.hostServices ?? [])
+            .filter((h) => h.protocol === m.protocol && h.port === m.hostPort)
+            .map((h) => h.address);
+          let problem: PortProblem = this.netns ? 'in-use' : await probePort(m.protocol, m.hostIp, m.hostPort);
+          // Binding cannot tell our own DNS listener from a stranger's: ask ss, which can.
+          if (problem === 'in-use' && (this.netns || ours.length))
+            problem = await probePortListeners(this.netns, m.protocol, m.hostIp, m.hostPort, ours);
           const where = `${m.hostIp || '0.0.0.0'}:${m.hostPort}/${m.protocol}`;
           if (problem === 'in-use')
             throw new ConflictError(`cannot publish ${where}: address already in use by a process on the host`);

@@ -32,15 +32,20 @@ export async function probePort(proto: 'tcp' | 'udp' | 'sctp', ip: string, port:
   return undefined;
 }
 
-/** The same question for another namespace (Node cannot bind there): listening sockets from `ss`. */
-export async function probePortInNetns(
-  netns: string,
+/**
+ * The same question from the listening sockets `ss` shows: for another namespace (Node cannot bind
+ * there), or to look past listeners that are `ours` (the host services of skiff's own networks).
+ */
+export async function probePortListeners(
+  netns: string | undefined,
   proto: 'tcp' | 'udp' | 'sctp',
   ip: string,
   port: number,
+  ours: readonly string[] = [],
 ): Promise<PortProblem> {
   if (proto === 'sctp') return undefined;
-  const [cmd, args] = nsCommand(netns, 'ss', ['-Hln', proto === 'tcp' ? '-t' : '-u']);
+  const ssArgs = ['-Hln', proto === 'tcp' ? '-t' : '-u'];
+  const [cmd, args] = netns ? nsCommand(netns, 'ss', ssArgs) : ['ss', ssArgs];
   const out = await run(cmd, args);
   const wild = (a: string) => a === '0.0.0.0' || a === '*' || a === '[::]' || a === '::';
   for (const line of out.split('\n')) {
@@ -48,7 +53,7 @@ export async function probePortInNetns(
     if (!local) continue;
     const i = local.lastIndexOf(':');
     const addr = local.slice(0, i).replace(/%.*$/, '');
-    if (Number(local.slice(i + 1)) !== port) continue;
+    if (Number(local.slice(i + 1)) !== port || ours.includes(addr.replace(/^\[(.*)\]$/, '$1'))) continue;
     if (wild(addr) || ip === '' || ip === '0.0.0.0' || addr === ip || addr === `[${ip}]`) return 'in-use';
   }
   return undefined;

@@ -30,8 +30,6 @@ export function renderRuleset(input: RulesetInput): string {
   const set = (xs: string[]) => (xs.length ? `{ ${xs.map(q).join(', ')} }` : '');
 
   const forward: string[] = [];
-  // Published ports are reachable from everywhere, other networks included (DNAT already chose them).
-  if (ifaces.length) forward.push(`oifname ${set(ifaces)} ct status dnat ${accept}`);
   for (const n of networks) {
     if (n.internal) {
       // No route out: nothing enters or leaves the network through another interface.
@@ -43,6 +41,10 @@ export function renderRuleset(input: RulesetInput): string {
     }
   }
   if (ifaces.length) {
+    // Published ports are reachable from the host's outside and from containers of the same
+    // network; another isolated network is dropped above, even through a host address, as by
+    // dockerd's DOCKER-ISOLATION chains, which run before its DNAT accept.
+    forward.push(`oifname ${set(ifaces)} ct status dnat ${accept}`);
     forward.push(`iifname ${set(ifaces)} ${accept}`);
     forward.push(`oifname ${set(ifaces)} ct state established,related ${accept}`);
   }
@@ -58,6 +60,14 @@ export function renderRuleset(input: RulesetInput): string {
       ports.push(`${dst} ${m.protocol} dport ${m.hostPort} dnat ${family} to ${target}:${m.containerPort}`);
     }
   }
+
+  // Before any DNAT: the host's own services on a network's addresses stay the host's.
+  const own: string[] = [];
+  for (const n of networks)
+    for (const h of n.hostServices ?? []) {
+      const family = isV6(h.address) ? 'ip6' : 'ip';
+      own.push(`iifname ${q(n.iface)} ${family} daddr ${h.address} ${h.protocol} dport ${h.port} return`);
+    }
 
   const post: string[] = [];
   for (const n of networks) {
@@ -81,6 +91,7 @@ export function renderRuleset(input: RulesetInput): string {
     chain('forward', 'type filter hook forward priority filter - 10; policy accept;', forward),
     chain('ports', '', ports),
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', [
+      ...own,
       'fib daddr type local jump ports',
     ]),
     chain('output', 'type nat hook output priority -100; policy accept;', ['fib daddr type local jump ports']),

@@ -150,7 +150,18 @@ export class BridgeDriver implements NetworkDriver {
       internal: s.spec.internal,
       masquerade: s.spec.options[OPT_MASQUERADE] !== 'false',
       isolate: true,
+      hostServices: this.servesDns(s)
+        ? s.gateways
+            .map(addrOf)
+            .flatMap((address) =>
+              (['udp', 'tcp'] as const).map((protocol) => ({ address, protocol, port: this.opts.dnsPort ?? 53 })),
+            )
+        : [],
     };
+  }
+
+  private servesDns(s: NetState): boolean {
+    return this.dnsEnabled && s.spec.options[OPT_DEFAULT_BRIDGE] !== 'true';
   }
 
   /** Bridge up with its gateway addresses and the sysctls published ports on 127.0.0.1 need. */
@@ -184,7 +195,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   private async startDns(s: NetState): Promise<void> {
-    if (!this.dnsEnabled || s.spec.options[OPT_DEFAULT_BRIDGE] === 'true') return;
+    if (!this.servesDns(s)) return;
     await this.refreshUpstreams();
     const addresses = s.gateways.map(addrOf);
     if (addresses.length === 0) return;

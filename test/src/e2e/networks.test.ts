@@ -596,6 +596,16 @@ test('a renamed container answers to its new name on user networks, no longer to
   t.regex(await fetchFrom(d, net, before), /bad address/);
 });
 
+test('publishing port 53 beside the embedded DNS: allowed, and names on the network still resolve', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const net = `dns53-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, net);
+  const web = `web-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, d.image, 'sh', '-c', SERVE);
+  await ok(t, d, 'run', '-d', '--network', net, '-p', '53:53/udp', '-p', '53:53/tcp', d.image, 'sleep', '600');
+  t.regex(await fetchEventually(d, net, web), /200 OK/);
+});
+
 /** A resolver inside the daemon's namespace on `address`:53 that knows one name (loopback-only traffic). */
 const FAKE_UPSTREAM = `
 const dgram = require('node:dgram');
