@@ -36,7 +36,12 @@ import { adaptCreateResources, ociResources } from './resources.js';
 import { ociInputFromHostConfig, validateProcessConfig } from './host-options.js';
 import type { ContainerVolumes } from '../volumes/container-volumes.js';
 import { buildOciSpec, resolveUser } from './oci-spec.js';
-import { resolveNamespaceDonors, sharedNamespacePaths } from './shared-namespaces.js';
+import {
+  prepareSharedShm,
+  releaseSharedShm,
+  resolveNamespaceDonors,
+  sharedNamespacePaths,
+} from './shared-namespaces.js';
 import { compareStrings } from '../util/compare.js';
 
 export interface OutputSink {
@@ -115,6 +120,9 @@ export class ContainerService {
   private dir(id: string): string {
     return join(this.config.dataRoot, 'containers', id);
   }
+  /** A `shareable` container's /dev/shm on the host. */
+  private readonly shmDir = (id: string): string => join(this.dir(id), 'shm');
+
   /** The OCI bundle of a started container (its config.json describes the running task). */
   bundlePath(id: string): string {
     return join(this.config.execRoot, 'containers', id);
@@ -310,6 +318,8 @@ export class ContainerService {
         hostNetwork: net.hostNetwork,
         ...etcNetworkOptions(c.HostConfig),
       }));
+    const { ipcDonor, ...namespacePaths } = sharedNamespacePaths(c, (ref) => this.get(ref));
+    const shmSource = await prepareSharedShm(c, ipcDonor, this.shmDir);
     const user = await resolveUser(rootfs, c.Config.User);
     // dockerd creates a missing working directory rather than failing the start.
     if (c.Config.WorkingDir)
@@ -332,7 +342,8 @@ export class ContainerService {
       cgroupsPath: `/skiff/${c.Id}`,
       resources: ociResources(c.HostConfig),
       ...ociInputFromHostConfig(c.HostConfig, net.hostNetwork ? 'host' : c.HostConfig.NetworkMode),
-      ...sharedNamespacePaths(c, (ref) => this.get(ref)),
+      ...namespacePaths,
+      shmSource,
       volumeMounts: await this.volumes?.mountForStart(c, rootfs),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
@@ -435,6 +446,7 @@ export class ContainerService {
     await runtime
       ?.delete(c.Id)
       .catch((err) => this.log.warn('runtime delete failed', { id: c.Id, error: err as Error }));
+    await releaseSharedShm(c, this.shmDir);
     if (c.MountedRootfs) {
       await unmountAll(c.MountedRootfs);
       c.MountedRootfs = undefined;

@@ -63,6 +63,11 @@ export interface OciSpecInput {
   /** `--pid/--ipc container:<name>`: join the other container's namespace (`/proc/<pid>/ns/…`). */
   pidNamespacePath?: string;
   ipcNamespacePath?: string;
+  /**
+   * A host directory (a tmpfs skiff mounted) bound as /dev/shm instead of a private tmpfs: a
+   * `shareable` container's own, or the one of the container whose IPC namespace it joins.
+   */
+  shmSource?: string;
   /** Limits from HostConfig (memory, cpu, pids, blkio weight): see resources.ts. */
   resources?: OciResources;
 }
@@ -462,11 +467,11 @@ export function buildOciSpec(input: OciSpecInput, host: HostFacts = detectHostFa
   const defaults = defaultMounts(shmSize)
     .filter((m) => !userDest.has(m.destination) && !(overridesDev && m.destination.startsWith('/dev/')))
     .filter((m) => m.destination !== '/dev/shm' || ipcMode !== 'none')
-    .map((m) =>
-      m.destination === '/dev/shm' && ipcMode === 'host'
-        ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }
-        : m,
-    )
+    .map((m) => {
+      if (m.destination !== '/dev/shm') return m;
+      const source = ipcMode === 'host' ? '/dev/shm' : input.shmSource;
+      return source ? { destination: '/dev/shm', type: 'bind', source, options: ['rbind', 'rprivate'] } : m;
+    })
     .map((m) => {
       let options = m.options ?? [];
       if (privileged && (m.destination === '/sys' || m.type === 'cgroup')) options = options.filter((o) => o !== 'ro');

@@ -47,6 +47,7 @@ test('at start: the donors task namespaces; not running is a conflict, as docker
   t.deepEqual(sharedNamespacePaths(me, lookupOf(running, me)), {
     pidNamespacePath: '/proc/4242/ns/pid',
     ipcNamespacePath: '/proc/4242/ns/ipc',
+    ipcDonor: running,
   });
   const stopped = record(donorId, 'donor', { Running: false }, { IpcMode: 'shareable' });
   t.throws(() => sharedNamespacePaths(me, lookupOf(stopped, me)), {

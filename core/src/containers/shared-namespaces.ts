@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { mountAll, unmountAll } from '../host/mount.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
 import type { ContainerRecord } from './container-types.js';
 
@@ -44,6 +46,8 @@ function notRunning(id: string): ConflictError {
 export interface SharedNamespacePaths {
   pidNamespacePath?: string;
   ipcNamespacePath?: string;
+  /** The container whose IPC namespace (and /dev/shm) is joined. */
+  ipcDonor?: ContainerRecord;
 }
 
 /**
@@ -74,6 +78,33 @@ export function sharedNamespacePaths(c: ContainerRecord, lookup: Lookup): Shared
         `${prefix}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`,
       );
     out.ipcNamespacePath = `/proc/${d.State.Pid}/ns/ipc`;
+    if (mode === 'shareable') out.ipcDonor = d;
   }
   return out;
+}
+
+/**
+ * /dev/shm shared with joiners, as dockerd's `mounts/shm`: a `shareable` container gets a tmpfs
+ * mounted on the host at `dir` (bound into it as /dev/shm), and a container joining its IPC
+ * namespace binds the same directory, so POSIX shared memory is shared along with the namespace.
+ * Returns the directory to bind, or undefined for a private /dev/shm.
+ */
+export async function prepareSharedShm(
+  c: ContainerRecord,
+  ipcDonor: ContainerRecord | undefined,
+  dirOf: (id: string) => string,
+): Promise<string | undefined> {
+  if (ipcDonor) return dirOf(ipcDonor.Id);
+  if (c.HostConfig.IpcMode !== 'shareable') return undefined;
+  const dir = dirOf(c.Id);
+  await unmountAll(dir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const size = c.HostConfig.ShmSize ? [`size=${c.HostConfig.ShmSize}`] : [];
+  await mountAll([{ type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', ...size] }], dir);
+  return dir;
+}
+
+/** Unmounts a `shareable` container's /dev/shm from the host (joiners keep their own binds). */
+export async function releaseSharedShm(c: ContainerRecord, dirOf: (id: string) => string): Promise<void> {
+  if (c.HostConfig.IpcMode === 'shareable') await unmountAll(dirOf(c.Id));
 }

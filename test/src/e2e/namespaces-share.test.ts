@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import test from 'ava';
 import { api, docker, driverDaemons } from '../harness/index.js';
@@ -71,6 +72,54 @@ test('--pid and --ipc container:<name> join the donor namespaces; inspect shows 
   // A private container has namespaces of its own.
   const own = await cli('run', '--rm', '--network', 'none', reg.image, 'readlink', '/proc/self/ns/pid');
   t.not(own.stdout.trim(), donorPid);
+});
+
+test('--ipc container:<shareable> shares /dev/shm too; the host tmpfs goes with the donor', async (t) => {
+  const { d, reg, cli, name } = await setup();
+  const donor = name('shm-donor');
+  t.teardown(() => cli('rm', '-f', donor).then(() => undefined));
+  const r = await cli(
+    'run',
+    '-d',
+    '--network',
+    'none',
+    '--ipc',
+    'shareable',
+    '--shm-size',
+    '8m',
+    '--name',
+    donor,
+    reg.image,
+    'sleep',
+    '600',
+  );
+  t.is(r.code, 0, r.stderr);
+  const donorId = r.stdout.trim();
+  t.is((await cli('exec', donor, 'sh', '-c', 'echo from-donor > /dev/shm/seg')).code, 0);
+  const j = await cli(
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--ipc',
+    `container:${donor}`,
+    reg.image,
+    'sh',
+    '-c',
+    'cat /dev/shm/seg; echo from-joiner > /dev/shm/back; df -k /dev/shm | tail -1',
+  );
+  t.is(j.code, 0, j.stderr);
+  const [seg, df] = j.stdout.trim().split('\n');
+  t.is(seg, 'from-donor');
+  t.regex(df ?? '', /\s8192\s/, 'the donor --shm-size');
+  t.is((await cli('exec', donor, 'cat', '/dev/shm/back')).stdout.trim(), 'from-joiner');
+  // A private container still has a /dev/shm of its own.
+  t.not((await cli('run', '--rm', '--network', 'none', reg.image, 'cat', '/dev/shm/seg')).code, 0);
+
+  const shmMounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).includes(`${donorId}/shm `);
+  t.true(await shmMounted());
+  t.is((await cli('rm', '-f', donor)).code, 0);
+  t.false(await shmMounted(), `no tmpfs left on the host:\n${d.output()}`);
 });
 
 test('joining a stopped, missing or non-shareable container fails with dockerd messages', async (t) => {
