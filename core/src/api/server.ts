@@ -14,6 +14,7 @@ import { imagePushRoutes } from './routes/images-push.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { resourceRoutes } from './routes/resources.js';
+import { systemDfRoutes } from './routes/system-df.js';
 import { systemRoutes } from './routes/system.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { handleUpgrade } from './upgrade.js';
@@ -91,6 +92,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(resourceRoutes, { deps });
   await app.register(networkRoutes, { deps });
   await app.register(volumeRoutes, { deps });
+  await app.register(systemDfRoutes, { deps });
 
   app.server.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
   return app;

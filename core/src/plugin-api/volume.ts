@@ -21,4 +21,6 @@ export interface VolumeDriver {
   /** Reference-counted per caller. */
   mount(name: string, callerId: string): Promise<{ path: string }>;
   unmount(name: string, callerId: string): Promise<void>;
+  /** Bytes the volume holds (`docker system df`), for drivers that can tell; NotFoundError if none. */
+  usage?(name: string): Promise<number>;
 }

@@ -129,6 +129,23 @@ export class VolumeService {
     return v;
   }
 
+  /**
+   * Every volume with `UsageData` (`docker system df`): the containers that use it and the bytes
+   * it holds where its driver can tell (-1 elsewhere, as dockerd reports for other drivers).
+   */
+  async usage(): Promise<VolumeView[]> {
+    const counts = this.store.userCounts();
+    return Promise.all(
+      this.store.list().map(async (v) => {
+        const view = await this.view(v, counts.get(v.name) ?? 0);
+        const driver = await this.driver(v.driver).catch(() => undefined);
+        const size = await driver?.usage?.(v.name).catch(() => undefined);
+        if (size !== undefined) view.UsageData = { RefCount: counts.get(v.name) ?? 0, Size: size };
+        return view;
+      }),
+    );
+  }
+
   async view(v: VolumeRecord, usage?: number): Promise<VolumeView> {
     // A volume whose driver is gone is still listed (and can be removed with force).
     const driver = await this.driver(v.driver).catch(() => undefined);

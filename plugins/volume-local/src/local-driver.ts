@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile, isErrno, mountsUnder, run } from '@skiff/core/host';
+import { atomicWriteFile, diskUsage, isErrno, mountsUnder, run } from '@skiff/core/host';
 import {
   ConflictError,
   InvalidParameterError,
@@ -132,6 +132,12 @@ export class LocalVolumeDriver implements VolumeDriver {
     const meta = await this.readMeta(name);
     if (!meta) throw new NotFoundError(`no such volume: ${name}`);
     return this.info(name, meta);
+  }
+
+  /** What is below the volume's `_data`, as dockerd's local driver counts it for `docker system df`. */
+  async usage(name: string): Promise<number> {
+    const { mountpoint } = await this.get(name);
+    return (await diskUsage(mountpoint)).size;
   }
 
   async list(): Promise<VolumeInfo[]> {

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ContainerRecord } from '../../containers/container-types.js';
 import type { WaitCondition } from '../../containers/exit-waiters.js';
 import { InvalidParameterError } from '../../plugin-api/errors.js';
 import { engineHeaders } from '../api-version.js';
@@ -8,6 +7,7 @@ import { boolParam, intParam, parseFilters } from '../query.js';
 import { entryNanos, timeParamNanos } from '../log-time.js';
 import { encodeEntry } from '../stdcopy.js';
 import { containerInspect, containerSummary } from '../views.js';
+import { containerFilter } from '../container-filters.js';
 import { attachSink } from './attach-sink.js';
 import { withMounts } from './volumes.js';
 
@@ -15,35 +15,6 @@ type Q = Record<string, string | undefined>;
 type P = { id: string };
 
 const CONDITIONS: WaitCondition[] = ['not-running', 'next-exit', 'removed'];
-
-function matches(c: ContainerRecord, filters: Map<string, string[]>): boolean {
-  for (const [key, values] of filters) {
-    if (values.length === 0) continue;
-    // Label filters must all match (compose lists a service's containers by four labels); others are alternatives.
-    const ok = (key === 'label' ? values.every.bind(values) : values.some.bind(values))((v) => {
-      switch (key) {
-        case 'status':
-          return c.State.Status === v;
-        case 'health':
-          return (c.State.Health?.Status ?? 'none') === v;
-        case 'name':
-          return c.Name.slice(1).includes(v.replace(/^\//, ''));
-        case 'id':
-          return c.Id.startsWith(v);
-        case 'label': {
-          const [k, val] = v.split(/=(.*)/s, 2);
-          return k! in c.Config.Labels && (val === undefined || c.Config.Labels[k!] === val);
-        }
-        case 'ancestor':
-          return c.Config.Image === v || c.Image === v || c.Image.slice(7).startsWith(v);
-        default:
-          throw new InvalidParameterError(`invalid filter '${key}'`);
-      }
-    });
-    if (!ok) return false;
-  }
-  return true;
-}
 
 export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { containers } = deps;
@@ -63,17 +34,17 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     const all = boolParam(q.all);
     const limit = intParam(q.limit, 'limit') ?? -1;
     const filters = parseFilters(q.filters);
+    const keep = containerFilter(filters, (ref) => containers.get(ref));
+    // As moby's includeContainerInList: a limit (`ps -l`, `-n`) lists stopped containers too.
+    const stoppedToo = all || limit > 0 || filters.has('status');
     let list = containers
       .list()
-      .filter((c) => (all || c.State.Running || c.State.Restarting || filters.has('status')) && matches(c, filters));
+      .filter((c) => stoppedToo || c.State.Running || c.State.Restarting)
+      .map((c) => ({ c, view: withMounts(containerSummary(c, deps.networking?.containers), deps) }))
+      .filter(keep);
     if (limit > 0) list = list.slice(0, limit);
     const size = boolParam(q.size);
-    return Promise.all(
-      list.map(async (c) => ({
-        ...withMounts(containerSummary(c, deps.networking?.containers), deps),
-        ...(size ? await containers.sizes(c) : {}),
-      })),
-    );
+    return Promise.all(list.map(async ({ c, view }) => ({ ...view, ...(size ? await containers.sizes(c) : {}) })));
   });
 
   app.get<{ Params: P }>('/containers/:id/json', async (req) => {
