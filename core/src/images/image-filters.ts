@@ -22,6 +22,8 @@ export interface ListOptions {
   /** Count containers per image and the bytes of layers shared with other images (`docker system df`). */
   usage?: { containers: ContainerUse[] };
   sharedSize?: boolean;
+  /** `docker images -a`: intermediate images (untagged, with children) too. */
+  all?: boolean;
 }
 
 /** `GET /images/json` as dockerd 20.10 filters it (daemon/images/images.go), newest first. */
@@ -42,6 +44,7 @@ export function listImages(images: ImageService, opts: ListOptions): ListedImage
   const all = store.list();
   const chainUse = new Map<string, number>();
   for (const img of all) for (const l of img.layers) chainUse.set(l.chainId, (chainUse.get(l.chainId) ?? 0) + 1);
+  const parents = new Set(all.flatMap((img) => (img.parent ? [img.parent] : [])));
 
   const out: ListedImage[] = [];
   for (const img of all) {
@@ -59,7 +62,11 @@ export function listImages(images: ImageService, opts: ListOptions): ListedImage
       if (patterns.length && !patterns.some((p) => p.test(fam) || p.test(familiarName(ref)))) continue;
       (r.kind === 'tag' ? tags : digests).push(fam);
     }
+    // As moby: dangling means untagged and without children; other untagged images with
+    // children are intermediate build steps, listed only with `all`.
+    if (danglingOnly && parents.has(img.id)) continue;
     if (tags.length === 0 && digests.length === 0) {
+      if (!opts.all && parents.has(img.id)) continue;
       if (dangling && !danglingOnly) continue;
       if (patterns.length) continue;
     } else if (danglingOnly && tags.length > 0) continue;

@@ -9,7 +9,7 @@ export type DeleteItem = { Untagged: string } | { Deleted: string };
 
 export interface RemoveOptions {
   force?: boolean;
-  /** Accepted for compatibility: skiff images have no parent images to prune. */
+  /** Keep the untagged parents (intermediate build steps) a deleted image leaves without children. */
   noprune?: boolean;
 }
 
@@ -86,6 +86,9 @@ function checkConflict(
   containers: ContainerUse[],
   mask: { running: boolean; references: boolean; stopped: boolean },
 ): Conflict | undefined {
+  if (parts.store.children(img.id).length > 0) {
+    return { hard: true, used: false, message: 'image has dependent child images' };
+  }
   if (mask.running) {
     const c = containers.find((x) => x.imageId === img.id && x.running);
     if (c) return { hard: true, used: true, message: `image is being used by running container ${short(c.id)}` };
@@ -157,12 +160,33 @@ async function removeLocked(
 
   const conflict = checkConflict(parts, img, containers, { running: true, references: !force, stopped: !force });
   if (conflict) {
-    // A tag removed from an image a container uses leaves it dangling, as dockerd does.
-    if (quiet && conflict.used) return records;
+    // A tag removed from an image a container uses, or one with children, leaves it there (moby's
+    // imageIsDangling: only an unused image nothing stands on reports the conflict).
+    if (quiet && (conflict.used || parts.store.children(img.id).length > 0)) return records;
     throw new DeleteConflict(img.id, conflict);
   }
   for (const r of namesOf(parts, img.id)) untag(images, img.id, r.ref, records);
   records.push(...(await deleteImage(parts, img)));
+  if (!opts.noprune) records.push(...(await pruneParents(parts, img, containers)));
+  return records;
+}
+
+/**
+ * After `img` is deleted: its parent, and theirs, while each is untagged, unused and left
+ * without children (moby's imageDeleteHelper with prune): a build's intermediate images go
+ * with the last image that stood on them.
+ */
+async function pruneParents(
+  parts: LocalImageParts,
+  img: ImageRecord,
+  containers: ContainerUse[],
+): Promise<DeleteItem[]> {
+  const records: DeleteItem[] = [];
+  for (let p = img.parent && parts.store.get(img.parent); p; p = p.parent && parts.store.get(p.parent)) {
+    if (parts.store.refsOf(p.id).length > 0 || parts.store.children(p.id).length > 0) break;
+    if (containers.some((c) => c.imageId === p!.id)) break;
+    records.push(...(await deleteImage(parts, p)));
+  }
   return records;
 }
 
@@ -262,6 +286,8 @@ export async function pruneImages(
     for (const l of img.layers) layerSizes.set(l.chainId, parts.store.layerSize(l.chainId) ?? 0);
     const refs = parts.store.refsOf(img.id);
     if (refs.length > 0 && danglingOnly && refs.some((r) => r.kind === 'tag')) continue;
+    // Dangling means without children too: intermediate images go with the image above them.
+    if (danglingOnly && parts.store.children(img.id).length > 0) continue;
     const names = refs.length > 0 ? refs.map((r) => r.ref) : [img.id];
     for (const n of names) {
       try {

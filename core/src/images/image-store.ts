@@ -36,6 +36,11 @@ export class ImageStore {
     return rows.map((r) => JSON.parse(r.doc) as ImageRecord);
   }
 
+  /** IDs of the images whose parent is `id`. */
+  children(id: string, all: readonly ImageRecord[] = this.list()): string[] {
+    return all.filter((i) => i.parent === id).map((i) => i.id);
+  }
+
   /** Stores the image and points `refs` at it (moving them from any other image). */
   put(image: ImageRecord, refs: { ref: string; kind: 'tag' | 'digest' }[]): void {
     transaction(this.db, () => {

@@ -43,6 +43,12 @@ export interface ImageRecord {
   /** Sum of uncompressed layer sizes. */
   size: number;
   created: string;
+  /**
+   * The image this one was built on, for the classic builder's step images (dockerd's parent
+   * link): untagged images with children are intermediate, hidden from `docker images` and
+   * removed with the last image that stands on them.
+   */
+  parent?: string;
 }
 
 /** One message of Docker's JSON progress stream (pull, push, build). */

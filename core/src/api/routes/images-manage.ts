@@ -22,6 +22,7 @@ export const imageManageRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (a
     const listed = listImages(deps.images, {
       filters: parseFilters(q.filters),
       sharedSize: boolParam(q['shared-size']),
+      all: boolParam(q.all),
     });
     return listed.map(imageSummary);
   });
