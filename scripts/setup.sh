@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr)
+apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr etcd-server python3-docker)
 
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${apt_packages[@]}" 2>/dev/null || true)
 missing=()
@@ -29,6 +29,10 @@ if ((${#missing[@]})); then
   # Debian starts a system-wide registry on :5000 after install; the tests start their own.
   if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
     systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
+  # Likewise a system etcd on :2379 (etcd-server); the overlay tests start their own.
+  if command -v systemctl >/dev/null && systemctl is-active -q etcd 2>/dev/null; then
+    systemctl disable --now etcd >/dev/null 2>&1 || true
   fi
 fi
 

@@ -78,8 +78,12 @@ function checkArgs(command: Command, args: readonly string[]): void {
   const { min, max } = command.args;
   const label = `'${PROGRAM} ${command.name}'`;
   if (max === 0 && args.length > 0) throw new UsageError(`${label} accepts no arguments`, 'args', 'Run');
+  // cobra's ExactArgs and RangeArgs say "Run '… --help'", MinimumNArgs says "See".
   if (min !== undefined && min === max && args.length !== min) {
-    throw new UsageError(`${label} requires ${min} ${plural(min)}`, 'args');
+    throw new UsageError(`${label} requires ${min} ${plural(min)}`, 'args', 'Run');
+  }
+  if (min !== undefined && max !== undefined && min !== max && (args.length < min || args.length > max)) {
+    throw new UsageError(`${label} requires at least ${min} and at most ${max} ${plural(max)}`, 'args', 'Run');
   }
   if (min !== undefined && args.length < min) {
     throw new UsageError(`${label} requires at least ${min} ${plural(min)}`, 'args');
@@ -158,6 +162,11 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     if (err instanceof StatusError) {
       if (err.message) stderr.write(`${err.message}\n`);
       return err.code;
+    }
+    // A flag value the command itself validates (e.g. an int), reported like a parse error.
+    if (err instanceof UsageError) {
+      stderr.write(usageFailure(`${PROGRAM} ${command.usage}`, `${PROGRAM} ${command.name}`, err));
+      return err.kind === 'flag' ? 125 : 1;
     }
     if (err instanceof ConnectionError || err instanceof ApiError || err instanceof Error) {
       stderr.write(`${describeError(err)}\n`);

@@ -4,6 +4,8 @@ import { StatusError } from '../cli/errors.js';
 import { bytesSize } from '../format/units.js';
 import { CLIENT_VERSION } from '../meta.js';
 import { describeError } from './report.js';
+import { renderFormat } from './version.js';
+import { templateStruct } from '../format/template.js';
 import type { Command } from './types.js';
 
 interface Commit {
@@ -168,9 +170,18 @@ export const infoCommand: Command = {
   summary: 'Display system-wide information',
   interspersed: true,
   args: { max: 0 },
-  flags: [],
-  async run(ctx) {
+  flags: [{ name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' }],
+  async run(ctx, { flags }) {
     const { stdout, stderr } = ctx.streams;
+    const format = flags.format as string | undefined;
+    if (format) {
+      const info = await ctx.client.json<SystemInfo>('GET', '/info');
+      const clientInfo = { Debug: false, Context: 'default', Plugins: [], Warnings: null, Version: CLIENT_VERSION };
+      stdout.write(
+        `${renderFormat(format, templateStruct('system.dockerInfo', { ...info, ClientInfo: clientInfo }))}\n`,
+      );
+      return 0;
+    }
     stdout.write(`Client:\n Version:    ${CLIENT_VERSION}\n Debug Mode: false\n\nServer:\n`);
     let info: SystemInfo;
     try {

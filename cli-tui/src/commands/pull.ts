@@ -11,6 +11,7 @@ import {
   referenceString,
   tagNameOnly,
 } from '../format/reference.js';
+import { registryAuthHeader } from './registry-auth.js';
 import type { Command, CommandContext, OutStream } from './types.js';
 
 /** The query docker sends: fromImage = full repository name, tag = tag or digest. */
@@ -25,11 +26,12 @@ export async function pullImage(
   ref: ImageReference,
   out: OutStream,
   quiet = false,
+  platform?: string,
 ): Promise<void> {
   const res = await ctx.client.stream('POST', '/images/create', {
-    query: pullQuery(ref),
-    // base64 of "{}": no credentials, as the docker CLI sends without a login.
-    headers: { 'X-Registry-Auth': 'e30=' },
+    query: { ...pullQuery(ref), platform },
+    // The stored login for the image's registry, or "{}" as the docker CLI sends without one.
+    headers: { 'X-Registry-Auth': await registryAuthHeader(ctx, ref) },
   });
   const messages = readJSONStream<JSONMessage>(res);
   const sink = quiet ? { write: () => true } : out;
@@ -45,7 +47,11 @@ export const pullCommand: Command = {
   summary: 'Download an image from a registry',
   interspersed: true,
   args: { min: 1, max: 1 },
-  flags: [{ name: 'quiet', short: 'q', type: 'bool', description: 'Suppress verbose output' }],
+  flags: [
+    { name: 'all-tags', short: 'a', type: 'bool', description: 'Download all tagged images in the repository' },
+    { name: 'platform', type: 'string', description: 'Set platform if server is multi-platform capable' },
+    { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress verbose output' },
+  ],
   async run(ctx, { flags, args }) {
     const out = ctx.streams.stdout;
     let ref: ImageReference;
@@ -55,11 +61,14 @@ export const pullCommand: Command = {
       if (err instanceof InvalidReferenceError) throw new StatusError(1, err.message);
       throw err;
     }
-    if (!ref.tag && !ref.digest) {
+    const all = flags['all-tags'] === true;
+    const nameOnly = !ref.tag && !ref.digest;
+    if (all && !nameOnly) throw new StatusError(1, "tag can't be used with --all-tags/-a");
+    if (!all && nameOnly) {
       if (!flags.quiet) out.write('Using default tag: latest\n');
       ref = tagNameOnly(ref);
     }
-    await pullImage(ctx, ref, out, flags.quiet === true);
+    await pullImage(ctx, ref, out, flags.quiet === true, flags.platform as string | undefined);
     out.write(`${referenceString(ref)}\n`);
     return 0;
   },

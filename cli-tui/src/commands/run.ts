@@ -11,6 +11,7 @@ import { StatusError } from '../cli/errors.js';
 import { familiarString, InvalidReferenceError, parseNormalizedNamed, tagNameOnly } from '../format/reference.js';
 import { pullImage } from './pull.js';
 import { describeError } from './report.js';
+import { enterRawMode } from './session.js';
 import { buildRunOptions, RUN_FLAGS, type RunOptions, RunOptionsError, startErrorExitCode } from './run-options.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -31,7 +32,7 @@ function runFailure(ctx: CommandContext, code: number, message: string): StatusE
   return new StatusError(code, `${ctx.program}: ${message}\n\nRun '${ctx.program} run --help' for more information`);
 }
 
-async function createContainer(ctx: CommandContext, opts: RunOptions): Promise<CreateResponse> {
+export async function createContainer(ctx: CommandContext, opts: RunOptions): Promise<CreateResponse> {
   const create = (): Promise<CreateResponse> =>
     ctx.client.json<CreateResponse>('POST', '/containers/create', {
       query: { name: opts.name },
@@ -148,10 +149,7 @@ async function runContainer(ctx: CommandContext, opts: RunOptions): Promise<numb
       );
       if (opts.interactive) {
         const raw = opts.tty && streams.stdin.isTTY === true && typeof streams.stdin.setRawMode === 'function';
-        if (raw) {
-          streams.stdin.setRawMode?.(true);
-          cleanups.push(() => streams.stdin.setRawMode?.(false));
-        }
+        if (raw) cleanups.push(enterRawMode(streams.stdin));
         cleanups.push(pipeStdin(ctx, stream.socket, raw, () => detach()));
       } else {
         stream.socket.end();

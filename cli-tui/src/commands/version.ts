@@ -2,7 +2,9 @@
 
 import { ConnectionError } from '../api/errors.js';
 import { StatusError } from '../cli/errors.js';
+import { templateText } from '../format/table-format.js';
 import { tabwrite, VERSION_OPTIONS } from '../format/tabwriter.js';
+import { renderTemplate, TemplateExecError, TemplateParseError, templateStruct } from '../format/template.js';
 import { CLIENT_VERSION, goArch } from '../meta.js';
 import { describeError } from './report.js';
 import type { Command } from './types.js';
@@ -101,14 +103,41 @@ export function formatClientVersion(apiVersion: string, clientMax: string): stri
   );
 }
 
+/** The client half of docker's version data (`{{.Client.Version}}`, `{{json .Client}}`). */
+function clientInfo(apiVersion: string, clientMax: string): Record<string, unknown> {
+  return templateStruct('system.clientVersion', {
+    Platform: { Name: '' },
+    Version: CLIENT_VERSION,
+    APIVersion: apiVersion,
+    DefaultAPIVersion: clientMax,
+    GitCommit: '',
+    GoVersion: process.version,
+    Os: process.platform,
+    Arch: goArch(),
+    BuildTime: '',
+    Context: 'default',
+  });
+}
+
+/** Renders a --format template ("json" = `{{json .}}`); a bad template is exit status 1. */
+export function renderFormat(format: string, data: unknown): string {
+  try {
+    return renderTemplate(templateText(format), data, { missingKey: 'error' });
+  } catch (err) {
+    if (err instanceof TemplateParseError) throw new StatusError(1, `template parsing error: ${err.message}`);
+    if (err instanceof TemplateExecError) throw new StatusError(1, err.message);
+    throw err;
+  }
+}
+
 export const versionCommand: Command = {
   name: 'version',
   usage: 'version [OPTIONS]',
   summary: 'Show the skiff version information',
   interspersed: true,
   args: { max: 0 },
-  flags: [],
-  async run(ctx) {
+  flags: [{ name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' }],
+  async run(ctx, { flags }) {
     const { client, streams } = ctx;
     let apiVersion = client.clientVersion;
     let serverError: unknown;
@@ -119,8 +148,14 @@ export const versionCommand: Command = {
     } catch (err) {
       serverError = err;
     }
-    streams.stdout.write(formatClientVersion(apiVersion, client.clientVersion));
-    if (server) streams.stdout.write(`\n${formatServerVersion(server)}`);
+    const format = flags.format as string | undefined;
+    if (format) {
+      // docker version --format: the template sees {Client, Server} (Server is nil when unreachable).
+      streams.stdout.write(
+        `${renderFormat(format, templateStruct('system.versionInfo', { Client: clientInfo(apiVersion, client.clientVersion), Server: server ?? null }))}\n`,
+      );
+    } else streams.stdout.write(formatClientVersion(apiVersion, client.clientVersion));
+    if (server && !format) streams.stdout.write(`\n${formatServerVersion(server)}`);
     if (serverError) {
       if (serverError instanceof ConnectionError) throw new StatusError(1, serverError.message);
       throw new StatusError(1, describeError(serverError));

@@ -1,3 +1,4 @@
+import type { BuildCache } from '../build/build-cache.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { ContainerService } from '../containers/container-service.js';
 import type { ExecService } from '../containers/exec-service.js';
@@ -8,6 +9,7 @@ import type { RegistryClient } from '../images/registry-client.js';
 import type { ContainerNetworking } from '../networks/container-networking.js';
 import type { NetworkService } from '../networks/network-service.js';
 import type { Logger } from '../plugin-api/logger.js';
+import type { PluginReportEntry } from '../plugins/plugin-report.js';
 import type { ContainerVolumes } from '../volumes/container-volumes.js';
 
 /** What the API layer needs from the engine. */
@@ -27,6 +29,10 @@ export interface ApiDeps {
   networking?: { networks: NetworkService; containers: ContainerNetworking };
   /** Volumes and containers' mounts (absent in engines built without them). */
   volumes?: ContainerVolumes;
+  /** The classic builder's step cache (absent in engines built without a builder). */
+  buildCache?: BuildCache;
   /** `GET /info` body. */
   info(): Promise<Record<string, unknown>>;
+  /** `GET /skiff/v1/plugins`: each requested plugin package and its outcome. */
+  plugins?(): Promise<PluginReportEntry[]>;
 }

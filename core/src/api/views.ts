@@ -204,7 +204,8 @@ export function imageInspect(img: ImageRecord, images: ImageService, driver: str
     Id: img.id,
     RepoTags: tags,
     RepoDigests: digests,
-    Parent: '',
+    // Built images record the image of the step before (build/step-image.ts).
+    Parent: (img as { parent?: string }).parent ?? '',
     Comment: img.config.history?.at(-1)?.comment ?? '',
     Created: img.created,
     // Set by docker commit (container-files.ts), as dockerd's V1Image fields.
@@ -229,9 +230,12 @@ export function imageInspect(img: ImageRecord, images: ImageService, driver: str
       Volumes: cfg.Volumes ?? null,
       WorkingDir: cfg.WorkingDir ?? '',
       Entrypoint: cfg.Entrypoint ?? null,
-      OnBuild: null,
+      OnBuild: (cfg as { OnBuild?: string[] | null }).OnBuild ?? null,
       Labels: cfg.Labels ?? null,
       ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
+      // Set by builds (build/builder.ts).
+      ...(cfg.Healthcheck ? { Healthcheck: cfg.Healthcheck } : {}),
+      ...((cfg as { Shell?: string[] }).Shell ? { Shell: (cfg as { Shell?: string[] }).Shell } : {}),
     },
     Architecture: img.config.architecture ?? '',
     Os: img.config.os ?? 'linux',

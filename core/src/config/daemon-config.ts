@@ -51,6 +51,12 @@ export interface DaemonConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Default detach sequence of TTY attaches and execs that name none (dockerd's: ctrl-p,ctrl-q). */
   detachKeys?: string;
+  /** Cluster store of multi-host networks: `etcd://host:port[,host:port]` (dockerd's key, etcd only). */
+  clusterStore?: string;
+  /** Address (or interface whose address) other hosts reach this one on (VXLAN tunnels). */
+  clusterAdvertise?: string;
+  /** dockerd's `cluster-store-opts`: `kv.cacertfile`, `kv.certfile`, `kv.keyfile`. */
+  clusterStoreOpts: Record<string, string>;
 }
 
 export class ConfigError extends InvalidParameterError {}
@@ -75,6 +81,7 @@ const DEFAULTS: DaemonConfig = {
   firewallDriver: 'nftables',
   bridge: 'skiff0',
   defaultAddressPools: [],
+  clusterStoreOpts: {},
   debug: false,
   logLevel: 'info',
 };
@@ -109,6 +116,9 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'log-level': 'logLevel',
   // Not a dockerd key (dockerd's default is fixed; the docker CLI's config.json has `detachKeys`).
   'detach-keys': 'detachKeys',
+  'cluster-store': 'clusterStore',
+  'cluster-advertise': 'clusterAdvertise',
+  'cluster-store-opts': 'clusterStoreOpts',
 };
 
 export interface CommandLine {
@@ -131,6 +141,8 @@ Options:
       --default-runtime string    Default OCI runtime for containers (default "runc")
       --insecure-registry list    Registry to reach over plain HTTP (127.0.0.0/8 always is)
       --plugin list               Extra plugin package to load
+      --cluster-store string      Cluster store of overlay networks (etcd://host:port[,host:port])
+      --cluster-advertise string  Address or interface other hosts reach this one on
   -D, --debug                     Enable debug mode
   -l, --log-level string          debug, info, warn or error (default "info")
   -v, --version                   Print version information and quit
@@ -153,6 +165,8 @@ export function parseCommandLine(argv: string[]): CommandLine {
         'default-runtime': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
         plugin: { type: 'string', multiple: true },
+        'cluster-store': { type: 'string' },
+        'cluster-advertise': { type: 'string' },
         debug: { type: 'boolean', short: 'D' },
         'log-level': { type: 'string', short: 'l' },
         version: { type: 'boolean', short: 'v' },
@@ -171,6 +185,8 @@ export function parseCommandLine(argv: string[]): CommandLine {
   if (values['default-runtime']) o.defaultRuntime = values['default-runtime'] as string;
   if (values['insecure-registry']) o.insecureRegistries = values['insecure-registry'] as string[];
   if (values.plugin) o.plugins = values.plugin as string[];
+  if (values['cluster-store']) o.clusterStore = values['cluster-store'] as string;
+  if (values['cluster-advertise']) o.clusterAdvertise = values['cluster-advertise'] as string;
   if (values.debug) o.debug = true;
   if (values['log-level']) o.logLevel = values['log-level'] as DaemonConfig['logLevel'];
   return {
@@ -250,6 +266,7 @@ function check(cfg: DaemonConfig): DaemonConfig {
       throw new ConfigError(`detach-keys ${JSON.stringify(cfg.detachKeys)}: ${(err as Error).message}`);
     }
   }
+  checkCluster(cfg);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) {
     throw new ConfigError(`log-level must be one of debug, info, warn, error (got ${JSON.stringify(cfg.logLevel)})`);
   }
@@ -287,4 +304,26 @@ export async function loadConfig(cl: CommandLine): Promise<DaemonConfig> {
   if (fromFile.debug && !cl.overrides.logLevel) merged.logLevel = 'debug';
   if (cl.overrides.debug) merged.logLevel = 'debug';
   return check(merged);
+}
+
+const CLUSTER_STORE_OPTS = ['kv.cacertfile', 'kv.certfile', 'kv.keyfile'];
+
+function checkCluster(cfg: DaemonConfig): void {
+  if (cfg.clusterStore !== undefined) {
+    if (typeof cfg.clusterStore !== 'string' || !/^etcds?:\/\/[^/]+\/?$/.test(cfg.clusterStore))
+      throw new ConfigError(
+        `cluster-store must be etcd://host:port[,host:port] (got ${JSON.stringify(cfg.clusterStore)}); only etcd is supported`,
+      );
+    if (!cfg.clusterAdvertise) throw new ConfigError('cluster-store needs cluster-advertise (an address or interface)');
+  }
+  if (cfg.clusterAdvertise !== undefined) {
+    if (typeof cfg.clusterAdvertise !== 'string' || !/^[A-Za-z0-9.:_@-]+$/.test(cfg.clusterAdvertise))
+      throw new ConfigError(`cluster-advertise must be an address or an interface name`);
+    if (!cfg.clusterStore) throw new ConfigError('cluster-advertise needs cluster-store');
+  }
+  const o = cfg.clusterStoreOpts;
+  if (!o || typeof o !== 'object' || Array.isArray(o) || Object.values(o).some((v) => typeof v !== 'string'))
+    throw new ConfigError('cluster-store-opts must be an object of strings');
+  const unknown = Object.keys(o).filter((k) => !CLUSTER_STORE_OPTS.includes(k));
+  if (unknown.length) throw new ConfigError(`unknown cluster-store-opts: ${unknown.join(', ')}`);
 }

@@ -106,7 +106,7 @@ async function isMountPoint(dir: string): Promise<boolean> {
 }
 
 /** A layer tar without the entries dockerd keeps in the init layer (see fs-changes.ts), streamed. */
-function dropHidden(src: Readable): Readable {
+export function dropHidden(src: Readable): Readable {
   const extract = tar.extract();
   const pack = tar.pack();
   const hidden = (name: string) => {
@@ -170,7 +170,7 @@ export class ContainerFiles {
    * it is (an overlay upper cannot be mounted twice); otherwise the snapshot is mounted for `fn`.
    * The image's root is a temporary read-only view.
    */
-  private async withRoots<T>(
+  async withRoots<T>(
     c: ContainerRecord,
     withLower: boolean,
     fn: (root: string, lower: string | undefined) => Promise<T>,

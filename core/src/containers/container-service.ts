@@ -524,6 +524,11 @@ export class ContainerService {
     return { c, entries: runtime.logs(c.Id, c.LogPath, { ...opts, follow: opts.follow && c.State.Running }) };
   }
 
+  /** Settles once the container's pending operations (such as the teardown after an exit) are done. */
+  async settled(ref: string): Promise<void> {
+    await this.serial(this.get(ref).Id, async () => {});
+  }
+
   async wait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
     const c = this.get(ref);
     if (condition === 'removed') return this.waiters.wait(c.Id, 'removed', signal);

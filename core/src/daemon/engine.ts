@@ -6,6 +6,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { Container } from 'inversify';
 import type { ApiDeps } from '../api/deps.js';
+import { BuildCache } from '../build/build-cache.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { ContainerService } from '../containers/container-service.js';
 import { ContainerStore } from '../containers/container-store.js';
@@ -20,15 +21,18 @@ import type { Logger } from '../plugin-api/logger.js';
 import { type Token, Tokens } from '../plugin-api/tokens.js';
 import { DriverRegistry } from '../plugins/driver-registry.js';
 import { loadPlugins, type PluginStatus } from '../plugins/plugin-loader.js';
+import { pluginReport } from '../plugins/plugin-report.js';
 import { nodeModulesChain } from '../plugins/plugin-package.js';
 import { ContainerNetworking } from '../networks/container-networking.js';
 import { DefaultIpam } from '../networks/default-ipam.js';
 import { NetworkService } from '../networks/network-service.js';
 import { NetworkStore } from '../networks/network-store.js';
+import { watchGlobalNetworks } from '../networks/global-networks.js';
 import { openDatabase } from '../store/database.js';
 import { ContainerVolumes } from '../volumes/container-volumes.js';
 import { VolumeService } from '../volumes/volume-service.js';
 import { VolumeStore } from '../volumes/volume-store.js';
+import { ClusterConfigError, wireCluster } from './cluster.js';
 import { CoreTokens } from './core-tokens.js';
 import { FIRST_PARTY_PLUGINS, STORAGE_PREFERENCE } from './first-party.js';
 import { systemInfo } from './system-info.js';
@@ -108,7 +112,11 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   });
   di.bind(Tokens.Runtime).toConstantValue(runtime);
 
+  const cluster = await wireCluster(config, drivers, di, log).catch((err: Error) => {
+    throw err instanceof ClusterConfigError ? new StartupError(err.message) : err;
+  });
   const networking = await wireNetworking(config, drivers, db, ipam, events, log, di);
+  if (cluster) await watchGlobalNetworks(networking.networks, drivers, log.child('networks'));
   const vlog = log.child('volumes');
   const volumes = new ContainerVolumes(new VolumeService(new VolumeStore(db), drivers, events, vlog), vlog);
   const registry = new RegistryClient({
@@ -159,6 +167,8 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
         storageDriver: graph.name,
         networking,
         volumes,
+        buildCache: new BuildCache(db, graph.name),
+        plugins: () => pluginReport(status, drivers, nodeModulesChain(here)),
         info: () =>
           systemInfo({
             id,

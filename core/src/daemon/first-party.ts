@@ -7,6 +7,7 @@ export const FIRST_PARTY_PLUGINS = [
   '@skiff/net-bridge',
   '@skiff/net-macvlan',
   '@skiff/net-overlay',
+  '@skiff/clusterstore-etcd',
   '@skiff/firewall-nftables',
   '@skiff/runtime-linux',
   '@skiff/runtime-vm',

@@ -252,7 +252,9 @@ export class NetworkService {
       try {
         if (caps.needsIpam) await this.allocatePools(rec, o.config);
         else rec.IPAM.Config = o.config;
-        rec.state = await driver.createNetwork(specOf(rec), rec.pools);
+        // A driver with its own IPAM (overlay: global) still gets the subnet the user asked for.
+        const asked = o.config.flatMap((c) => (c.Subnet ? [{ poolId: '', subnet: c.Subnet, gateway: c.Gateway }] : []));
+        rec.state = await driver.createNetwork(specOf(rec), caps.needsIpam ? rec.pools : asked);
       } catch (err) {
         await this.releasePools(rec.pools);
         throw err;

@@ -68,7 +68,8 @@ export function wantedPorts(
         if (typeof hp !== 'string' && typeof hp !== 'number')
           throw new InvalidParameterError(`invalid hostPort: ${String(hp)}`);
         const [from, to] = String(hp).split('-');
-        const hostPort = from ? portNumber(from, 'hostPort') : 0;
+        // dockerd takes HostPort "0" like "" (any free port); testcontainers sends it.
+        const hostPort = from && !(from === '0' && to === undefined) ? portNumber(from, 'hostPort') : 0;
         const hostPortEnd = to ? portNumber(to, 'hostPort') : hostPort;
         if (hostPortEnd < hostPort) throw new InvalidParameterError(`invalid hostPort range: ${String(hp)}`);
         out.push({ containerPort: port, protocol, hostIp: hostIp || defaultHostIp, hostPort, hostPortEnd });

@@ -1,3 +1,4 @@
+export * from './cluster-store.js';
 export * from './content.js';
 export * from './errors.js';
 export * from './events.js';

@@ -1,3 +1,4 @@
+import type { GlobalNetwork } from './cluster-store.js';
 import type { Labels } from './graph-driver.js';
 
 export interface NetworkDriverCapabilities {
@@ -91,6 +92,11 @@ export interface NetworkDriver {
    * records, firewall rules) and forgets everything else. Endpoints of exited containers are
    * detached by the core before this call.
    */
+  /**
+   * Global-scope drivers: `onChange` gets the full list of this driver's networks (made on any
+   * host) each time it changes; the core shows them like its own. Resolves once watching.
+   */
+  watchNetworks?(onChange: (networks: GlobalNetwork[]) => void): Promise<void>;
   restore?(
     networks: { spec: NetworkSpec; pools: IpamPool[]; state: Labels }[],
     endpoints: { req: AttachRequest; result: AttachResult }[],

@@ -1,3 +1,4 @@
+import type { Cluster, ClusterStore } from './cluster-store.js';
 import type { ContentStore } from './content.js';
 import type { EventBus } from './events.js';
 import type { Firewall } from './firewall.js';
@@ -27,6 +28,10 @@ export const Tokens = {
   IpamDriver: token<IpamDriver>('ipam-driver'),
   /** The firewall chosen by `firewall-driver`. */
   Firewall: token<Firewall>('firewall'),
+  /** The cluster store chosen by `cluster-store` (absent when none is configured). */
+  ClusterStore: token<ClusterStore>('cluster-store'),
+  /** The cluster store with this host's advertise address (`cluster-advertise`). */
+  Cluster: token<Cluster>('cluster'),
 } as const;
 
 /** What each plugin kind provides. */
@@ -37,6 +42,15 @@ export interface DriverKinds {
   runtime: Runtime;
   volume: VolumeDriver;
   firewall: Firewall;
+  clusterstore: ClusterStore;
 }
 export type PluginKind = keyof DriverKinds;
-export const PLUGIN_KINDS: readonly PluginKind[] = ['storage', 'network', 'ipam', 'runtime', 'volume', 'firewall'];
+export const PLUGIN_KINDS: readonly PluginKind[] = [
+  'storage',
+  'network',
+  'ipam',
+  'runtime',
+  'volume',
+  'firewall',
+  'clusterstore',
+];

@@ -60,6 +60,14 @@ export class DriverRegistry {
     return (await inst) as DriverKinds[K];
   }
 
+  /** The instances of one driver started so far (never starts one). */
+  async startedInstances(kind: PluginKind, name: string): Promise<unknown[]> {
+    const prefix = `${kind}/${name}/`;
+    const mine = [...this.instances].filter(([key]) => key.startsWith(prefix)).map(([, inst]) => inst);
+    const settled = await Promise.allSettled(mine);
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
   /** Instances created so far (to close them on shutdown). */
   async created(): Promise<unknown[]> {
     const settled = await Promise.allSettled(this.instances.values());

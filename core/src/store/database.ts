@@ -71,6 +71,14 @@ const MIGRATIONS: string[] = [
      container_id TEXT NOT NULL,
      PRIMARY KEY (volume, container_id)
    );`,
+  // The classic builder's cache: (parent image, canonical instruction) → the image that step made.
+  `CREATE TABLE build_cache (
+     driver TEXT NOT NULL,
+     key TEXT NOT NULL,
+     image_id TEXT NOT NULL,
+     created TEXT NOT NULL,
+     PRIMARY KEY (driver, key)
+   );`,
 ];
 
 /** Opens (creating if needed) the metadata database: WAL, synchronous=FULL, migrated. */

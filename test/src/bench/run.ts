@@ -1,15 +1,18 @@
 /**
  * `npm run bench`: runs the benchmarks (bench-run.ts: `docker run`; bench-pull.ts: `docker pull`;
- * bench-footprint.ts: memory, concurrency, `docker ps`) and prints their reports. BENCH_ONLY=run|pull|footprint|netattach|bridge picks one; BENCH_DRIVERS (default overlay) the
+ * bench-footprint.ts: memory, concurrency, `docker ps`) and prints their reports. BENCH_ONLY=run|pull|footprint|netattach|bridge|cp|build picks one; BENCH_DRIVERS (default overlay) the
  * storage drivers; BENCH_RUNS / BENCH_PULL_RUNS the sample counts; BENCH_DOCKERD a dockerd binary.
  */
 
 import type { StorageDriverName } from '../harness/daemon.js';
 import { bridgeRunBenchmark } from './bench-bridge.js';
+import { cpBenchmark } from './bench-cp.js';
+import { buildBenchmark } from './bench-build.js';
 import { footprintBenchmark } from './bench-footprint.js';
 import { netattachBenchmark } from './bench-netattach.js';
 import { pullBenchmark } from './bench-pull.js';
 import { runBenchmark } from './bench-run.js';
+import { uiBenchmark } from './bench-ui.js';
 
 const BENCHMARKS = {
   run: () => runBenchmark({ runs: positive('BENCH_RUNS', 20), drivers }),
@@ -22,6 +25,9 @@ const BENCHMARKS = {
     }),
   netattach: () => netattachBenchmark({ runs: positive('BENCH_NETATTACH_RUNS', 50) }),
   bridge: () => bridgeRunBenchmark({ runs: positive('BENCH_RUNS', 20) }),
+  cp: () => cpBenchmark({ runs: positive('BENCH_CP_RUNS', 5) }),
+  ui: () => uiBenchmark({ containers: positive('BENCH_UI_CONTAINERS', 1000), steps: positive('BENCH_UI_STEPS', 300) }),
+  build: () => buildBenchmark({ runs: positive('BENCH_BUILD_RUNS', 5) }),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

@@ -24,6 +24,9 @@ export interface NetnsDaemon {
   output(): string;
   /** kill -9 and start again on the same directories (crash recovery). */
   crashAndRestart(): Promise<void>;
+  /** kill -9 only (the namespace and its containers stay); `relaunch()` starts it again. */
+  crash(): Promise<void>;
+  relaunch(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,7 +48,11 @@ async function ping(host: string): Promise<boolean> {
 
 export async function startNetnsDaemon(
   t: Pick<ExecutionContext, 'teardown'>,
-  opts: { config?: Record<string, unknown> } = {},
+  opts: {
+    config?: Record<string, unknown>;
+    /** Runs once the namespace exists, before skiffd starts in it (e.g. to wire an underlay). */
+    beforeStart?: (netns: string) => Promise<void>;
+  } = {},
 ): Promise<NetnsDaemon> {
   const netns = `skiff-t-${uid()}`;
   await runOk('ip', ['netns', 'add', netns]);
@@ -94,6 +101,7 @@ export async function startNetnsDaemon(
       await run('ip', ['netns', 'del', netns]);
     })());
   t.teardown(stop);
+  await opts.beforeStart?.(netns);
   await launch();
   const cli = (...a: string[]) => docker(a, { host, timeoutMs: 120_000 });
   const image = `bb-${uid()}`;
@@ -117,6 +125,11 @@ export async function startNetnsDaemon(
       await proc.exited;
       await launch();
     },
+    crash: async () => {
+      process.kill(proc.pid, 'SIGKILL');
+      await proc.exited;
+    },
+    relaunch: launch,
     stop,
   };
 }

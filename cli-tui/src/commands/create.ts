@@ -1,0 +1,41 @@
+// skiff create: run's create step only (pulls a missing image), prints the new ID.
+
+import { StatusError } from '../cli/errors.js';
+import { InvalidReferenceError, parseNormalizedNamed } from '../format/reference.js';
+import { describeError } from './report.js';
+import { createContainer } from './run.js';
+import { buildRunOptions, RUN_FLAGS, type RunOptions, RunOptionsError } from './run-options.js';
+import type { Command } from './types.js';
+
+export const createCommand: Command = {
+  name: 'create',
+  usage: 'create [OPTIONS] IMAGE [COMMAND] [ARG...]',
+  summary: 'Create a new container',
+  interspersed: false,
+  args: { min: 1 },
+  flags: RUN_FLAGS.filter((f) => f.name !== 'detach'),
+  async run(ctx, { flags, args }) {
+    const { stdout } = ctx.streams;
+    // Unlike run, docker create reports its failures plainly, with status 1.
+    const failure = (message: string): StatusError => new StatusError(1, message);
+    let opts: RunOptions;
+    try {
+      opts = buildRunOptions({ ...flags, detach: false }, args, ctx.env, [stdout.rows ?? 0, stdout.columns ?? 0]);
+      parseNormalizedNamed(opts.image);
+    } catch (err) {
+      if (err instanceof RunOptionsError || err instanceof InvalidReferenceError) throw failure(err.message);
+      throw err;
+    }
+    // create is not attached: docker sends the same body as `run -d`.
+    opts.config.AttachStdin = false;
+    opts.config.StdinOnce = false;
+    try {
+      const created = await createContainer(ctx, opts);
+      for (const warning of created.Warnings ?? []) ctx.streams.stderr.write(`WARNING: ${warning}\n`);
+      stdout.write(`${created.Id}\n`);
+    } catch (err) {
+      throw failure(describeError(err));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,47 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import test from 'ava';
+import { InvalidParameterError } from '../../plugin-api/errors.js';
+import { resolveInScope } from './scoped-path.js';
+import { tempDir } from './test-fixtures.js';
+
+test('resolveInScope follows symlinks like a chroot', async (t) => {
+  const base = await tempDir(t);
+  const root = join(base, 'root');
+  await mkdir(join(root, 'a/b'), { recursive: true });
+  await writeFile(join(root, 'a/b/f'), 'f');
+  await writeFile(join(base, 'outside'), 'o');
+  await symlink('/', join(root, 'toroot'));
+  await symlink('../../../../..', join(root, 'a/up'));
+  await symlink('..', join(root, 'a/b/parent'));
+  await symlink('b/f', join(root, 'a/flink'));
+  await symlink('loop', join(root, 'loop'));
+  await symlink('missing/../a', join(root, 'via-missing'));
+
+  let r = await resolveInScope(root, 'toroot/a/b/f');
+  t.is(r.real, join(root, 'a/b/f'));
+  t.true(r.stat?.isFile());
+  r = await resolveInScope(root, '/a/up/outside');
+  t.is(r.real, join(root, 'outside'), '`..` is clamped at the root');
+  t.is(r.stat, undefined);
+  r = await resolveInScope(root, '../../outside');
+  t.is(r.real, join(root, 'outside'));
+  r = await resolveInScope(root, 'a/b/parent');
+  t.is(r.real, join(root, 'a'), 'a link to .. ends on an existing directory');
+  t.true(r.stat?.isDirectory());
+  r = await resolveInScope(root, 'a/flink');
+  t.is(r.real, join(root, 'a/b/f'));
+  r = await resolveInScope(root, 'a/flink', false);
+  t.is(r.real, join(root, 'a/flink'));
+  t.true(r.stat?.isSymbolicLink());
+  r = await resolveInScope(root, 'via-missing/b');
+  t.is(r.real, join(root, 'a/b'));
+  t.true(r.stat?.isDirectory());
+  r = await resolveInScope(root, 'a/b/f/under-a-file');
+  t.is(r.stat, undefined);
+  r = await resolveInScope(root, '');
+  t.is(r.real, root);
+  t.deepEqual(r.parts, []);
+  await t.throwsAsync(resolveInScope(root, 'loop'), { instanceOf: InvalidParameterError });
+  await t.throwsAsync(resolveInScope(root, 'a\0b'), { instanceOf: InvalidParameterError });
+});
