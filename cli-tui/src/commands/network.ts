@@ -10,9 +10,9 @@ import { naturalCompare } from '../format/natural-sort.js';
 import { formatList } from '../format/table-format.js';
 import { templateStruct } from '../format/template.js';
 import { truncateId } from '../format/text.js';
-import { inspectAll } from './inspect.js';
 import { confirmPrune, printPruneResult, pruneList } from './prune.js';
 import { describeError } from './report.js';
+import { typedInspectCommand } from './image-inspect.js';
 
 export interface NetworkSummary {
   Id: string;
@@ -230,22 +230,7 @@ const lsCommand: SubCommand = {
   },
 };
 
-const inspectCommand: SubCommand = {
-  name: 'inspect',
-  usage: 'inspect [OPTIONS] NETWORK [NETWORK...]',
-  summary: 'Display detailed information on one or more networks',
-  interspersed: true,
-  args: { min: 1 },
-  flags: [
-    {
-      name: 'format',
-      short: 'f',
-      type: 'string',
-      description: "Format output using a custom template: 'json', 'TEMPLATE'",
-    },
-  ],
-  run: (ctx, { flags, args }) => inspectAll(ctx, args, ['network'], flags.format as string | undefined, false),
-};
+const inspectCommand = typedInspectCommand('network');
 
 const rmCommand: SubCommand = {
   name: 'rm',

@@ -8,9 +8,9 @@ import { naturalCompare } from '../format/natural-sort.js';
 import { formatList } from '../format/table-format.js';
 import { templateStruct } from '../format/template.js';
 import { humanSize } from '../format/units.js';
-import { inspectAll } from './inspect.js';
 import { confirmPrune, printPruneResult, pruneList } from './prune.js';
 import { describeError } from './report.js';
+import { typedInspectCommand } from './image-inspect.js';
 
 export interface Volume {
   Name: string;
@@ -126,22 +126,7 @@ const lsCommand: SubCommand = {
   },
 };
 
-const inspectCommand: SubCommand = {
-  name: 'inspect',
-  usage: 'inspect [OPTIONS] VOLUME [VOLUME...]',
-  summary: 'Display detailed information on one or more volumes',
-  interspersed: true,
-  args: { min: 1 },
-  flags: [
-    {
-      name: 'format',
-      short: 'f',
-      type: 'string',
-      description: "Format output using a custom template: 'json', 'TEMPLATE'",
-    },
-  ],
-  run: (ctx, { flags, args }) => inspectAll(ctx, args, ['volume'], flags.format as string | undefined, false),
-};
+const inspectCommand = typedInspectCommand('volume');
 
 const rmCommand: SubCommand = {
   name: 'rm',
