@@ -43,6 +43,7 @@ import {
   sharedNamespacePaths,
 } from './shared-namespaces.js';
 import { compareStrings } from '../util/compare.js';
+import { checkFilterKeys, pruneCutoff, pruneLabelsMatch } from '../util/filter-values.js';
 
 export interface OutputSink {
   write(entry: LogEntry): void;
@@ -575,17 +576,29 @@ export class ContainerService {
       .catch((err) => this.log.warn('renaming DNS records failed', { id: c.Id, error: err as Error }));
   }
 
-  /** Removes every stopped container; returns their IDs. */
-  async prune(): Promise<string[]> {
-    const gone: string[] = [];
+  /**
+   * `POST /containers/prune`: removes the stopped containers the filters select (`until`,
+   * `label`, `label!`); returns their IDs and the bytes their writable layers held.
+   */
+  async prune(filters: Map<string, string[]> = new Map()): Promise<{ deleted: string[]; reclaimed: number }> {
+    checkFilterKeys(filters, ['until', 'label', 'label!']);
+    const cutoff = pruneCutoff(filters);
+    const deleted: string[] = [];
+    let reclaimed = 0;
     for (const c of this.store.list()) {
       if (c.State.Running) continue;
+      if (cutoff !== undefined && Date.parse(c.Created) >= cutoff) continue;
+      if (!pruneLabelsMatch(c.Config.Labels, filters)) continue;
+      const { SizeRw } = await this.sizes(c).catch(() => ({ SizeRw: 0 }));
       await this.remove(c.Id, { force: false }).then(
-        () => gone.push(c.Id),
+        () => {
+          deleted.push(c.Id);
+          reclaimed += SizeRw;
+        },
         (err) => this.log.warn('prune could not remove a container', { id: c.Id, error: err as Error }),
       );
     }
-    return gone;
+    return { deleted, reclaimed };
   }
 
   pause(ref: string): Promise<void> {

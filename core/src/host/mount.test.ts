@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { InvalidParameterError, SystemError } from '../plugin-api/errors.js';
 import type { Mount } from '../plugin-api/mount.js';
-import { commonDir, MOUNT_DATA_MAX, mountAll, planMount, rootfsPath, unmountAll, withMounted } from './mount.js';
+import {
+  commonDir,
+  MOUNT_DATA_MAX,
+  mountAll,
+  planMount,
+  rootfsPath,
+  splitMountOptions,
+  unmountAll,
+  withMounted,
+} from './mount.js';
+import { readMountInfo } from './mountinfo.js';
 import { mountsUnder } from './mountinfo.js';
 
 async function scratch(t: ExecutionContext): Promise<string> {
@@ -74,6 +84,27 @@ test('planMount keeps short overlay options absolute and shortens long ones', (t
     '/src',
     '/mnt',
   ]);
+});
+
+test('splitMountOptions turns flag words into mount(2) flags and keeps the rest as data', (t) => {
+  t.deepEqual(splitMountOptions(['ro', 'nosuid', 'nodev', 'lowerdir=/a:/b', 'upperdir=/u', 'defaults']), {
+    flags: 0x1 | 0x2 | 0x4,
+    data: 'lowerdir=/a:/b,upperdir=/u',
+  });
+  t.deepEqual(splitMountOptions(['ro', 'rw', 'noexec', 'exec', 'size=64k']), { flags: 0, data: 'size=64k' });
+  t.deepEqual(splitMountOptions([]), { flags: 0, data: '' });
+});
+
+test('mountAll applies flag words of a non-bind mount (tmpfs ro,nosuid with a size)', async (t) => {
+  const dir = await scratch(t);
+  await mountAll([{ type: 'tmpfs', source: 'tmpfs', options: ['ro', 'nosuid', 'size=1m', 'mode=0750'] }], dir);
+  t.teardown(() => unmountAll(dir));
+  const mi = (await readMountInfo()).find((m) => m.mountPoint === dir);
+  t.is(mi?.fsType, 'tmpfs');
+  t.is((await stat(dir)).mode & 0o777, 0o750);
+  await t.throwsAsync(writeFile(join(dir, 'f'), 'x'), { code: 'EROFS' });
+  await unmountAll(dir);
+  t.deepEqual(await mountsUnder(dir), []);
 });
 
 test('withMounted uses a writable bind directly and mounts everything else', async (t) => {

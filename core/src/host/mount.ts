@@ -16,6 +16,53 @@ export const MOUNT_DATA_MAX = 4095;
 
 const BIND_FLAGS = new Set(['bind', 'rbind']);
 
+/** mount(8)'s option words that are mount(2) flags: [flag, whether the word clears it]. */
+const FLAG_WORDS: Record<string, [number, boolean]> = {
+  ro: [0x1, false],
+  rw: [0x1, true],
+  nosuid: [0x2, false],
+  suid: [0x2, true],
+  nodev: [0x4, false],
+  dev: [0x4, true],
+  noexec: [0x8, false],
+  exec: [0x8, true],
+  sync: [0x10, false],
+  async: [0x10, true],
+  dirsync: [0x80, false],
+  noatime: [0x400, false],
+  atime: [0x400, true],
+  nodiratime: [0x800, false],
+  diratime: [0x800, true],
+  relatime: [0x200000, false],
+  norelatime: [0x200000, true],
+  strictatime: [0x1000000, false],
+};
+
+/** Splits mount(8)-style options into mount(2) flags and the filesystem's data string. */
+export function splitMountOptions(options: readonly string[]): { flags: number; data: string } {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    const word = FLAG_WORDS[o];
+    if (word) flags = word[1] ? flags & ~word[0] : flags | word[0];
+    else if (o !== 'defaults') data.push(o);
+  }
+  return { flags, data: data.join(',') };
+}
+
+type Syscalls = typeof import('./in-root/syscalls.js');
+let syscalls: Promise<Syscalls | undefined> | undefined;
+
+/**
+ * The mount(2)/umount2(2) wrappers (koffi, loaded on first use), or undefined where they cannot
+ * load: then mount(8) does the work. Calling them directly spares the daemon a fork per mount,
+ * which costs more the larger the daemon is.
+ */
+function directMounts(): Promise<Syscalls | undefined> {
+  syscalls ??= import('./in-root/syscalls.js').catch(() => undefined);
+  return syscalls;
+}
+
 function isBind(m: Mount): boolean {
   return m.type === 'bind' || m.options.some((o) => BIND_FLAGS.has(o));
 }
@@ -102,7 +149,13 @@ export async function mountAll(mounts: readonly Mount[], target: string): Promis
           ? target
           : ((await resolveDirInRoot(target, splitRelativePath(m.target), { create: true })) as string);
       const plan = planMount(m, dest);
-      await run('mount', plan.args, plan.cwd ? { cwd: plan.cwd } : {});
+      const sys = !isBind(m) && !plan.cwd ? await directMounts() : undefined;
+      if (sys) {
+        const { flags, data } = splitMountOptions(m.options);
+        sys.mount(m.source, dest, m.type, flags, data);
+      } else {
+        await run('mount', plan.args, plan.cwd ? { cwd: plan.cwd } : {});
+      }
       done.push(dest);
     }
   } catch (e) {
@@ -125,8 +178,10 @@ export async function unmountAll(target: string): Promise<void> {
   }
   let points = await mountsUnder(real);
   if (points.length === 0) return;
+  const sys = await directMounts();
   try {
-    await run('umount', ['--', ...points]);
+    if (sys) for (const mp of points) sys.umount2(mp);
+    else await run('umount', ['--', ...points]);
     return;
   } catch {
     // Fall through: some were busy or already gone; detach what is left.
@@ -134,7 +189,8 @@ export async function unmountAll(target: string): Promise<void> {
   points = await mountsUnder(real);
   for (const mp of points) {
     try {
-      await run('umount', ['-l', '--', mp]);
+      if (sys) sys.umount2(mp, sys.MNT_DETACH);
+      else await run('umount', ['-l', '--', mp]);
     } catch (e) {
       if ((await mountsUnder(mp)).includes(mp)) throw e;
     }

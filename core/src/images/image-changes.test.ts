@@ -2,7 +2,7 @@ import test from 'ava';
 import { InvalidParameterError } from '../plugin-api/errors.js';
 import { applyChanges, splitWords } from './image-changes.js';
 import { globToRegExp } from './image-filters.js';
-import { parseTimestamp } from './image-remove.js';
+import { parseTimestamp } from '../util/filter-values.js';
 
 test('splitWords handles quotes and escapes as Dockerfile KEY=value instructions', (t) => {
   t.deepEqual(splitWords(`a=b c="d e" f='g h' i=j\\ k`), ['a=b', 'c=d e', 'f=g h', 'i=j k']);

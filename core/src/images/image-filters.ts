@@ -1,5 +1,5 @@
 import { InvalidParameterError } from '../plugin-api/errors.js';
-import { matchLabel, parseBool } from './image-remove.js';
+import { matchLabel, parseBool } from '../util/filter-values.js';
 import type { ImageService } from './image-service.js';
 import type { ContainerUse } from './image-tags.js';
 import type { ImageRecord } from './image-types.js';

@@ -1,4 +1,5 @@
-import { ConflictError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
+import { ConflictError, NotFoundError } from '../plugin-api/errors.js';
+import { checkFilterKeys, parseBool, parseTimestamp, pruneLabelsMatch } from '../util/filter-values.js';
 import { layerKey } from './chain-id.js';
 import type { ImageService, LocalImageParts } from './image-service.js';
 import type { ContainerUse } from './image-tags.js';
@@ -251,7 +252,7 @@ export interface PruneReport {
   SpaceReclaimed: number;
 }
 
-const PRUNE_FILTERS = new Set(['dangling', 'label', 'label!', 'until']);
+const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'];
 
 /**
  * `POST /images/prune`: images without tags (or, with `dangling=false`, every image no container
@@ -262,12 +263,10 @@ export async function pruneImages(
   filters: Map<string, string[]>,
   containers: ContainerUse[],
 ): Promise<PruneReport> {
-  for (const k of filters.keys()) if (!PRUNE_FILTERS.has(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+  checkFilterKeys(filters, PRUNE_FILTERS);
   const dangling = filters.get('dangling') ?? ['true'];
   const danglingOnly = dangling.every((v) => parseBool(v, 'dangling'));
   const until = filters.get('until')?.map((v) => parseTimestamp(v, 'until'));
-  const labels = filters.get('label') ?? [];
-  const notLabels = filters.get('label!') ?? [];
   const parts = images.local;
   const used = new Set(containers.map((c) => c.imageId));
   const layerSizes = new Map<string, number>();
@@ -277,10 +276,7 @@ export async function pruneImages(
     if (used.has(img.id)) return false;
     const created = Date.parse(img.created);
     if (until?.some((u) => !(created < u))) return false;
-    const l = img.config.config?.Labels ?? {};
-    if (!labels.every((f) => matchLabel(l, f))) return false;
-    if (notLabels.some((f) => matchLabel(l, f))) return false;
-    return true;
+    return pruneLabelsMatch(img.config.config?.Labels ?? {}, filters);
   });
   for (const img of candidates) {
     for (const l of img.layers) layerSizes.set(l.chainId, parts.store.layerSize(l.chainId) ?? 0);
@@ -301,35 +297,4 @@ export async function pruneImages(
   let space = 0;
   for (const d of deleted) if ('Deleted' in d) space += layerSizes.get(d.Deleted) ?? 0;
   return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: space };
-}
-
-/** Go's strconv.ParseBool, as filters use it. */
-export function parseBool(v: string, key: string): boolean {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  throw new InvalidParameterError(`invalid filter '${key}=${v}'`);
-}
-
-/** `label` filter values: `key` (present) or `key=value`. */
-export function matchLabel(labels: Record<string, string>, filter: string): boolean {
-  const i = filter.indexOf('=');
-  if (i < 0) return Object.hasOwn(labels, filter);
-  const k = filter.slice(0, i);
-  return Object.hasOwn(labels, k) && labels[k] === filter.slice(i + 1);
-}
-
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** dockerd's timestamp filter values: unix seconds, a Go duration before now, or an RFC 3339 date. In ms. */
-export function parseTimestamp(v: string, key: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  if (DURATION.test(v)) {
-    let ms = 0;
-    for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
-    return now - ms;
-  }
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid filter '${key}=${v}'`);
-  return t;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Labels } from '../plugin-api/graph-driver.js';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
+import { checkFilterKeys, matchLabel, pruneCutoff, pruneLabelsMatch } from '../util/filter-values.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { IpamDriver } from '../plugin-api/ipam.js';
 import type { Logger } from '../plugin-api/logger.js';
@@ -327,16 +328,13 @@ export class NetworkService {
 
   /** `POST /networks/prune`: user networks no container is connected to. */
   async prune(filters: Map<string, string[]>): Promise<string[]> {
-    const until = filters.get('until')?.[0];
-    const cutoff = until ? untilCutoff(until) : undefined;
-    for (const k of filters.keys()) {
-      if (!['until', 'label', 'label!'].includes(k)) throw new InvalidParameterError(`Invalid filter '${k}'`);
-    }
+    checkFilterKeys(filters, ['until', 'label', 'label!']);
+    const cutoff = pruneCutoff(filters);
     const gone: string[] = [];
     for (const n of this.list()) {
       if (n.builtin || this.store.endpointsOn(n.Id).length > 0) continue;
       if (cutoff !== undefined && Date.parse(n.Created) >= cutoff) continue;
-      if (!labelsMatch(n.Labels, filters.get('label') ?? [], filters.get('label!') ?? [])) continue;
+      if (!pruneLabelsMatch(n.Labels, filters)) continue;
       await this.remove(n.Id).then(
         () => gone.push(n.Name),
         (err) => this.log.warn('prune could not remove a network', { network: n.Name, error: err as Error }),
@@ -371,7 +369,7 @@ export class NetworkService {
             case 'type':
               return vals.includes(n.builtin ? 'builtin' : 'custom');
             case 'label':
-              return labelsMatch(n.Labels, vals, []);
+              return vals.every((v) => matchLabel(n.Labels, v));
             case 'dangling': {
               const dangling = !n.builtin && this.store.endpointsOn(n.Id).length === 0;
               return vals.some((v) => (v === 'true' || v === '1') === dangling);
@@ -393,22 +391,4 @@ export class NetworkService {
       Actor: { ID: n.Id, Attributes: { ...extra, name: n.Name, type: n.Driver } },
     });
   }
-}
-
-function labelsMatch(labels: Labels, want: string[], notWant: string[]): boolean {
-  const has = (v: string) => {
-    const [k, val] = v.split(/=(.*)/s, 2);
-    return k! in labels && (val === undefined || labels[k!] === val);
-  };
-  return want.every(has) && !notWant.some(has);
-}
-
-/** `until`: a Unix timestamp, an RFC 3339 time or a Go duration ("10m") before now. */
-function untilCutoff(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const d = /^(\d+)(s|m|h)$/.exec(v);
-  if (d) return Date.now() - Number(d[1]) * { s: 1e3, m: 6e4, h: 3.6e6 }[d[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid until filter: ${v}`);
-  return t;
 }

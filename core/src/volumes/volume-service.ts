@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, InvalidParameterError, NotFoundError, SkiffError } from '../plugin-api/errors.js';
+import { checkFilterKeys, matchLabel, pruneLabelsMatch } from '../util/filter-values.js';
 import { diskUsage } from '../host/usage.js';
 import type { EventBus } from '../plugin-api/events.js';
 import type { Logger } from '../plugin-api/logger.js';
@@ -203,16 +204,13 @@ export class VolumeService {
 
   /** Removes the volumes no container uses (API 1.41: named ones too). */
   async prune(filters: Map<string, string[]>): Promise<{ deleted: string[]; reclaimed: number }> {
-    for (const k of filters.keys()) {
-      if (!['label', 'label!', 'all'].includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
-    }
+    checkFilterKeys(filters, ['label', 'label!', 'all']);
     const deleted: string[] = [];
     let reclaimed = 0;
     const counts = this.store.userCounts();
     for (const v of this.store.list()) {
       if ((counts.get(v.name) ?? 0) > 0) continue;
-      if (!labelsMatch(v.labels ?? {}, filters.get('label') ?? [], true)) continue;
-      if (filters.has('label!') && labelsMatch(v.labels ?? {}, filters.get('label!') ?? [], false)) continue;
+      if (!pruneLabelsMatch(v.labels ?? {}, filters)) continue;
       try {
         const size = await this.sizeOf(v);
         await this.remove(v.name);
@@ -233,15 +231,6 @@ export class VolumeService {
   }
 }
 
-/** `label=k` / `label=k=v`: all must match (`all`), or any matches (for `label!`). */
-function labelsMatch(labels: Record<string, string>, wanted: string[], all: boolean): boolean {
-  const hit = (w: string): boolean => {
-    const i = w.indexOf('=');
-    return i < 0 ? w in labels : labels[w.slice(0, i)] === w.slice(i + 1);
-  };
-  return all ? wanted.every(hit) : wanted.some(hit);
-}
-
 function matches(v: VolumeRecord, f: Map<string, string[]>, users: number): boolean {
   const dangling = f.get('dangling');
   if (dangling) {
@@ -257,6 +246,6 @@ function matches(v: VolumeRecord, f: Map<string, string[]>, users: number): bool
   const names = f.get('name');
   if (names && !names.some((n) => v.name.includes(n))) return false;
   const labels = f.get('label');
-  if (labels && !labelsMatch(v.labels ?? {}, labels, true)) return false;
+  if (labels && !labels.every((l) => matchLabel(v.labels ?? {}, l))) return false;
   return true;
 }

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ClusterStoreUnavailableError, InvalidParameterError, type KvEvent } from '@skiff/core/plugin-api';
 import test from 'ava';
-import { EtcdStore, parseStoreUrl } from './etcd-store.js';
+import { EtcdStore } from './etcd-store.js';
+import { parseStoreUrl } from './store-url.js';
 import { type EtcdServer, startEtcd, startEtcdCluster } from './testing/etcd-server.js';
 
 let etcd: EtcdServer;

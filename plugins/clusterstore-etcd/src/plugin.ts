@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { definePlugin, InvalidParameterError } from '@skiff/core/plugin-api';
-import { EtcdStore, parseStoreUrl } from './etcd-store.js';
+import { parseStoreUrl } from './store-url.js';
 
-export { EtcdStore, type EtcdStoreOptions, parseStoreUrl } from './etcd-store.js';
+export type { EtcdStore, EtcdStoreOptions } from './etcd-store.js';
+export { parseStoreUrl } from './store-url.js';
 
 /**
  * The `etcd` cluster store. The host creates it with options `{ url, tls?: {ca, cert, key} (file
@@ -13,7 +14,8 @@ export default definePlugin({
   kind: 'clusterstore',
   name: 'etcd',
   register(r) {
-    r.provide((o) => {
+    // etcd3 (with gRPC and protobufjs) is loaded only by a daemon configured with a cluster store.
+    r.provide(async (o) => {
       if (typeof o.url !== 'string') throw new InvalidParameterError('etcd cluster store: url must be a string');
       parseStoreUrl(o.url);
       const tlsOpts = (o.tls ?? {}) as Record<string, unknown>;
@@ -26,6 +28,7 @@ export default definePlugin({
       const timeoutMs = o.timeoutMs;
       if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || timeoutMs < 100))
         throw new InvalidParameterError('etcd cluster store: timeoutMs must be a number ≥ 100');
+      const { EtcdStore } = await import('./etcd-store.js');
       return new EtcdStore({
         url: o.url,
         tls: { ca: file('ca'), cert: file('cert'), key: file('key') },

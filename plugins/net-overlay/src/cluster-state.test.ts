@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EtcdStore } from '@skiff/clusterstore-etcd';
+import { EtcdStore } from '@skiff/clusterstore-etcd/store';
 import { type EtcdServer, startEtcd } from '@skiff/clusterstore-etcd/testing';
 import { ConflictError, InvalidParameterError } from '@skiff/core/plugin-api';
 import test from 'ava';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EtcdStore } from '@skiff/clusterstore-etcd';
+import { EtcdStore } from '@skiff/clusterstore-etcd/store';
 import { type EtcdServer, startEtcd } from '@skiff/clusterstore-etcd/testing';
 import { networkDriverSuite } from '@skiff/core/testkit';
 import test from 'ava';

@@ -1,4 +1,4 @@
-import { EtcdStore } from '@skiff/clusterstore-etcd';
+import { EtcdStore } from '@skiff/clusterstore-etcd/store';
 import { InvalidParameterError, Tokens } from '@skiff/core/plugin-api';
 import { providedNetworkDriver } from '@skiff/core/testkit';
 import test from 'ava';

@@ -85,7 +85,52 @@ test('rename, name conflicts and prune', async (t) => {
   t.regex(dup.stderr, /Conflict\. The container name "\/[^"]+" is already in use/);
   t.is((await cli('rename', a, c)).code, 0);
   t.is((await cli('inspect', '-f', '{{.Name}}', c)).stdout.trim(), `/${c}`);
+
+  // Filters choose what goes (until, label, label! as dockerd's); a running container never goes.
+  const label = `p${uid()}`;
+  const id = async (n: string) => (await cli('inspect', '-f', '{{.Id}}', n)).stdout.trim();
+  const [old, one, two, running] = ['old', 'one', 'two', 'run'].map((n) => `prune-${n}-${uid()}`) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const made = await cli(
+    'run',
+    '--name',
+    old,
+    '--label',
+    `${label}=old`,
+    reg.image,
+    'sh',
+    '-c',
+    'head -c 300000 /dev/zero > /f',
+  );
+  t.is(made.code, 0, made.stderr);
+  await new Promise((r) => setTimeout(r, 1100));
+  const cutoff = String(Math.floor(Date.now() / 1000));
+  for (const [n, v] of [
+    [one, 'one'],
+    [two, 'two'],
+  ] as const)
+    t.is((await cli('create', '--name', n, '--label', `${label}=${v}`, reg.image, 'true')).code, 0);
+  t.is((await cli('run', '-d', '--name', running, '--label', `${label}=one`, reg.image, 'sleep', '60')).code, 0);
+  t.teardown(() => cli('rm', '-f', running));
+  const byAge = await cli('container', 'prune', '-f', '--filter', `label=${label}`, '--filter', `until=${cutoff}`);
+  t.is(byAge.code, 0, byAge.stderr);
+  t.regex(byAge.stdout, /^Deleted Containers:\n[0-9a-f]{64}\n\nTotal reclaimed space: 3\d\d(\.\d+)?kB\n$/);
+  t.not((await cli('inspect', old)).code, 0, 'the old container was pruned');
+  const oneId = await id(one);
+  const byLabel = await cli('container', 'prune', '-f', '--filter', `label=${label}=one`);
+  t.is(byLabel.stdout, `Deleted Containers:\n${oneId}\n\nTotal reclaimed space: 0B\n`);
+  const notTwo = await cli('container', 'prune', '-f', '--filter', `label=${label}`, '--filter', `label!=${label}=two`);
+  t.is(notTwo.stdout, 'Total reclaimed space: 0B\n');
+  t.is((await cli('inspect', '-f', '{{.State.Running}}', running)).stdout.trim(), 'true');
+  const bad = await cli('container', 'prune', '-f', '--filter', 'bogus=1');
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /invalid filter 'bogus'/);
+
   const prune = await cli('container', 'prune', '-f');
   t.is(prune.code, 0, prune.stderr);
-  for (const n of [b, c]) t.not((await cli('inspect', n)).code, 0, `${n} was pruned`);
+  for (const n of [b, c, two]) t.not((await cli('inspect', n)).code, 0, `${n} was pruned`);
 });

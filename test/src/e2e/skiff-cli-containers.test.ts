@@ -563,7 +563,7 @@ withPeer('against a dockerd: ps, inspect, logs, exec, stats, cp, lifecycle print
   t.is(stop.stdout, `${name}\n`);
   await compare(t, host, 'wait', name);
   await compare(t, host, 'start', `nosuch-${uid()}`);
-  // container prune with a label filter (on this private daemon: skiffd's prune ignores filters so far).
+  // container prune with a label filter: only the labelled container goes.
   const keep = `keep-${uid()}`;
   await runOk(host, 'create', '--name', keep, '--network', 'none', reg.image, 'true');
   const pruned = await skiff(['container', 'prune', '-f', '--filter', `label=${label}`], { host });

@@ -3,13 +3,11 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { BuildCache } from '../../build/build-cache.js';
-import { BuildStream, StepFailedError } from '../../build/build-stream.js';
-import { Builder, type BuildOptions } from '../../build/builder.js';
-import { extractContext, locateDockerfile } from '../../build/context/index.js';
-import { parseDockerfile } from '../../build/dockerfile.js';
+import type { BuildOptions } from '../../build/builder.js';
 import { type RegistryAuth, decodeRegistryAuth } from '../../images/registry-auth.js';
 import { type ImageReference, parseReference } from '../../images/reference.js';
 import { InvalidParameterError, NotImplementedError } from '../../plugin-api/errors.js';
+import { lazy } from '../../util/lazy.js';
 import type { ApiDeps } from '../deps.js';
 import { ProgressStream } from '../progress-stream.js';
 import { boolParam } from '../query.js';
@@ -103,6 +101,16 @@ function registryConfig(header: string | string[] | undefined): Record<string, R
   return out;
 }
 
+const loadBuilder = lazy(async () => {
+  const [stream, builder, context, dockerfile] = await Promise.all([
+    import('../../build/build-stream.js'),
+    import('../../build/builder.js'),
+    import('../../build/context/index.js'),
+    import('../../build/dockerfile.js'),
+  ]);
+  return { ...stream, ...builder, ...context, ...dockerfile };
+});
+
 /** `POST /build` (the classic builder) and `POST /build/prune`. */
 export const buildRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   const cache = (): BuildCache => {
@@ -159,6 +167,8 @@ export const buildRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { 
     const dir = await mkdtemp(join(tmpRoot, 'build-'));
     const stream = new ProgressStream(reply);
     try {
+      const { extractContext, locateDockerfile, parseDockerfile, BuildStream, Builder, StepFailedError } =
+        await loadBuilder();
       await extractContext(body, dir, { signal: abort.signal });
       // Whatever follows the archive's end is drained, so that the connection's end can be seen.
       body.resume();

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { PassThrough, Readable } from 'node:stream';
-import { ContainerArchive, type ContainerPathStat } from '../../containers/container-archive.js';
+import type { ContainerPathStat } from '../../containers/container-archive.js';
+import { lazy } from '../../util/lazy.js';
 import type { ApiDeps } from '../deps.js';
 import { boolParam } from '../query.js';
 
@@ -16,15 +17,20 @@ function setStat(reply: FastifyReply, stat: ContainerPathStat): void {
 
 /** `docker cp`: HEAD, GET and PUT /containers/{id}/archive. */
 export const containerArchiveRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
-  const archive = new ContainerArchive(deps.containers, deps.images, deps.volumes);
+  const load = lazy(async () => {
+    const { ContainerArchive } = await import('../../containers/container-archive.js');
+    return new ContainerArchive(deps.containers, deps.images, deps.volumes);
+  });
 
   app.head('/containers/:id/archive', async (req, reply) => {
+    const archive = await load();
     const stat = await archive.stat((req.params as { id: string }).id, one((req.query as Q).path));
     setStat(reply, stat);
     return reply.code(200).send();
   });
 
   app.get('/containers/:id/archive', async (req, reply) => {
+    const archive = await load();
     await archive.archive((req.params as { id: string }).id, one((req.query as Q).path), async (stat, tar) => {
       const closed = new Promise<void>((r) => reply.raw.once('close', () => r()));
       setStat(reply, stat);
@@ -42,6 +48,7 @@ export const containerArchiveRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = asy
     // request stream (the client would get a reset instead of the error).
     const body = raw ? raw.pipe(new PassThrough()) : Readable.from([]);
     try {
+      const archive = await load();
       await archive.extract((req.params as { id: string }).id, one(q.path), body, {
         noOverwriteDirNonDir: boolParam(one(q.noOverwriteDirNonDir), false),
         copyUIDGID: boolParam(one(q.copyUIDGID), false),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Readable } from 'node:stream';
-import { ContainerFiles } from '../../containers/container-files.js';
+import { lazy } from '../../util/lazy.js';
 import type { ApiDeps } from '../deps.js';
 import { boolParam } from '../query.js';
 
@@ -20,12 +20,17 @@ function jsonBody(body: unknown): unknown {
 
 /** `docker diff`, `docker export`, `docker commit`. */
 export const containerFileRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
-  const files = new ContainerFiles(deps.containers, deps.images);
+  const load = lazy(async () => {
+    const { ContainerFiles } = await import('../../containers/container-files.js');
+    return new ContainerFiles(deps.containers, deps.images);
+  });
 
-  app.get('/containers/:id/changes', async (req) => files.changes((req.params as { id: string }).id));
+  app.get('/containers/:id/changes', async (req) => (await load()).changes((req.params as { id: string }).id));
 
   app.get('/containers/:id/export', async (req, reply) => {
-    await files.export((req.params as { id: string }).id, async (tar) => {
+    await (
+      await load()
+    ).export((req.params as { id: string }).id, async (tar) => {
       const closed = new Promise<void>((r) => reply.raw.once('close', () => r()));
       reply.header('content-type', 'application/x-tar').send(tar);
       await closed;
@@ -35,7 +40,9 @@ export const containerFileRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async 
 
   app.post('/commit', async (req, reply) => {
     const q = req.query as Q;
-    const id = await files.commit({
+    const id = await (
+      await load()
+    ).commit({
       container: one(q.container),
       repo: one(q.repo),
       tag: one(q.tag),

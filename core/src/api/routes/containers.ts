@@ -88,9 +88,10 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     return reply.code(204).send();
   });
 
-  app.post('/containers/prune', async () => {
-    const deleted = await containers.prune();
-    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  app.post('/containers/prune', async (req) => {
+    const { deleted, reclaimed } = await containers.prune(parseFilters((req.query as Q).filters));
+    // dockerd answers null, not [], when nothing was removed.
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   });
 
   app.delete<{ Params: P }>('/containers/:id', async (req, reply) => {

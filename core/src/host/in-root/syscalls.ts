@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import koffi from 'koffi';
 
 /**
- * The few fd-relative syscalls Node does not expose (openat2, mkdirat, symlinkat, …), through
+ * The few syscalls Node does not expose (openat2, mkdirat, symlinkat, mount, …), through
  * koffi. Each wrapper returns its result or throws an Error shaped like Node's own
  * (`code`, `errno`, `syscall`, `path`), so `isErrno(e, 'ENOENT')` works on both.
  *
@@ -62,6 +62,8 @@ interface Libc {
   linkat: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
   utimensat: (dirfd: number, path: string, times: Buffer, flags: number) => number;
   mknodat: (dirfd: number, path: string, mode: number, dev: bigint) => number;
+  mount: (source: string, target: string, fstype: string, flags: number, data: string | null) => number;
+  umount2: (target: string, flags: number) => number;
 }
 
 let libc: Libc | undefined;
@@ -82,6 +84,10 @@ function lib(): Libc {
     linkat: c.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)'),
     utimensat: c.func('int utimensat(int dirfd, const char *path, void *times, int flags)'),
     mknodat: c.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
+    mount: c.func(
+      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+    ),
+    umount2: c.func('int umount2(const char *target, int flags)'),
   } as Libc;
   return libc;
 }
@@ -163,4 +169,16 @@ export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major >>> 0);
   const mi = BigInt(minor >>> 0);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+/** mount(2): `data` is the filesystem's option string (at most a page). */
+export function mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+  if (lib().mount(source, target, fstype, flags, data === '' ? null : data) < 0) fail('mount', target);
+}
+
+export const MNT_DETACH = 2;
+
+/** umount2(2). */
+export function umount2(target: string, flags = 0): void {
+  if (lib().umount2(target, flags) < 0) fail('umount2', target);
 }
