@@ -11,6 +11,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { docker } from '../harness/clients.js';
 import { type StorageDriverName, startDaemon } from '../harness/daemon.js';
 import { registryWithBusybox } from '../harness/fixture.js';
+import { nodeFloorMiB } from './node-floor.js';
 import { type Engine, findDockerd, fmt, pull, startDockerd, timeDockerCli } from './run-bench.js';
 import { summarize } from './stats.js';
 
@@ -150,6 +151,9 @@ export async function footprintBenchmark(opts: {
       },
     },
   ];
+  console.log(
+    `  node floor (bin/skiffd's node and flags, Fastify + node:sqlite + a spawn, no skiff code): ${(await nodeFloorMiB()).toFixed(1)} MiB`,
+  );
   const dockerd = await findDockerd();
   if (dockerd) engines.push({ name: 'dockerd', start: () => startDockerd(dockerd, registry.host) });
   else console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
