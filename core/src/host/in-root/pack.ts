@@ -9,7 +9,7 @@ const readFd = promisify(read);
 
 /** Files up to this size are read whole and written as one tar entry; bigger ones are streamed. */
 const WHOLE_FILE = 1024 * 1024;
-const CHUNK = 256 * 1024;
+const CHUNK = 1024 * 1024;
 
 /** Go's os.FileMode bits of a stat mode (what dockerd puts in the stat header). */
 export function goFileMode(mode: number): number {
@@ -80,13 +80,15 @@ const reopen = (node: PinnedNode) =>
 async function readWhole(node: PinnedNode, size: number): Promise<Buffer> {
   const fd = reopen(node);
   try {
-    const buf = Buffer.alloc(size);
-    for (let off = 0; off < size;) {
+    // Not zero-filled first: every byte is read, or zeroed below when the file shrank.
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
       const { bytesRead } = await readFd(fd, buf, off, size - off, off);
       if (bytesRead === 0) break;
       off += bytesRead;
     }
-    return buf;
+    return buf.fill(0, off);
   } finally {
     closeSync(fd);
   }
@@ -106,10 +108,10 @@ async function pushFile(
       const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
       (async () => {
         for (let pos = 0; pos < size;) {
-          const buf = Buffer.alloc(Math.min(CHUNK, size - pos));
+          const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
           const { bytesRead } = await readFd(fd, buf, 0, buf.length, pos);
           // A file that shrank meanwhile is padded: the header already promised `size` bytes.
-          const chunk = bytesRead === 0 ? buf : buf.subarray(0, bytesRead);
+          const chunk = bytesRead === 0 ? buf.fill(0) : buf.subarray(0, bytesRead);
           pos += chunk.length;
           if (!sink.write(chunk))
             await Promise.race([new Promise<void>((r) => sink.once('drain', () => r())), closed(pack)]);
