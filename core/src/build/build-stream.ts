@@ -28,6 +28,11 @@ export class BuildStream {
     else this.sink(m);
   }
 
+  /** A quiet build holds text back: its failure is then reported in-band, after that text. */
+  get holding(): boolean {
+    return this.held.length > 0;
+  }
+
   aux(id: string): void {
     this.sink({ aux: { ID: id } });
   }

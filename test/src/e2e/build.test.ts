@@ -242,6 +242,14 @@ test('a failing RUN names its command and exit code, and skiffd keeps serving', 
   const bf = await cli('build', '--force-rm', f);
   t.is(bf.code, 1);
   t.regex(bf.stderr, /The command '\/bin\/sh -c false' returned a non-zero code: 1/);
+  // Quiet: the held-back step output and the error come in-band (exit code kept), as dockerd sends them.
+  const quiet = await cli('build', '-q', dir);
+  t.is(quiet.code, 3, quiet.stderr);
+  t.is(quiet.stdout, '');
+  t.regex(
+    quiet.stderr,
+    /Step 2\/4 : RUN echo before\n ---> Using cache\n[^]*Step 3\/4 : RUN exit 3\n[^]*The command '\/bin\/sh -c exit 3' returned a non-zero code: 3/,
+  );
   // As dockerd: the failed step's container stays unless --force-rm; --rm=false keeps every one.
   const ran = (out: string) => [...out.matchAll(/Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
   const ctrExists = async (id: string) => (await cli('container', 'inspect', id)).code === 0;

@@ -184,7 +184,9 @@ export const buildRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { 
       try {
         await builder.build(df);
       } catch (err) {
-        if (!stream.isStarted) throw err;
+        // As dockerd: an error before any output is the HTTP answer; after some (or with the
+        // text a quiet build held back) it goes in-band.
+        if (!stream.isStarted && !out.holding) throw err;
         if (err instanceof StepFailedError) out.error(err.message, err.exitCode);
         else out.error((err as Error).message);
       }
