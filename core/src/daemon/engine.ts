@@ -169,11 +169,12 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
         volumes,
         buildCache: new BuildCache(db, graph.name),
         plugins: () => pluginReport(status, drivers, nodeModulesChain(here)),
-        info: () =>
+        info: async () =>
           systemInfo({
             id,
             config,
             storageDriver: graph.name,
+            driverStatus: (await graph.status?.()) ?? [],
             images,
             containers,
             drivers: {

@@ -16,6 +16,8 @@ export async function systemInfo(opts: {
   id: string;
   config: DaemonConfig;
   storageDriver: string;
+  /** The storage driver's own lines (its `status()`). */
+  driverStatus: Array<[string, string]>;
   images: ImageService;
   containers: ContainerService;
   drivers: { network: string[]; storage: string[]; runtime: string[]; volume?: string[] };
@@ -32,7 +34,7 @@ export async function systemInfo(opts: {
     ContainersStopped: list.length - running - paused,
     Images: opts.images.list().length,
     Driver: opts.storageDriver,
-    DriverStatus: [],
+    DriverStatus: opts.driverStatus,
     Plugins: {
       Volume: opts.drivers.volume ?? [],
       Network: opts.drivers.network,
@@ -40,6 +42,9 @@ export async function systemInfo(opts: {
       Log: ['json-file'],
     },
     MemoryLimit: true,
+    // API 1.41 still reports kernel-memory accounting (cgroup v1 only).
+    KernelMemory: !cgroupV2 && existsSync('/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes'),
+    KernelMemoryTCP: !cgroupV2 && existsSync('/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes'),
     SwapLimit: false,
     CpuCfsPeriod: true,
     CpuCfsQuota: true,
@@ -68,9 +73,12 @@ export async function systemInfo(opts: {
       AllowNondistributableArtifactsCIDRs: [],
       AllowNondistributableArtifactsHostnames: [],
       InsecureRegistryCIDRs: ['127.0.0.0/8'],
-      IndexConfigs: Object.fromEntries(
-        opts.config.insecureRegistries.map((r) => [r, { Name: r, Mirrors: [], Secure: false, Official: false }]),
-      ),
+      IndexConfigs: {
+        'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true },
+        ...Object.fromEntries(
+          opts.config.insecureRegistries.map((r) => [r, { Name: r, Mirrors: [], Secure: false, Official: false }]),
+        ),
+      },
       Mirrors: [],
     },
     NCPU: cpus().length,
@@ -101,6 +109,6 @@ export async function systemInfo(opts: {
     RuncCommit: { ID: '', Expected: '' },
     InitCommit: { ID: '', Expected: '' },
     SecurityOptions: ['name=seccomp,profile=default'],
-    Warnings: [],
+    Warnings: null,
   };
 }

@@ -70,5 +70,7 @@ export interface GraphDriver {
   list(): Promise<SnapshotInfo[]>;
   /** Bytes and inodes this snapshot adds on top of its parent (or in all, if not copy-on-write). */
   usage(key: string): Promise<{ size: number; inodes: number }>;
+  /** What `docker info` lists under the driver (`DriverStatus`), e.g. `["Backing Filesystem", "extfs"]`. */
+  status?(): Promise<Array<[string, string]>>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, statfs, symlink } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { diskUsage, type SnapshotRecord, SnapshotStore } from '@skiff/core/host';
@@ -13,6 +13,17 @@ import {
   SnapshotLabels,
 } from '@skiff/core/plugin-api';
 import { MAX_LAYERS, overlayMounts, shortId } from './layout.js';
+
+/** statfs(2) magic numbers of the filesystems overlay sits on, by dockerd's names. */
+const FS_NAMES: Record<number, string> = {
+  0xef53: 'extfs',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x01021994: 'tmpfs',
+  0x2fc12fc1: 'zfs',
+  0x6969: 'nfs',
+  0x65735546: 'fuse',
+};
 
 /** Pin features that would make a committed upper depend on more than its own lower chain. */
 function defaultOverlayOptions(): string[] {
@@ -53,6 +64,17 @@ export class OverlayDriver implements GraphDriver {
 
   capabilities(): GraphDriverCapabilities {
     return { maxLayers: MAX_LAYERS, copyOnWrite: true, diffDirs: 'overlay' };
+  }
+
+  /** dockerd's overlay2 lines of `docker info`: diffs come from the upper dirs, no user xattrs (root). */
+  async status(): Promise<Array<[string, string]>> {
+    const { type } = await statfs(this.root);
+    return [
+      ['Backing Filesystem', FS_NAMES[type] ?? '<unknown>'],
+      ['Supports d_type', 'true'],
+      ['Native Overlay Diff', 'true'],
+      ['userxattr', 'false'],
+    ];
   }
 
   private store(): Promise<SnapshotStore> {

@@ -506,3 +506,61 @@ compare(
     t.deepEqual(await leftovers(p.dir), []);
   },
 );
+
+/** Every leaf path of a JSON value with its kind; arrays by their first element, [] / {} / null as such. */
+function shapeOf(v: unknown, at = ''): Array<[string, string]> {
+  if (v === null) return [[at, 'null']];
+  if (Array.isArray(v)) return v.length === 0 ? [[at, '[]']] : shapeOf(v[0], `${at}[0]`);
+  if (typeof v === 'object') {
+    const keys = Object.keys(v as object);
+    if (keys.length === 0) return [[at, '{}']];
+    return keys.flatMap((k) => shapeOf((v as Record<string, unknown>)[k], `${at}.${k}`));
+  }
+  return [[at, typeof v]];
+}
+
+/** Map keys that name things each daemon has its own of (runtimes, registries). */
+const OWN_KEYS = /^\.(Runtimes|RegistryConfig\.IndexConfigs)\.(?!docker\.io\.)[^.]+\./;
+
+compare(
+  'info, system df, volume and network answers have the shapes dockerd gives them (null, [] and {} too)',
+  async (t) => {
+    const [p, d] = await Promise.all([peer(), daemonFor('overlay')]);
+    const name = `shape-${uid()}`;
+    for (const host of [p.dockerHost, d.dockerHost]) {
+      for (const args of [
+        ['volume', 'create', `${name}-plain`],
+        ['volume', 'create', '--label', 'a=b', `${name}-labelled`],
+        ['network', 'create', `${name}-net`],
+      ]) {
+        const r = await docker(args, { host });
+        t.is(r.code, 0, r.stderr);
+      }
+    }
+    t.teardown(async () => {
+      for (const host of [p.dockerHost, d.dockerHost]) {
+        await docker(['volume', 'rm', `${name}-plain`, `${name}-labelled`], { host });
+        await docker(['network', 'rm', `${name}-net`], { host });
+      }
+    });
+    const paths = [
+      '/v1.41/info',
+      '/v1.41/system/df',
+      `/v1.41/volumes/${name}-plain`,
+      `/v1.41/volumes/${name}-labelled`,
+      `/v1.41/networks/${name}-net`,
+      '/v1.41/networks/none',
+      '/v1.41/version',
+    ];
+    for (const path of paths) {
+      const [a, b] = await Promise.all([api(p.dockerHost, 'GET', path), api(d.dockerHost, 'GET', path)]);
+      t.is(b.status, a.status, path);
+      const want = new Map(shapeOf(a.json).filter(([k]) => !OWN_KEYS.test(k)));
+      const got = new Map(shapeOf(b.json).filter(([k]) => !OWN_KEYS.test(k)));
+      const differing = [...new Set([...want.keys(), ...got.keys()])]
+        .filter((k) => want.get(k) !== got.get(k))
+        .map((k) => `${k}: dockerd ${want.get(k) ?? 'absent'}, skiffd ${got.get(k) ?? 'absent'}`);
+      t.deepEqual(differing, [], path);
+    }
+  },
+);

@@ -23,7 +23,9 @@ export const systemDfRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app,
       Images: listed.map(imageSummary),
       Containers,
       Volumes: (await deps.volumes?.volumes.usage()) ?? [],
-      BuildCache: [],
+      // The classic builder's cache is images; BuildKit's records (none here) would go below.
+      BuildCache: null,
+      BuilderSize: 0,
     };
   });
 };
