@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr etcd-server python3-docker)
+apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr etcd-server python3-docker openssl)
 
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${apt_packages[@]}" 2>/dev/null || true)
 missing=()

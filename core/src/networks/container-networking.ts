@@ -276,6 +276,9 @@ export class ContainerNetworking {
         netnsPath: `/proc/${pid}/ns/net`,
         ifName: this.freeIfName(c.Id),
         addresses: leases.map((l) => l.address),
+        ...(!caps.needsIpam && (row.config.ipv4 || row.config.ipv6)
+          ? { fixedAddresses: [row.config.ipv4, row.config.ipv6].filter((a): a is string => !!a) }
+          : {}),
         ...(gateway && leases.length ? { gateway } : {}),
         ...(row.config.mac ? { mac: row.config.mac } : v4 ? { mac: macOf(splitCidr(v4.address).ip) } : {}),
         ports,

@@ -256,6 +256,11 @@ export class NetworkService {
         // A driver with its own IPAM (overlay: global) still gets the subnet the user asked for.
         const asked = o.config.flatMap((c) => (c.Subnet ? [{ poolId: '', subnet: c.Subnet, gateway: c.Gateway }] : []));
         rec.state = await driver.createNetwork(specOf(rec), caps.needsIpam ? rec.pools : asked);
+        // The subnet such a driver picked shows in inspect as dockerd shows an allocated one.
+        if (!caps.needsIpam && !rec.IPAM.Config.length && rec.state.subnet)
+          rec.IPAM.Config = [
+            { Subnet: rec.state.subnet, ...(rec.state.gateway ? { Gateway: rec.state.gateway } : {}) },
+          ];
       } catch (err) {
         await this.releasePools(rec.pools);
         throw err;

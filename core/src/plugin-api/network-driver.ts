@@ -50,6 +50,8 @@ export interface AttachRequest {
   ifName: string;
   /** CIDRs from IPAM (empty when the driver does not need IPAM). */
   addresses: string[];
+  /** Drivers with their own IPAM (`needsIpam: false`): the addresses the user fixed (`--ip`, `--ip6`). */
+  fixedAddresses?: string[];
   gateway?: string;
   mac?: string;
   ports: PortMapping[];
@@ -73,7 +75,10 @@ export interface AttachResult {
 export interface NetworkDriver {
   readonly name: string;
   capabilities(): NetworkDriverCapabilities;
-  /** Sets up a network; returns driver state the core stores with it. */
+  /**
+   * Sets up a network; returns driver state the core stores with it. A driver with its own IPAM
+   * reports the subnet and gateway it picked as `subnet` and `gateway` (inspect's IPAM.Config).
+   */
   createNetwork(spec: NetworkSpec, pools: IpamPool[]): Promise<Labels>;
   /** Idempotent. */
   deleteNetwork(spec: NetworkSpec): Promise<void>;

@@ -148,19 +148,29 @@ export class EtcdStore implements ClusterStore {
     // watcher() rather than create(): a watch that never connects can still be cancelled.
     const w = this.client.watch().prefix(prefix).watcher();
     let timer: NodeJS.Timeout | undefined;
+    // A stream that cannot start (member down, TLS refused) only says why in 'disconnected'.
+    let why: Error | undefined;
+    const onDown = (err: Error) => (why = err);
+    w.on('disconnected', onDown);
     await this.call(
       'watch',
       () =>
         new Promise<void>((resolve, reject) => {
           w.once('connected', () => resolve());
-          timer = setTimeout(() => reject(new Error('deadline exceeded while starting a watch')), timeout);
+          timer = setTimeout(
+            () => reject(new Error(`deadline exceeded while starting a watch${why ? ` (${why.message})` : ''}`)),
+            timeout,
+          );
         }),
     )
       .catch(async (err: Error) => {
         await w.cancel().catch(() => {});
         throw err;
       })
-      .finally(() => clearTimeout(timer));
+      .finally(() => {
+        clearTimeout(timer);
+        w.off('disconnected', onDown);
+      });
     let down = false;
     w.on('put', (kv) => onEvent({ type: 'put', ...entry(kv) }));
     w.on('delete', (kv) => onEvent({ type: 'delete', key: kv.key.toString() }));

@@ -84,7 +84,13 @@ test('addresses: never the same one on two hosts, the gateway never, released on
   await t.throwsAsync(a.claimAddress(doc, 'ep-full', 'A'), { instanceOf: ConflictError });
   await b.releaseAddress(doc.id, claims[0]!, 'ep0');
   t.is(await a.claimAddress(doc, 'ep-new', 'A'), claims[0]);
-  await t.throwsAsync(a.claimAddress(doc, 'ep-x', 'A', claims[1]), { instanceOf: ConflictError, message: /in use/ });
+  await t.throwsAsync(a.claimAddress(doc, 'ep-x', 'A', claims[1]), {
+    instanceOf: ConflictError,
+    message: /in use .*by an endpoint on host A/,
+  });
+  await t.throwsAsync(a.claimAddress(doc, 'ep-x', 'A', doc.gateway), { instanceOf: ConflictError, message: /gateway/ });
+  for (const bad of ['10.252.0.0', '10.252.0.15', '10.253.0.3'])
+    await t.throwsAsync(a.claimAddress(doc, 'ep-x', 'A', bad), { instanceOf: InvalidParameterError }, bad);
   t.is(await a.claimAddress(doc, 'ep1', 'A', claims[1]), claims[1], 'an endpoint re-claims its own address');
   t.true((await a.addressesOf('A')).every((x) => x.networkId === doc.id));
   await a.deleteNetwork(doc);

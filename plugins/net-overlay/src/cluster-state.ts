@@ -21,6 +21,8 @@ export interface NetworkDoc {
   ipRange?: string;
   /** The user gave the subnet (inspect shows the config as given). */
   userSubnet: boolean;
+  /** The user gave the gateway too. */
+  userGateway?: boolean;
   vni: number;
 }
 
@@ -150,12 +152,20 @@ export class ClusterState {
     const dir = this.key('addrs', net.id, '');
     if (preferred) {
       const p = ipToInt(preferred);
-      if (p === undefined || !contains(s, p)) throw new InvalidParameterError(`${preferred} is not in ${s.cidr}`);
-      const cur = await this.store.get(dir + preferred);
-      if (cur && parseJson<{ endpoint?: string }>(cur.value)?.endpoint === endpointId) return preferred;
-      if (!(await this.store.cas(dir + preferred, value, 0)))
-        throw new ConflictError(`address ${preferred} is already in use on network ${net.name}`);
-      return preferred;
+      if (p === undefined || !contains(s, p) || p === s.base || p === s.base + size(s) - 1)
+        throw new InvalidParameterError(`${preferred} is not a host address of ${s.cidr}`);
+      for (;;) {
+        const cur = await this.store.get(dir + preferred);
+        const holder = cur && parseJson<{ endpoint?: string; host?: string; gateway?: boolean }>(cur.value);
+        if (holder?.endpoint === endpointId) return preferred;
+        if (cur)
+          throw new ConflictError(
+            `address ${preferred} is already in use on network ${net.name}` +
+              (holder?.gateway ? ' (its gateway)' : holder?.host ? ` (by an endpoint on host ${holder.host})` : ''),
+          );
+        // Lost a race: read the winner again for the message.
+        if (await this.store.cas(dir + preferred, value, 0)) return preferred;
+      }
     }
     for (let attempt = 0; attempt < 64; attempt++) {
       const taken = new Set((await this.store.list(dir)).map((e) => e.key.slice(dir.length)));

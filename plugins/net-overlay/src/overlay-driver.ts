@@ -166,6 +166,8 @@ export class OverlayDriver implements NetworkDriver {
   private async start(): Promise<void> {
     if (!this.opts.dnsUpstreams && this.dnsEnabled) this.upstreams = await resolvConfUpstreams();
     const onReset = () => void this.resync().catch((e: Error) => this.log('warn', `resync failed: ${e.message}`));
+    // A unary call first: it fails with the store's own reason (refused, TLS); a watch only times out.
+    await this.state.networks();
     const watches: KvWatch[] = [];
     try {
       watches.push(
@@ -270,8 +272,15 @@ export class OverlayDriver implements NetworkDriver {
           attachable: n.attachable,
           options: n.options,
           labels: n.labels,
+          // As the creating host's inspect shows it: the config as given, or the subnet picked.
           ipamConfig: n.userSubnet
-            ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }]
+            ? [
+                {
+                  Subnet: n.subnet,
+                  ...(n.userGateway ? { Gateway: n.gateway } : {}),
+                  ...(n.ipRange ? { IPRange: n.ipRange } : {}),
+                },
+              ]
             : [{ Subnet: n.subnet, Gateway: n.gateway }],
           state: stateOf(n),
         })),
@@ -302,6 +311,7 @@ export class OverlayDriver implements NetworkDriver {
         options: spec.options,
         labels: spec.labels,
         userSubnet: !!pool?.subnet,
+        userGateway: !!pool?.gateway,
         ...(pool?.subnet ? { subnet: pool.subnet } : {}),
         ...(pool?.gateway ? { gateway: addrOf(pool.gateway) } : {}),
       });
@@ -462,15 +472,22 @@ export class OverlayDriver implements NetworkDriver {
       this.republishTimer = undefined;
       void (async () => {
         const lease = await this.lease();
+        let n = 0;
         for (const [endpointId, doc] of this.mine) {
-          await this.state.claimAddress(
-            this.nets.get(doc.network) ?? (await this.state.network(doc.network))!,
-            endpointId,
-            this.adv,
-            doc.ip,
-          );
+          const net = this.nets.get(doc.network) ?? (await this.state.network(doc.network));
+          if (!net) continue;
+          try {
+            await this.state.claimAddress(net, endpointId, this.adv, doc.ip);
+          } catch (e) {
+            // Never advertise an address another endpoint holds now (the store lost this one's claim).
+            if (!(e instanceof ConflictError)) throw e;
+            this.log('warn', `endpoint ${endpointId.slice(0, 12)} not re-published: ${e.message}`);
+            continue;
+          }
           await this.state.publishEndpoint(endpointId, doc, lease);
+          n++;
         }
+        this.log('info', `re-published ${n} endpoint(s) of this host under a new lease`);
       })().catch((e: Error) => {
         this.log('warn', `re-publishing endpoints failed: ${e.message}`);
         this.scheduleRepublish();
@@ -489,7 +506,13 @@ export class OverlayDriver implements NetworkDriver {
     await this.ready();
     const doc = await this.network(req.network.id);
     const bits = parseSubnet(doc.subnet).bits;
-    const preferred = req.addresses.map(addrOf).find((a) => !a.includes(':'));
+    const fixed = req.fixedAddresses ?? req.addresses.map(addrOf);
+    if (fixed.some((a) => a.includes(':'))) throw new InvalidParameterError('overlay networks are IPv4 only here');
+    const preferred = fixed[0];
+    if (preferred && !doc.userSubnet)
+      throw new InvalidParameterError(
+        'user specified IP address is supported only when connecting to networks with user configured subnets',
+      );
     return this.locked(doc.id, async () => {
       const ip = await this.state.claimAddress(doc, req.endpointId, this.adv, preferred);
       const mac = req.mac || macOf(ipToInt(ip)!);

@@ -28,6 +28,7 @@ const BENCHMARKS = {
   cp: () => cpBenchmark({ runs: positive('BENCH_CP_RUNS', 5) }),
   ui: () => uiBenchmark({ containers: positive('BENCH_UI_CONTAINERS', 1000), steps: positive('BENCH_UI_STEPS', 300) }),
   build: () => buildBenchmark({ runs: positive('BENCH_BUILD_RUNS', 5) }),
+  overlay: () => import('./bench-overlay.js').then((m) => m.overlayBenchmark()),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

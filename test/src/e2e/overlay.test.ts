@@ -1,8 +1,8 @@
-import { randomInt } from 'node:crypto';
 import { type EtcdServer, startEtcd } from '@skiff/clusterstore-etcd/testing';
 import test, { type ExecutionContext } from 'ava';
-import { run, runOk, sleep } from '../harness/index.js';
-import { type NetnsDaemon, startNetnsDaemon, uid, uniqueSubnet } from '../harness/netns-daemon.js';
+import { sleep } from '../harness/index.js';
+import { type NetnsDaemon, uid, uniqueSubnet } from '../harness/netns-daemon.js';
+import { overlayHost, pingOk, type Underlay as Switch, underlay as switchNs } from '../harness/overlay-hosts.js';
 
 /*
  * Three skiff "hosts" (network namespaces, each with its own skiffd, root, socket and advertise
@@ -10,44 +10,19 @@ import { type NetnsDaemon, startNetnsDaemon, uid, uniqueSubnet } from '../harnes
  * Nothing here touches the machine's own namespace or NIC.
  */
 
-interface Underlay {
-  netns: string;
-  prefix: string;
+interface Underlay extends Switch {
   etcd: EtcdServer;
 }
 
 async function underlay(t: ExecutionContext): Promise<Underlay> {
-  const netns = `skiff-t-${uid()}-sw`;
-  const prefix = `10.${randomInt(200, 250)}.${randomInt(0, 256)}`;
-  await runOk('ip', ['netns', 'add', netns]);
-  t.teardown(() => run('ip', ['netns', 'del', netns]).then(() => {}));
-  await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-  await runOk('ip', ['-n', netns, 'link', 'add', 'br0', 'type', 'bridge']);
-  await runOk('ip', ['-n', netns, 'addr', 'add', `${prefix}.1/24`, 'dev', 'br0']);
-  await runOk('ip', ['-n', netns, 'link', 'set', 'br0', 'up']);
-  const etcd = await startEtcd({ host: `${prefix}.1`, netns });
+  const sw = await switchNs(t);
+  const etcd = await startEtcd({ host: sw.address, netns: sw.netns });
   t.teardown(() => etcd.stop());
-  return { netns, prefix, etcd };
+  return { ...sw, etcd };
 }
 
-/** A host: its namespace wired to the underlay as `ul0` with address .n, then skiffd. */
-async function host(t: ExecutionContext, u: Underlay, n: number, advertise?: string): Promise<NetnsDaemon> {
-  const ip = `${u.prefix}.${n}`;
-  return startNetnsDaemon(t, {
-    config: {
-      'cluster-store': u.etcd.url,
-      'cluster-advertise': advertise ?? ip,
-      'plugin-config': { '@skiff/net-bridge': { dnsUpstreams: [] }, '@skiff/net-overlay': { leaseTtl: 4 } },
-    },
-    beforeStart: async (ns) => {
-      const port = `up${n}-${uid().slice(0, 5)}`;
-      await runOk('ip', ['-n', u.netns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'ul0', 'netns', ns]);
-      await runOk('ip', ['-n', u.netns, 'link', 'set', port, 'master', 'br0', 'up']);
-      await runOk('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'ul0']);
-      await runOk('ip', ['-n', ns, 'link', 'set', 'ul0', 'up']);
-    },
-  });
-}
+const host = (t: ExecutionContext, u: Underlay, n: number, advertise?: string): Promise<NetnsDaemon> =>
+  overlayHost(t, u, n, { store: u.etcd.url, advertise });
 
 async function ok(t: ExecutionContext, d: NetnsDaemon, ...args: string[]): Promise<string> {
   const r = await d.cli(...args);
@@ -63,9 +38,6 @@ async function eventually(t: ExecutionContext, what: string, check: () => Promis
   }
   t.fail(`never happened: ${what}`);
 }
-
-const pingOk = async (d: NetnsDaemon, c: string, target: string) =>
-  (await d.cli('exec', c, 'ping', '-c', '1', '-W', '2', target)).code === 0;
 
 async function fdbMacs(d: NetnsDaemon): Promise<string> {
   return (await d.inNs('bridge', ['fdb', 'show'])).stdout;
