@@ -6,15 +6,29 @@ import { StatusError } from '../cli/errors.js';
 import { defineGroup, type SubCommand } from '../cli/group.js';
 import { formatList } from '../format/table-format.js';
 import { templateStruct } from '../format/template.js';
+import { initCommand } from './plugin-init.js';
+import {
+  disableCommand,
+  enableCommand,
+  inspectCommand,
+  installCommand,
+  rmCommand,
+  upgradeCommand,
+} from './plugin-manage.js';
 
 export interface PluginEntry {
   Package: string;
   Kind: string;
   Name: string;
   Version: string;
-  State: 'loaded' | 'skipped' | 'failed';
+  /** `disabled`: installed in the plugin store but not enabled; `pending`: enabled, loads when skiffd restarts. */
+  State: 'loaded' | 'skipped' | 'failed' | 'disabled' | 'pending';
   Reason: string;
   Capabilities: Record<string, unknown> | null;
+  /** Where it comes from: first-party (`builtin`), daemon.json `plugins` (`config`), `skiff plugin install` (`store`). */
+  Source?: 'builtin' | 'config' | 'store';
+  Enabled?: boolean;
+  Integrity?: string;
 }
 
 /** "copyOnWrite,maxLayers=125": true flags by name, other values as key=value, false ones left out. */
@@ -34,7 +48,14 @@ export function describeCapabilities(caps: Record<string, unknown> | null): stri
 export function pluginContext(p: PluginEntry): Record<string, string> {
   const caps = describeCapabilities(p.Capabilities);
   // Drivers start lazily: a loaded plugin whose driver is not in use has not reported capabilities.
-  const notes = p.State === 'loaded' ? caps || '(driver not started)' : p.Reason;
+  const notes =
+    p.State === 'loaded'
+      ? caps || '(driver not started)'
+      : p.State === 'disabled'
+        ? '(disabled)'
+        : p.State === 'pending'
+          ? '(loads when skiffd restarts)'
+          : p.Reason;
   return templateStruct('*skiff.pluginContext', {
     Capabilities: caps,
     Kind: p.Kind || '-',
@@ -42,6 +63,7 @@ export function pluginContext(p: PluginEntry): Record<string, string> {
     Notes: notes,
     Package: p.Package,
     Reason: p.Reason,
+    Source: p.Source ?? '',
     State: p.State,
     Version: p.Version || '-',
   });
@@ -55,7 +77,7 @@ function colorRows(table: string, plugins: readonly PluginEntry[]): string {
       const p = plugins[i - 1];
       if (i === 0 || !p || line === '') return line;
       if (p.State === 'failed') return paint(line, 'red', true);
-      if (p.State === 'skipped') return paint(line, 'yellow', true);
+      if (p.State === 'skipped' || p.State === 'disabled' || p.State === 'pending') return paint(line, 'yellow', true);
       return line;
     })
     .join('\n');
@@ -69,6 +91,7 @@ const HEADERS = {
   State: 'STATE',
   Capabilities: 'CAPABILITIES',
   Reason: 'REASON',
+  Source: 'SOURCE',
   Notes: 'CAPABILITIES / REASON',
 };
 
@@ -115,4 +138,13 @@ const lsCommand: SubCommand = {
   },
 };
 
-export const pluginCommand = defineGroup('plugin', 'Manage the daemon’s plugins (skiff extension)', [lsCommand]);
+export const pluginCommand = defineGroup('plugin', 'Manage the daemon’s plugins (skiff extension)', [
+  lsCommand,
+  installCommand,
+  inspectCommand,
+  enableCommand,
+  disableCommand,
+  upgradeCommand,
+  rmCommand,
+  initCommand,
+]);

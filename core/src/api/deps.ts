@@ -9,7 +9,7 @@ import type { RegistryClient } from '../images/registry-client.js';
 import type { ContainerNetworking } from '../networks/container-networking.js';
 import type { NetworkService } from '../networks/network-service.js';
 import type { Logger } from '../plugin-api/logger.js';
-import type { PluginReportEntry } from '../plugins/plugin-report.js';
+import type { PluginListEntry, PluginManager } from '../plugins/plugin-manager.js';
 import type { ContainerVolumes } from '../volumes/container-volumes.js';
 
 /** What the API layer needs from the engine. */
@@ -34,5 +34,7 @@ export interface ApiDeps {
   /** `GET /info` body. */
   info(): Promise<Record<string, unknown>>;
   /** `GET /skiff/v1/plugins`: each requested plugin package and its outcome. */
-  plugins?(): Promise<PluginReportEntry[]>;
+  plugins?(): Promise<PluginListEntry[]>;
+  /** The plugin store behind /skiff/v1/plugins/… (absent in engines built without one). */
+  pluginManager?: PluginManager;
 }

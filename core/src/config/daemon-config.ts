@@ -34,6 +34,8 @@ export interface DaemonConfig {
   /** Plugin packages the daemon must not start without. */
   requiredPlugins: string[];
   pluginConfig: Record<string, Record<string, unknown>>;
+  /** Seconds a plugin's import and register() may take before it is reported failed. */
+  pluginRegisterTimeout: number;
   /** Network of `docker run` without --network; unset = `bridge` when that network exists, else `none`. */
   defaultNetwork?: string;
   /** The firewall plugin network drivers use (masquerade, isolation, published ports). */
@@ -78,6 +80,7 @@ const DEFAULTS: DaemonConfig = {
   plugins: [],
   requiredPlugins: [],
   pluginConfig: {},
+  pluginRegisterTimeout: 10,
   firewallDriver: 'nftables',
   bridge: 'skiff0',
   defaultAddressPools: [],
@@ -105,6 +108,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   plugins: 'plugins',
   'required-plugins': 'requiredPlugins',
   'plugin-config': 'pluginConfig',
+  'plugin-register-timeout': 'pluginRegisterTimeout',
   'default-network': 'defaultNetwork',
   'firewall-driver': 'firewallDriver',
   bridge: 'bridge',
@@ -247,7 +251,10 @@ function check(cfg: DaemonConfig): DaemonConfig {
   )
     throw new ConfigError('default-address-pools must be a list of {"base": "<cidr>", "size": <prefix length>}');
   str('certsDir');
-  const count = (k: 'maxConcurrentDownloads' | 'maxDownloadAttempts' | 'registryTimeout', max: number) => {
+  const count = (
+    k: 'maxConcurrentDownloads' | 'maxDownloadAttempts' | 'registryTimeout' | 'pluginRegisterTimeout',
+    max: number,
+  ) => {
     const v = cfg[k];
     if (!Number.isSafeInteger(v) || v < 1 || v > max) {
       throw new ConfigError(`${k} must be an integer from 1 to ${max} (got ${JSON.stringify(v)})`);
@@ -256,6 +263,7 @@ function check(cfg: DaemonConfig): DaemonConfig {
   count('maxConcurrentDownloads', 64);
   count('maxDownloadAttempts', 100);
   count('registryTimeout', 3600);
+  count('pluginRegisterTimeout', 3600);
   for (const k of ['hosts', 'storageOpts', 'insecureRegistries', 'plugins', 'requiredPlugins'] as const) list(k);
   if (cfg.storageDriver !== undefined) str('storageDriver');
   if (cfg.detachKeys !== undefined) {

@@ -20,9 +20,12 @@ import { RegistryClient } from '../images/registry-client.js';
 import type { Logger } from '../plugin-api/logger.js';
 import { type Token, Tokens } from '../plugin-api/tokens.js';
 import { DriverRegistry } from '../plugins/driver-registry.js';
-import { loadPlugins, type PluginStatus } from '../plugins/plugin-loader.js';
-import { pluginReport } from '../plugins/plugin-report.js';
+import { driverUsers } from '../plugins/driver-usage.js';
+import { hostCoreDir } from '../plugins/host-compat.js';
+import { loadPlugins, type PluginHost, type PluginStatus } from '../plugins/plugin-loader.js';
+import { PluginManager } from '../plugins/plugin-manager.js';
 import { nodeModulesChain } from '../plugins/plugin-package.js';
+import { PluginStore } from '../plugins/plugin-store.js';
 import { ContainerNetworking } from '../networks/container-networking.js';
 import { DefaultIpam } from '../networks/default-ipam.js';
 import { NetworkService } from '../networks/network-service.js';
@@ -77,20 +80,29 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   di.bind(Tokens.IpamDriver).toConstantValue(ipam);
   const here = dirname(fileURLToPath(import.meta.url));
   const required = new Set(config.requiredPlugins);
+  // Installed with `skiff plugin install`; searched after skiffd's own node_modules (no shadowing).
+  const store = new PluginStore(join(config.dataRoot, 'plugins'), hostCoreDir);
+  await store.open().catch((err: Error) => {
+    throw new StartupError(err.message);
+  });
+  const searchPaths = [...nodeModulesChain(here), store.nodeModules];
+  const pluginHost: PluginHost = {
+    dataRoot: config.dataRoot,
+    execRoot: config.execRoot,
+    log,
+    settings: (pkg) => config.pluginConfig[pkg.packageName] ?? config.pluginConfig[pkg.field.name] ?? {},
+    service: <T>(t: Token<T>) => (di.isBound(t) ? di.get<T>(t) : undefined),
+    registerTimeoutMs: config.pluginRegisterTimeout * 1000,
+  };
   const status = await loadPlugins(
     [
       ...FIRST_PARTY_PLUGINS.map((spec) => ({ spec, missingOk: true })),
       ...[...config.plugins, ...config.requiredPlugins].map((spec) => ({ spec, missingOk: false })),
+      ...store.list().flatMap((p) => (p.enabled ? [{ spec: p.package, missingOk: false }] : [])),
     ],
-    nodeModulesChain(here),
+    searchPaths,
     drivers,
-    {
-      dataRoot: config.dataRoot,
-      execRoot: config.execRoot,
-      log,
-      settings: (pkg) => config.pluginConfig[pkg.packageName] ?? config.pluginConfig[pkg.field.name] ?? {},
-      service: <T>(t: Token<T>) => (di.isBound(t) ? di.get<T>(t) : undefined),
-    },
+    pluginHost,
   );
   di.bind(CoreTokens.PluginStatus).toConstantValue(status);
   reportPlugins(status, required, log);
@@ -119,6 +131,20 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   if (cluster) await watchGlobalNetworks(networking.networks, drivers, log.child('networks'));
   const vlog = log.child('volumes');
   const volumes = new ContainerVolumes(new VolumeService(new VolumeStore(db), drivers, events, vlog), vlog);
+  const pluginManager = new PluginManager({
+    store,
+    registry: drivers,
+    host: pluginHost,
+    status,
+    searchPaths,
+    configSpecs: new Set([...config.plugins, ...config.requiredPlugins]),
+    usersOf: (kind, name) =>
+      driverUsers(
+        { config, storageDriver: graph.name, networks: networking.networks, volumes: volumes.volumes },
+        kind,
+        name,
+      ),
+  });
   const registry = new RegistryClient({
     insecureRegistries: config.insecureRegistries,
     userAgent: 'skiff/0.1.0',
@@ -168,7 +194,8 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
         networking,
         volumes,
         buildCache: new BuildCache(db, graph.name),
-        plugins: () => pluginReport(status, drivers, nodeModulesChain(here)),
+        plugins: () => pluginManager.list(),
+        pluginManager,
         info: async () =>
           systemInfo({
             id,

@@ -24,6 +24,23 @@ export class DriverRegistry {
     this.entries.set(key, entry as unknown as Entry<PluginKind>);
   }
 
+  /**
+   * Forgets a driver (a plugin disabled at run time) and returns its started instances, for the
+   * caller to close. The caller makes sure nothing uses them any more.
+   */
+  remove(kind: PluginKind, name: string): unknown[] {
+    this.entries.delete(`${kind}/${name}`);
+    const prefix = `${kind}/${name}/`;
+    const dropped: Promise<unknown>[] = [];
+    for (const [key, inst] of this.instances) {
+      if (key.startsWith(prefix)) {
+        dropped.push(inst);
+        this.instances.delete(key);
+      }
+    }
+    return dropped;
+  }
+
   has(kind: PluginKind, name: string): boolean {
     return this.entries.has(`${kind}/${name}`);
   }

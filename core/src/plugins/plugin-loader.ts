@@ -15,6 +15,26 @@ export interface PluginHost {
   settings(pkg: PluginPackage): Record<string, unknown>;
   /** Host services a plugin may ask for (by the `Tokens` key it lists in `requires`). */
   service<T>(token: Token<T>): T | undefined;
+  /** How long importing the entry and running register() may take (default 10 s). */
+  registerTimeoutMs?: number;
+}
+
+export const DEFAULT_REGISTER_TIMEOUT_MS = 10_000;
+
+/**
+ * Rejects when `work` has not settled after `ms`. A plugin that blocks the event loop itself
+ * (a synchronous endless loop) cannot be stopped this way; one that awaits forever can.
+ */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The outcome for one requested package; `spec` is how it was asked for (name or directory). */
@@ -31,9 +51,10 @@ function isManifest(m: unknown): m is PluginManifest {
 /** Loads one plugin package: validates its metadata, imports its entry, runs `register`. */
 export async function loadPlugin(pkg: PluginPackage, registry: DriverRegistry, host: PluginHost): Promise<void> {
   const { field, packageName } = pkg;
+  const timeoutMs = host.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS;
   let mod: Record<string, unknown>;
   try {
-    mod = await import(pathToFileURL(join(pkg.dir, field.entry)).href);
+    mod = await withTimeout(import(pathToFileURL(join(pkg.dir, field.entry)).href), timeoutMs);
   } catch (err) {
     throw new PluginLoadError(packageName, `cannot import ${field.entry}: ${(err as Error).message}`);
   }
@@ -52,6 +73,8 @@ export async function loadPlugin(pkg: PluginPackage, registry: DriverRegistry, h
   }
   const allowed = new Set<symbol>((manifest.requires ?? []).map((k) => Tokens[k]).filter(Boolean));
   let provided: ((o: DriverOptions) => unknown) | undefined;
+  // A register() that timed out may still call provide() later: that must not count.
+  let settled = false;
   const paths = {
     root: join(host.dataRoot, 'plugins', `${field.kind}-${field.name}`),
     state: join(host.execRoot, 'plugins', `${field.kind}-${field.name}`),
@@ -63,6 +86,7 @@ export async function loadPlugin(pkg: PluginPackage, registry: DriverRegistry, h
     log: host.log.child(`${field.kind}-${field.name}`),
     paths,
     provide(factory) {
+      if (settled) throw new Error('provide() called after register() ended');
       if (provided) throw new Error('provide() called twice');
       provided = factory;
     },
@@ -79,11 +103,16 @@ export async function loadPlugin(pkg: PluginPackage, registry: DriverRegistry, h
   try {
     await mkdir(paths.root, { recursive: true, mode: 0o700 });
     await mkdir(paths.state, { recursive: true, mode: 0o700 });
-    await manifest.register(registrar);
+    await withTimeout(
+      Promise.resolve().then(() => manifest.register(registrar)),
+      timeoutMs,
+    );
   } catch (err) {
+    settled = true;
     if (err instanceof PluginSkipError) throw err;
     throw new PluginLoadError(packageName, `register() failed: ${(err as Error)?.message ?? String(err)}`);
   }
+  settled = true;
   if (!provided) throw new PluginLoadError(packageName, 'register() provided no driver');
   const factory = provided;
   try {

@@ -56,6 +56,14 @@ export async function readPluginPackage(spec: string, dir: string): Promise<Plug
   } catch (err) {
     throw new PluginLoadError(spec, `unreadable package.json: ${(err as Error).message}`);
   }
+  return parsePluginPackage(spec, pkg, dir);
+}
+
+/** Validates the `skiff` field of an already parsed package.json (e.g. read from a tarball). */
+export function parsePluginPackage(spec: string, pkg: Record<string, unknown>, dir: string): PluginPackage {
+  if (!pkg || typeof pkg !== 'object' || Array.isArray(pkg)) {
+    throw new PluginLoadError(spec, 'package.json is not a JSON object');
+  }
   const name = typeof pkg.name === 'string' ? pkg.name : spec;
   const field = pkg.skiff as Partial<PluginPackageField> | undefined;
   if (!field || typeof field !== 'object') throw new PluginLoadError(name, 'package.json has no "skiff" field');
