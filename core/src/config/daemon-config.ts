@@ -15,8 +15,10 @@ export interface DaemonConfig {
   dataRoot: string;
   execRoot: string;
   hosts: string[];
-  /** Unset = first available of the preferred drivers. */
+  /** Unset = the driver holding the data root's images, else the first available of the preferred ones. */
   storageDriver?: string;
+  /** Start with another storage driver than the one holding images and containers (they stay aside). */
+  allowStorageDriverSwitch: boolean;
   storageOpts: string[];
   defaultRuntime: string;
   runtimes: Record<string, RuntimeEntry>;
@@ -81,6 +83,7 @@ const DEFAULTS: DaemonConfig = {
   requiredPlugins: [],
   pluginConfig: {},
   pluginRegisterTimeout: 10,
+  allowStorageDriverSwitch: false,
   firewallDriver: 'nftables',
   bridge: 'skiff0',
   defaultAddressPools: [],
@@ -96,6 +99,8 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   hosts: 'hosts',
   'storage-driver': 'storageDriver',
   'storage-opts': 'storageOpts',
+  // Not a dockerd key: dockerd switches silently; skiffd asks for this first.
+  'allow-storage-driver-switch': 'allowStorageDriverSwitch',
   'default-runtime': 'defaultRuntime',
   runtimes: 'runtimes',
   'insecure-registries': 'insecureRegistries',
@@ -266,6 +271,10 @@ function check(cfg: DaemonConfig): DaemonConfig {
   count('pluginRegisterTimeout', 3600);
   for (const k of ['hosts', 'storageOpts', 'insecureRegistries', 'plugins', 'requiredPlugins'] as const) list(k);
   if (cfg.storageDriver !== undefined) str('storageDriver');
+  if (typeof cfg.allowStorageDriverSwitch !== 'boolean')
+    throw new ConfigError(
+      `allow-storage-driver-switch must be true or false (got ${JSON.stringify(cfg.allowStorageDriverSwitch)})`,
+    );
   if (cfg.detachKeys !== undefined) {
     str('detachKeys');
     try {

@@ -38,6 +38,7 @@ import { VolumeStore } from '../volumes/volume-store.js';
 import { ClusterConfigError, wireCluster } from './cluster.js';
 import { CoreTokens } from './core-tokens.js';
 import { FIRST_PARTY_PLUGINS, STORAGE_PREFERENCE } from './first-party.js';
+import { chooseStorageDriver, storageDriverData } from './storage-switch.js';
 import { systemInfo } from './system-info.js';
 
 /** A start-up problem the daemon reports as one line and exits on. */
@@ -107,7 +108,7 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   di.bind(CoreTokens.PluginStatus).toConstantValue(status);
   reportPlugins(status, required, log);
 
-  const storageName = pickStorage(config, drivers, status);
+  const storageName = pickStorage(config, drivers, status, db);
   const graph = await drivers.get('storage', storageName, parseStorageOpts(config.storageOpts)).catch((err: Error) => {
     throw new StartupError(`storage driver "${storageName}" failed to start: ${err.message}`);
   });
@@ -270,17 +271,25 @@ function whyMissing(kind: string, status: PluginStatus[]): string {
   return related.length ? ` (${related.map((s) => `${s.packageName}: ${s.reason}`).join('; ')})` : '';
 }
 
-function pickStorage(config: DaemonConfig, drivers: DriverRegistry, status: PluginStatus[]): string {
+function pickStorage(config: DaemonConfig, drivers: DriverRegistry, status: PluginStatus[], db: DatabaseSync): string {
   const available = drivers.names('storage');
-  if (config.storageDriver) {
-    if (!drivers.has('storage', config.storageDriver)) {
-      throw new StartupError(
-        `unknown storage driver "${config.storageDriver}" (available: ${available.join(', ') || 'none'})${whyMissing('storage', status)}`,
-      );
-    }
-    return config.storageDriver;
+  if (config.storageDriver && !drivers.has('storage', config.storageDriver)) {
+    throw new StartupError(
+      `unknown storage driver "${config.storageDriver}" (available: ${available.join(', ') || 'none'})${whyMissing('storage', status)}`,
+    );
   }
-  const pick = STORAGE_PREFERENCE.find((n) => available.includes(n)) ?? available[0];
+  let pick: string | undefined;
+  try {
+    pick = chooseStorageDriver({
+      configured: config.storageDriver,
+      available,
+      preference: STORAGE_PREFERENCE,
+      data: storageDriverData(db),
+      allowSwitch: config.allowStorageDriverSwitch,
+    });
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
   if (!pick) throw new StartupError(`no storage driver is available${whyMissing('storage', status)}`);
   return pick;
 }

@@ -166,7 +166,8 @@ export interface StartFailure {
  */
 export async function expectStartFailure(opts: DaemonOptions): Promise<StartFailure> {
   const p = await prepare(opts);
-  const dirs = [p.base, p.root, p.execRoot];
+  // Roots the caller passed are the caller's (a restart on a kept state): only ours are removed.
+  const dirs = [p.base, ...(opts.root ? [] : [p.root]), ...(opts.execRoot ? [] : [p.execRoot])];
   const proc = new ManagedProcess(skiffdBin, p.args, { env: p.env });
   try {
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
