@@ -19,6 +19,7 @@ import {
   startDaemon,
   type Daemon,
 } from '../harness/index.js';
+import { type Spec, validateIn } from '../harness/api-schema.js';
 import { spawnPty } from '../harness/pty-screen.js';
 
 // Third-party plugins through the plugin store: `npm pack` of the copyfs fixture (kept outside the
@@ -442,4 +443,49 @@ test('a plugin that throws or hangs in register is reported failed and left disa
   t.notRegex(d.output(), /\n\s+at /, 'no stack trace');
   const ls = await skiff(['plugin', 'ls'], { host: d.dockerHost });
   t.regex(ls.stdout, /failed\s+register\(\) failed: timed out after 1 s/);
+});
+
+test('GET /skiff/v1/openapi.json documents every native route, and their answers fit it', async (t) => {
+  const d = await startDaemon({ storageDriver: 'vfs' });
+  t.teardown(() => d.stop());
+  const docRes = await api(d.dockerHost, 'GET', '/skiff/v1/openapi.json');
+  t.is(docRes.status, 200);
+  const doc = docRes.json as Spec & { openapi: string };
+  t.is(doc.openapi, '3.0.3');
+  t.deepEqual(Object.keys(doc.paths).sort(), [
+    '/skiff/v1/openapi.json',
+    '/skiff/v1/plugins',
+    '/skiff/v1/plugins/install',
+    '/skiff/v1/plugins/pull',
+    '/skiff/v1/plugins/{name}',
+    '/skiff/v1/plugins/{name}/disable',
+    '/skiff/v1/plugins/{name}/enable',
+    '/skiff/v1/plugins/{name}/upgrade',
+  ]);
+  const call = async (method: string, specPath: string, path: string, status: number) => {
+    const r = await api(d.dockerHost, method, path);
+    t.is(r.status, status, `${method} ${path}: ${JSON.stringify(r.json)}`);
+    t.deepEqual(validateIn(doc, specPath, method, r.status, r.json), [], `${method} ${path}`);
+    return r.json as Record<string, unknown>;
+  };
+  const spec = encodeURIComponent(copyfsTgz);
+  const pkg = 'skiff-plugin-copyfs';
+  await call('GET', '/skiff/v1/plugins', '/skiff/v1/plugins', 200);
+  const preview = await call('POST', '/skiff/v1/plugins/pull', `/skiff/v1/plugins/pull?spec=${spec}`, 200);
+  const integrity = encodeURIComponent(String(preview.Integrity));
+  await call('POST', '/skiff/v1/plugins/install', `/skiff/v1/plugins/install?spec=${spec}&integrity=${integrity}`, 200);
+  await call('POST', '/skiff/v1/plugins/install', `/skiff/v1/plugins/install?spec=${spec}&integrity=${integrity}`, 409);
+  await call('GET', '/skiff/v1/plugins/{name}', `/skiff/v1/plugins/${pkg}`, 200);
+  await call('GET', '/skiff/v1/plugins/{name}', '/skiff/v1/plugins/no-such-plugin', 404);
+  await call('POST', '/skiff/v1/plugins/{name}/disable', `/skiff/v1/plugins/${pkg}/disable`, 200);
+  await call('POST', '/skiff/v1/plugins/{name}/enable', `/skiff/v1/plugins/${pkg}/enable`, 200);
+  await call(
+    'POST',
+    '/skiff/v1/plugins/{name}/upgrade',
+    `/skiff/v1/plugins/${pkg}/upgrade?spec=${spec}&integrity=${integrity}`,
+    200,
+  );
+  await call('POST', '/skiff/v1/plugins/pull', '/skiff/v1/plugins/pull?spec=-rf', 400);
+  await call('DELETE', '/skiff/v1/plugins/{name}', `/skiff/v1/plugins/${pkg}`, 200);
+  await call('GET', '/skiff/v1/plugins', '/skiff/v1/plugins', 200);
 });

@@ -16,10 +16,15 @@ type Schema = {
   items?: Schema;
   allOf?: Schema[];
   'x-nullable'?: boolean;
+  /** OpenAPI 3's spelling of x-nullable. */
+  nullable?: boolean;
 };
-type Spec = {
-  definitions: Record<string, Schema>;
-  paths: Record<string, Record<string, { responses: Record<string, { schema?: Schema }> }>>;
+type Response = { schema?: Schema; content?: Record<string, { schema?: Schema }> };
+/** Swagger 2.0 (Docker's spec: `definitions`) or OpenAPI 3 (skiff's native routes: `components.schemas`). */
+export type Spec = {
+  definitions?: Record<string, Schema>;
+  components?: { schemas?: Record<string, Schema> };
+  paths: Record<string, Record<string, { responses: Record<string, Response> }>>;
 };
 
 const specs = new Map<string, Spec>();
@@ -36,8 +41,8 @@ export function loadSpec(version = '1.41'): Spec {
 function resolve(spec: Spec, s: Schema): Schema {
   let cur = s;
   while (cur.$ref) {
-    const name = cur.$ref.replace('#/definitions/', '');
-    const def = spec.definitions[name];
+    const name = cur.$ref.replace(/^#\/(definitions|components\/schemas)\//, '');
+    const def = (spec.definitions ?? spec.components?.schemas ?? {})[name];
     if (!def) throw new Error(`unresolved $ref ${cur.$ref}`);
     cur = def;
   }
@@ -66,7 +71,7 @@ export function validate(spec: Spec, schema: Schema, value: unknown, at = '$'): 
   // dockerd itself sends Go's nil slices and maps as null (Binds, Entrypoint, Labels…), which the
   // swagger 2.0 spec cannot express; only a null scalar is a mismatch.
   if (value === null) {
-    const nullable = s['x-nullable'] || !s.type || s.type === 'array' || s.type === 'object';
+    const nullable = s['x-nullable'] || s.nullable || !s.type || s.type === 'array' || s.type === 'object';
     return nullable ? [] : [`${at}: null where ${s.type} expected`];
   }
   const t = typeOf(value);
@@ -95,10 +100,15 @@ export function validateResponse(
   body: unknown,
   version = '1.41',
 ): string[] {
-  const spec = loadSpec(version);
+  return validateIn(loadSpec(version), specPath, method, status, body);
+}
+
+/** The same against any spec (e.g. the OpenAPI 3 document skiffd serves for its native routes). */
+export function validateIn(spec: Spec, specPath: string, method: string, status: number, body: unknown): string[] {
   const op = spec.paths[specPath]?.[method.toLowerCase()];
-  if (!op) throw new Error(`no ${method} ${specPath} in the v${version} spec`);
-  const schema = op.responses[String(status)]?.schema;
+  if (!op) throw new Error(`no ${method} ${specPath} in the spec`);
+  const res = op.responses[String(status)];
+  const schema = res?.schema ?? res?.content?.['application/json']?.schema;
   if (!schema) throw new Error(`no schema for ${status} of ${method} ${specPath}`);
   return validate(spec, schema, body);
 }

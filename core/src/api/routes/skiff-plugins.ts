@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { NotImplementedError } from '../../plugin-api/errors.js';
 import type { PluginManager } from '../../plugins/plugin-manager.js';
 import type { ApiDeps } from '../deps.js';
+import { NATIVE_OPENAPI } from '../native-openapi.js';
 
 interface SpecQuery {
   spec?: string;
@@ -19,6 +20,7 @@ export const skiffPluginRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (a
     if (!deps.pluginManager) throw new NotImplementedError('this daemon has no plugin store');
     return deps.pluginManager;
   };
+  app.get('/skiff/v1/openapi.json', async () => NATIVE_OPENAPI);
   app.get('/skiff/v1/plugins', async () => ({ Plugins: deps.plugins ? await deps.plugins() : [] }));
   app.post<{ Querystring: SpecQuery }>('/skiff/v1/plugins/pull', async (req) => manager().pull(req.query.spec));
   app.post<{ Querystring: SpecQuery }>('/skiff/v1/plugins/install', async (req) =>
