@@ -72,7 +72,14 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   const content = new FileContentStore(join(config.dataRoot, 'content'));
   di.bind(Tokens.ContentStore).toConstantValue(content);
 
-  const drivers = new DriverRegistry();
+  const drivers = new DriverRegistry((kind, instance, err) =>
+    log.warn(
+      `${kind} driver ${instance} failed to start and is disabled until its plugin is enabled again or skiffd restarts`,
+      {
+        error: err,
+      },
+    ),
+  );
   di.bind(CoreTokens.Drivers).toConstantValue(drivers);
   // Before the plugins load: network plugins may ask for the IPAM driver.
   const db = openDatabase(join(config.dataRoot, 'skiff.db'));

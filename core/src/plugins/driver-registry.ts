@@ -10,10 +10,15 @@ interface Entry<K extends PluginKind> {
 /**
  * Drivers provided by plugins, keyed by kind and name (not inversify named bindings: those are
  * skipped by getAll since inversify 7). Instances are created lazily, once per kind/name/options.
+ * An instance whose factory fails is disabled: later gets fail at once with that error (until the
+ * plugin is registered again), and `failures` reports it.
  */
 export class DriverRegistry {
   private readonly entries = new Map<string, Entry<PluginKind>>();
   private readonly instances = new Map<string, Promise<unknown>>();
+  private readonly failed = new Map<string, Error>();
+
+  constructor(private readonly onFailure?: (kind: PluginKind, instance: string, err: Error) => void) {}
 
   add<K extends PluginKind>(kind: K, name: string, entry: Entry<K>): void {
     const key = `${kind}/${name}`;
@@ -22,6 +27,17 @@ export class DriverRegistry {
       throw new Error(`${kind} driver "${name}" is provided by both ${existing.packageName} and ${entry.packageName}`);
     }
     this.entries.set(key, entry as unknown as Entry<PluginKind>);
+    this.forgetFailures(kind, name);
+  }
+
+  private forgetFailures(kind: PluginKind, name: string): void {
+    for (const key of this.failed.keys()) if (key.startsWith(`${kind}/${name}/`)) this.failed.delete(key);
+  }
+
+  /** The instances of a driver that failed to start, by instance key, with their errors. */
+  failures(kind: PluginKind, name: string): Map<string, Error> {
+    const prefix = `${kind}/${name}/`;
+    return new Map([...this.failed].filter(([k]) => k.startsWith(prefix)).map(([k, e]) => [k.slice(prefix.length), e]));
   }
 
   /**
@@ -30,6 +46,7 @@ export class DriverRegistry {
    */
   remove(kind: PluginKind, name: string): unknown[] {
     this.entries.delete(`${kind}/${name}`);
+    this.forgetFailures(kind, name);
     const prefix = `${kind}/${name}/`;
     const dropped: Promise<unknown>[] = [];
     for (const [key, inst] of this.instances) {
@@ -68,10 +85,17 @@ export class DriverRegistry {
       );
     }
     const key = `${kind}/${name}/${instanceKey}`;
+    const failure = this.failed.get(key);
+    if (failure) throw failure;
     let inst = this.instances.get(key);
     if (!inst) {
       inst = Promise.resolve().then(() => entry.factory(options));
-      inst.catch(() => this.instances.delete(key));
+      inst.catch((err: unknown) => {
+        this.instances.delete(key);
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.failed.set(key, e);
+        this.onFailure?.(kind, instanceKey, e);
+      });
       this.instances.set(key, inst);
     }
     return (await inst) as DriverKinds[K];

@@ -5,6 +5,7 @@ import test from 'ava';
 import { ConsoleLogger } from '../util/logger.js';
 import { DriverRegistry } from './driver-registry.js';
 import { loadPlugins, type PluginHost } from './plugin-loader.js';
+import { pluginReport } from './plugin-report.js';
 
 interface Fixture {
   name: string;
@@ -129,18 +130,27 @@ test('missing first-party packages are silently absent', async (t) => {
   t.deepEqual(status, []);
 });
 
-test('a driver factory that throws is reported with the package name', async (t) => {
+test('a driver factory that throws is reported with the package name, and the driver is disabled', async (t) => {
   const { nm, root } = await fixtures([
     {
       name: 'skiff-plugin-badfactory',
-      code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginbadfactory', register(r) { r.provide(() => { throw new Error('no disk'); }); } };`,
+      code: `export default { apiVersion: 1, kind: 'volume', name: 'skiffpluginbadfactory', register(r) { r.provide(() => { globalThis.badFactoryCalls = (globalThis.badFactoryCalls ?? 0) + 1; throw new Error('no disk'); }); } };`,
     },
   ]);
-  const registry = new DriverRegistry();
-  await loadPlugins([{ spec: 'skiff-plugin-badfactory', missingOk: false }], [nm], registry, host(root));
+  const seen: string[] = [];
+  const registry = new DriverRegistry((kind, instance, err) => seen.push(`${kind} ${instance}: ${err.message}`));
+  const status = await loadPlugins([{ spec: 'skiff-plugin-badfactory', missingOk: false }], [nm], registry, host(root));
   await t.throwsAsync(registry.get('volume', 'skiffpluginbadfactory'), {
     message: 'plugin skiff-plugin-badfactory: driver failed to start: no disk',
   });
+  // Disabled: the next get fails at once, without running the factory again; the failure is reported.
+  await t.throwsAsync(registry.get('volume', 'skiffpluginbadfactory'), { message: /driver failed to start: no disk/ });
+  t.is((globalThis as { badFactoryCalls?: number }).badFactoryCalls, 1);
+  t.deepEqual(seen, ['volume skiffpluginbadfactory: plugin skiff-plugin-badfactory: driver failed to start: no disk']);
+  const [entry] = await pluginReport(status, registry, [nm]);
+  t.is(entry?.Package, 'skiff-plugin-badfactory');
+  t.is(entry?.State, 'failed');
+  t.regex(entry?.Reason ?? '', /driver failed to start: no disk/);
   await t.throwsAsync(registry.get('volume', 'nope'), {
     message: /no volume driver named "nope" \(available: skiffpluginbadfactory\)/,
   });

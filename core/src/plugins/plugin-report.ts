@@ -55,13 +55,16 @@ export async function pluginReport(
         const { field, packageName, version } = s.pkg;
         const instances = await drivers.startedInstances(field.kind, field.name);
         const caps = instances.map(capabilitiesOf).find((c) => c !== null) ?? null;
+        // A driver whose factory failed later is disabled: failed, unless other instances run.
+        const failures = [...drivers.failures(field.kind, field.name)];
+        const reason = failures.map(([inst, err]) => (inst === field.name ? '' : `${inst}: `) + err.message).join('; ');
         return {
           Package: packageName,
           Kind: field.kind,
           Name: field.name,
           Version: version,
-          State: 'loaded',
-          Reason: '',
+          State: failures.length && !instances.length ? 'failed' : 'loaded',
+          Reason: reason,
           Capabilities: caps,
         };
       }
