@@ -1,7 +1,7 @@
 import test from 'ava';
 import { docker, expectStartFailure, registryWithBusybox, startDaemon } from '../harness/index.js';
 
-// Swapping the storage driver by config on a data root whose images belong to another driver:
+// Driver swaps by config. The storage driver, on a data root whose images belong to another driver:
 // refused with what to do, unless allowed; allowed, the other driver's images stay aside and are
 // back when it is used again (what dockerd does without asking).
 
@@ -36,4 +36,39 @@ test('a storage-driver change while the previous driver holds images is refused,
   t.is(images.stdout.trim(), reg.image, 'back with its driver');
   const run = await docker(['run', '--rm', '--network', 'none', reg.image, 'true'], { host: d3.dockerHost });
   t.is(run.code, 0, run.stderr);
+});
+
+test('other driver kinds swap on restart for new objects: a new default runtime runs new containers, old ones keep theirs', async (t) => {
+  const reg = await registryWithBusybox();
+  t.teardown(() => reg.stop());
+  const d1 = await startDaemon({ storageDriver: 'vfs', insecureRegistries: [reg.host] });
+  let last = d1;
+  t.teardown(() => last.stop());
+  const host1 = d1.dockerHost;
+  const old = await docker(['create', '--network', 'none', reg.image, 'sleep', '60'], { host: host1 });
+  t.is(old.code, 0, old.stderr);
+  const oldId = old.stdout.trim();
+  await d1.stop({ keepState: true });
+  const d2 = await startDaemon({
+    storageDriver: 'vfs',
+    root: d1.root,
+    execRoot: d1.execRoot,
+    socket: d1.socket,
+    insecureRegistries: [reg.host],
+    config: { runtimes: { 'runc-b': { path: 'runc' } }, 'default-runtime': 'runc-b' },
+  });
+  last = d2;
+  const host = d2.dockerHost;
+  t.is((await docker(['info', '--format', '{{.DefaultRuntime}}'], { host })).stdout.trim(), 'runc-b');
+  const fresh = await docker(['run', '-d', '--network', 'none', reg.image, 'sleep', '60'], { host });
+  t.is(fresh.code, 0, fresh.stderr);
+  t.is((await docker(['start', oldId], { host })).code, 0);
+  const runtimes = await docker(
+    ['inspect', '-f', '{{.HostConfig.Runtime}} {{.State.Running}}', oldId, fresh.stdout.trim()],
+    {
+      host,
+    },
+  );
+  t.is(runtimes.stdout, 'runc true\nrunc-b true\n');
+  await docker(['rm', '-f', oldId, fresh.stdout.trim()], { host });
 });
