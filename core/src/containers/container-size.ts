@@ -37,3 +37,8 @@ export async function containerSizes(
   }
   return { SizeRw: rw, SizeRootFs: rw + imageSize };
 }
+
+/** The sizes as a container list entry carries them: like dockerd's `omitempty`, zeros are left out. */
+export function listedSizes(s: ContainerSizes): Partial<ContainerSizes> {
+  return { ...(s.SizeRw ? { SizeRw: s.SizeRw } : {}), ...(s.SizeRootFs ? { SizeRootFs: s.SizeRootFs } : {}) };
+}

@@ -8,6 +8,7 @@ import { entryNanos, timeParamNanos } from '../log-time.js';
 import { encodeEntry } from '../stdcopy.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { containerFilter } from '../container-filters.js';
+import { listedSizes } from '../../containers/container-size.js';
 import { attachSink } from './attach-sink.js';
 import { withMounts } from './volumes.js';
 
@@ -44,7 +45,9 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
       .filter(keep);
     if (limit > 0) list = list.slice(0, limit);
     const size = boolParam(q.size);
-    return Promise.all(list.map(async ({ c, view }) => ({ ...view, ...(size ? await containers.sizes(c) : {}) })));
+    return Promise.all(
+      list.map(async ({ c, view }) => ({ ...view, ...(size ? listedSizes(await containers.sizes(c)) : {}) })),
+    );
   });
 
   app.get<{ Params: P }>('/containers/:id/json', async (req) => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { listedSizes } from '../../containers/container-size.js';
 import { listImages } from '../../images/image-filters.js';
 import type { ApiDeps } from '../deps.js';
 import { containerSummary, imageSummary } from '../views.js';
@@ -15,7 +16,7 @@ export const systemDfRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app,
     const Containers = await Promise.all(
       deps.containers.list().map(async (c) => ({
         ...withMounts(containerSummary(c, deps.networking?.containers), deps),
-        ...(await deps.containers.sizes(c)),
+        ...listedSizes(await deps.containers.sizes(c)),
       })),
     );
     return {
