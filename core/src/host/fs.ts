@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -37,6 +37,16 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 export function isErrno(e: unknown, ...codes: string[]): boolean {
   return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/** lstat, or undefined when the path is not there (a parent that is not a directory still throws). */
+export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
 }
 
 /** lstat with nanosecond times, or undefined when the path (or a parent) is not there. */

@@ -1,10 +1,10 @@
-import { constants, type Stats } from 'node:fs';
+import { constants } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { run } from '../host/exec.js';
-import { isErrno } from '../host/fs.js';
+import { isErrno, lstatOrUndefined } from '../host/fs.js';
 import { resolveDirInRoot, splitRelativePath } from '../host/resolve.js';
 import { InvalidParameterError, SkiffError } from '../plugin-api/errors.js';
 import { feedStream } from '../util/drain.js';
@@ -57,15 +57,6 @@ type Entry = AsyncIterable<Buffer> & { header: Header };
 async function drain(entry: Entry): Promise<void> {
   for await (const _ of entry) {
     // discard
-  }
-}
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return undefined;
-    throw e;
   }
 }
 

@@ -14,7 +14,7 @@ import {
 } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { run } from '../../host/exec.js';
-import { isErrno } from '../../host/fs.js';
+import { isErrno, lstatOrUndefined } from '../../host/fs.js';
 import { InvalidParameterError } from '../../plugin-api/errors.js';
 import { parseChmod, resolveChown, type Identity } from './chown.js';
 import { decompressAny } from './decompress-any.js';
@@ -63,15 +63,6 @@ export async function isArchivePath(path: string): Promise<boolean> {
     stream.destroy();
   }
   return isTarHeader(Buffer.concat(chunks).subarray(0, 512));
-}
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return undefined;
-    throw e;
-  }
 }
 
 interface Writer {
