@@ -13,7 +13,7 @@ export class MemoryEventBus implements EventBus {
       ...event,
       scope: event.scope ?? 'local',
       time: Number(ns / 1_000_000_000n),
-      timeNano: Number(ns),
+      timeNano: ns,
     };
     this.backlog.push(full);
     if (this.backlog.length > this.backlogSize) this.backlog.shift();

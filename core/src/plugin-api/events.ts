@@ -5,7 +5,8 @@ export interface EngineEvent {
   Actor: { ID: string; Attributes: Record<string, string> };
   scope: 'local' | 'swarm';
   time: number;
-  timeNano: number;
+  /** Nanoseconds since the epoch (a bigint: a double keeps only about 16 of its 19 digits). */
+  timeNano: bigint;
 }
 
 export interface EventBus {

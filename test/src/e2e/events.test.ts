@@ -1,5 +1,5 @@
 import test from 'ava';
-import { docker, registryWithBusybox, startDaemon } from '../harness/index.js';
+import { api, docker, registryWithBusybox, startDaemon } from '../harness/index.js';
 
 test('docker events replays a run between since and until, filtered like dockerd', async (t) => {
   const reg = await registryWithBusybox();
@@ -47,4 +47,21 @@ test('docker events replays a run between since and until, filtered like dockerd
   });
   t.not(bad.code, 0);
   t.regex(bad.stderr, /invalid filter 'bogus'/);
+
+  // timeNano is exact: every digit of an int64, consistent with time. A double would round these
+  // 19-digit values to multiples of 256, which five events in a row are not by chance.
+  const raw = await api(
+    host,
+    'GET',
+    `/events?since=${since}&until=${until}&filters=${encodeURIComponent('{"container":["evented"]}')}`,
+  );
+  const stamps = [...raw.body.matchAll(/"time":(\d+),"timeNano":(\d+)/g)].map(
+    (m) => [BigInt(m[1]!), BigInt(m[2]!)] as const,
+  );
+  t.is(stamps.length, 5, raw.body);
+  for (const [secs, ns] of stamps) t.is(ns / 1_000_000_000n, secs);
+  t.true(
+    stamps.some(([, ns]) => ns % 256n !== 0n),
+    raw.body,
+  );
 });

@@ -51,6 +51,9 @@ function matcher(filters: Map<string, string[]>): (e: EngineEvent) => boolean {
 }
 
 /** The wire form: container and image events also carry the legacy status/id/from fields. */
+/** Node 21+'s JSON.rawJSON: a value JSON.stringify writes verbatim (not in TypeScript's lib yet). */
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
 function wire(e: EngineEvent): Record<string, unknown> {
   const legacy =
     e.Type === 'container' || e.Type === 'image'
@@ -63,7 +66,8 @@ function wire(e: EngineEvent): Record<string, unknown> {
     Actor: e.Actor,
     scope: e.scope,
     time: e.time,
-    timeNano: e.timeNano,
+    // Every digit, as dockerd's int64 (JSON.stringify cannot write a bigint itself).
+    timeNano: rawJSON(String(e.timeNano)),
   };
 }
 
@@ -80,7 +84,7 @@ export const eventRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { 
     res.flushHeaders();
     const send = (e: EngineEvent) => {
       if (!match(e)) return;
-      const ns = BigInt(e.timeNano);
+      const ns = e.timeNano;
       if (since !== undefined && ns < since) return;
       if (until !== undefined && ns > until) return;
       res.write(`${JSON.stringify(wire(e))}\n`);
