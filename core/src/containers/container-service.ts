@@ -297,28 +297,39 @@ export class ContainerService {
     }
   }
 
+  /** The task's root filesystem: the driver's directory itself, or its mounts on `<bundle>/rootfs`. */
+  private async mountRootfs(c: ContainerRecord, bundle: string): Promise<string> {
+    const mounts = await this.graph.mounts(c.Id);
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    const direct = rootfsPath(mounts);
+    if (direct) return direct;
+    const rootfs = join(bundle, 'rootfs');
+    await mkdir(rootfs, { recursive: true });
+    await mountAll(mounts, rootfs);
+    c.MountedRootfs = rootfs;
+    return rootfs;
+  }
+
   private async startTask(c: ContainerRecord): Promise<void> {
     const net = await this.net.prepareStart(c);
     const runtime = await this.runtimeOf(c);
 
-    const mounts = await this.graph.mounts(c.Id);
-    let rootfs = rootfsPath(mounts);
     const bundle = this.bundlePath(c.Id);
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
-    if (!rootfs) {
-      rootfs = join(bundle, 'rootfs');
-      await mkdir(rootfs, { recursive: true });
-      await mountAll(mounts, rootfs);
-      c.MountedRootfs = rootfs;
-    }
-    const etc =
+    // The root filesystem and the /etc files do not depend on each other. Both settle before a
+    // failure is thrown, so the cleanup of a failed start sees whatever was mounted.
+    const [root, etcFiles] = await Promise.allSettled([
+      this.mountRootfs(c, bundle),
       net.etcFiles ??
-      (await writeEtcFiles(this.dir(c.Id), {
-        hostname: c.Config.Hostname,
-        domainname: c.Config.Domainname,
-        hostNetwork: net.hostNetwork,
-        ...etcNetworkOptions(c.HostConfig),
-      }));
+        writeEtcFiles(this.dir(c.Id), {
+          hostname: c.Config.Hostname,
+          domainname: c.Config.Domainname,
+          hostNetwork: net.hostNetwork,
+          ...etcNetworkOptions(c.HostConfig),
+        }),
+    ]);
+    if (root.status === 'rejected') throw root.reason;
+    if (etcFiles.status === 'rejected') throw etcFiles.reason;
+    const [rootfs, etc] = [root.value, etcFiles.value];
     const { ipcDonor, ...namespacePaths } = sharedNamespacePaths(c, (ref) => this.get(ref));
     const shmSource = await prepareSharedShm(c, ipcDonor, this.shmDir);
     const user = await resolveUser(rootfs, c.Config.User);

@@ -155,9 +155,14 @@ export class OverlayDriver implements GraphDriver {
     const dir = this.dirOf(id);
     try {
       await mkdir(dir, { mode: 0o700 });
-      await mkdir(join(dir, 'fs'), { mode: 0o755 });
-      await mkdir(join(dir, 'work'), { mode: 0o700 });
-      await this.link(id);
+      // At once, and all settled before a failure is cleaned up below.
+      const made = await Promise.allSettled([
+        mkdir(join(dir, 'fs'), { mode: 0o755 }),
+        mkdir(join(dir, 'work'), { mode: 0o700 }),
+        this.link(id),
+      ]);
+      const failed = made.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (e) {
       await rm(this.linkOf(id), { force: true });
       await rm(dir, { recursive: true, force: true });
