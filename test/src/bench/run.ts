@@ -29,6 +29,7 @@ const BENCHMARKS = {
   ui: () => uiBenchmark({ containers: positive('BENCH_UI_CONTAINERS', 1000), steps: positive('BENCH_UI_STEPS', 300) }),
   build: () => buildBenchmark({ runs: positive('BENCH_BUILD_RUNS', 5) }),
   overlay: () => import('./bench-overlay.js').then((m) => m.overlayBenchmark()),
+  vm: () => import('./bench-vm.js').then((m) => m.vmBenchmark({ runs: positive('BENCH_VM_RUNS', 10) })),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

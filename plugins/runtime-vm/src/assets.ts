@@ -1,0 +1,176 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { type CpioEntry, cpioArchive } from './cpio.js';
+
+const run = promisify(execFile);
+
+export const DEFAULT_ASSETS_DIR = '/var/cache/skiff/vm';
+/** Debian's meta package for the kernel; its dependency names the versioned image package. */
+export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
+/** Guest modules in load order (the cloud kernel has virtio, virtio-fs and fw_cfg as modules). */
+export const GUEST_MODULES = [
+  'virtio_ring',
+  'virtio',
+  'virtio_pci_legacy_dev',
+  'virtio_pci_modern_dev',
+  'virtio_pci',
+  'virtio_console',
+  'fuse',
+  'virtiofs',
+  'qemu_fw_cfg',
+  'failover',
+  'net_failover',
+  'virtio_net',
+];
+
+export interface VmAssets {
+  dir: string;
+  kernel: string;
+  initrd: string;
+  /** The guest kernel's release (`uname -r` in the VM). */
+  release: string;
+  /** Host binary: copies a container's stdin to its VM. */
+  stdinRelay: string;
+}
+
+interface Manifest {
+  release: string;
+  /** Hash of the agent source and the module list the initramfs was built from. */
+  agent: string;
+}
+
+export const AGENT_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', 'guest', 'agent.c');
+/** The host-side stdin relay (`docker run -i`), built beside the guest assets. */
+export const STDIN_RELAY_SOURCE = join(dirname(AGENT_SOURCE), 'stdin-relay.c');
+
+async function readManifest(dir: string): Promise<Manifest | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+async function agentHash(): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of [AGENT_SOURCE, STDIN_RELAY_SOURCE]) h.update(await readFile(f));
+  return h.update(GUEST_MODULES.join(',')).digest('hex').slice(0, 16);
+}
+
+/** The assets in `dir` if they are complete and built from this agent; never builds. */
+export async function findAssets(dir: string = DEFAULT_ASSETS_DIR): Promise<VmAssets | undefined> {
+  const m = await readManifest(dir);
+  if (!m || m.agent !== (await agentHash())) return undefined;
+  return {
+    dir,
+    kernel: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initrd.img'),
+    release: m.release,
+    stdinRelay: join(dir, 'skiff-vm-stdin'),
+  };
+}
+
+async function kernelPackage(): Promise<string> {
+  const { stdout } = await run('apt-cache', ['depends', KERNEL_META_PACKAGE]);
+  const dep = /Depends:\s*(linux-image-\S+)/.exec(stdout)?.[1];
+  if (!dep) throw new Error(`apt-cache names no kernel image for ${KERNEL_META_PACKAGE}`);
+  return dep;
+}
+
+async function findFile(root: string, name: string): Promise<string | undefined> {
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name === name) return join(e.parentPath, e.name);
+  }
+  return undefined;
+}
+
+/**
+ * `<dir>/kernel-<release>/`: the kernel image and the guest modules, taken from the Debian package
+ * (downloaded and unpacked once, never installed on the host).
+ */
+async function kernelFiles(dir: string, pkg: string, work: string, log: (msg: string) => void): Promise<string> {
+  const release = pkg.slice('linux-image-'.length);
+  const kdir = join(dir, `kernel-${release}`);
+  const complete = join(kdir, '.complete');
+  const wanted = GUEST_MODULES.join(',');
+  if ((await readFile(complete, 'utf8').catch(() => '')) === wanted) return kdir;
+  log(`downloading ${pkg}`);
+  await run('apt-get', ['download', pkg], { cwd: work });
+  const deb = (await readdir(work)).find((f) => f.endsWith('.deb'));
+  if (!deb) throw new Error(`apt-get download ${pkg} left no .deb`);
+  const tree = join(work, 'x');
+  await run('dpkg-deb', ['-x', join(work, deb), tree]);
+  await rm(kdir, { recursive: true, force: true });
+  await mkdir(kdir, { recursive: true });
+  await copyFile(join(tree, 'boot', `vmlinuz-${release}`), join(kdir, 'vmlinuz'));
+  const modRoot = join(tree, 'lib', 'modules', release);
+  for (const m of GUEST_MODULES) {
+    const file = await findFile(modRoot, `${m}.ko`);
+    if (!file) throw new Error(`module ${m}.ko not found in ${pkg}`);
+    await copyFile(file, join(kdir, `${m}.ko`));
+  }
+  await writeFile(complete, wanted);
+  return kdir;
+}
+
+/**
+ * Builds the guest kernel and initramfs into `dir` (idempotent: returns at once when they are
+ * there and current). The kernel comes from Debian's cloud kernel package, downloaded with
+ * `apt-get download` and unpacked with `dpkg-deb -x` (never installed on the host); the
+ * initramfs holds the agent (compiled static with gcc) as /init and the virtio modules.
+ */
+export async function buildAssets(
+  dir: string = DEFAULT_ASSETS_DIR,
+  opts: { force?: boolean; log?: (msg: string) => void } = {},
+): Promise<VmAssets> {
+  const log = opts.log ?? (() => {});
+  if (!opts.force) {
+    const have = await findAssets(dir);
+    if (have) return have;
+  }
+  await mkdir(dir, { recursive: true });
+  const work = await mkdtemp(join(dir, '.build-'));
+  try {
+    const pkg = await kernelPackage();
+    const kdir = await kernelFiles(dir, pkg, work, log);
+    const release = pkg.slice('linux-image-'.length);
+
+    log('compiling the agent');
+    const agent = join(work, 'init');
+    await run('gcc', ['-static', '-Os', '-s', '-Wall', '-o', agent, AGENT_SOURCE]);
+    await run('gcc', ['-Os', '-s', '-Wall', '-o', join(work, 'skiff-vm-stdin'), STDIN_RELAY_SOURCE]);
+
+    const entries: CpioEntry[] = [
+      { name: 'dev', mode: 0o40755 },
+      { name: 'dev/console', mode: 0o20600, rdev: { major: 5, minor: 1 } },
+      { name: 'proc', mode: 0o40755 },
+      { name: 'sys', mode: 0o40755 },
+      { name: 'rootfs', mode: 0o40755 },
+      { name: 'init', mode: 0o100755, data: await readFile(agent) },
+      { name: 'modules', mode: 0o40755 },
+    ];
+    for (const m of GUEST_MODULES) {
+      entries.push({ name: `modules/${m}.ko`, mode: 0o100644, data: await readFile(join(kdir, `${m}.ko`)) });
+    }
+    entries.push({ name: 'modules/order', mode: 0o100644, data: Buffer.from(`${GUEST_MODULES.join('\n')}\n`) });
+
+    const manifest: Manifest = { release, agent: await agentHash() };
+    await writeFile(join(work, 'initrd.img'), gzipSync(cpioArchive(entries), { level: 6 }));
+    // The manifest goes last: its presence means the rest is complete.
+    await rm(join(dir, 'manifest.json'), { force: true });
+    await copyFile(join(kdir, 'vmlinuz'), join(work, 'vmlinuz'));
+    await rename(join(work, 'vmlinuz'), join(dir, 'vmlinuz'));
+    await rename(join(work, 'initrd.img'), join(dir, 'initrd.img'));
+    await rename(join(work, 'skiff-vm-stdin'), join(dir, 'skiff-vm-stdin'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    log(`assets ready in ${dir} (kernel ${release})`);
+    return (await findAssets(dir))!;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

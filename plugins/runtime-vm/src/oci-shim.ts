@@ -1,0 +1,412 @@
+/**
+ * The vm runtime's OCI runtime command line (what conmon runs in place of runc): `create` starts
+ * the VM (virtiofsd + qemu under guest/monitor.sh) and reports the monitor's pid as the
+ * container's; `start` tells the guest agent to run the process; `kill` forwards a signal to it
+ * (SIGKILL ends the VM); `state` and `delete` work on `<root>/<id>/`.
+ *
+ * Usage: node oci-shim.js --config FILE [--root=DIR] [--log=FILE] [--log-format=json] CMD [ARGS] ID
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { isAbsolute, join, resolve } from 'node:path';
+import { guestSpec, qemuArgs, type ShimConfig, vmCpus, vmMemoryMiB } from './vm-config.js';
+
+class ShimError extends Error {}
+
+interface VmState {
+  id: string;
+  pid: number;
+  bundle: string;
+  started: boolean;
+  /** The VM's tap in the container's (own) network namespace. */
+  tap?: string;
+}
+
+interface Globals {
+  config?: string;
+  root: string;
+  log?: string;
+}
+
+const VALUE_FLAGS = new Set(['--bundle', '-b', '--pid-file', '--console-socket', '--preserve-fds', '--process']);
+
+function parse(argv: string[]): { g: Globals; cmd: string; flags: Map<string, string | true>; rest: string[] } {
+  const g: Globals = { root: '/run/skiff-vm' };
+  let i = 0;
+  const globalValue = (name: string): string | undefined => {
+    const a = argv[i]!;
+    if (a.startsWith(`${name}=`)) return a.slice(name.length + 1);
+    if (a === name) return argv[++i];
+    return undefined;
+  };
+  for (; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    const v = globalValue('--config') ?? undefined;
+    if (v !== undefined) {
+      g.config = v;
+      continue;
+    }
+    const r = globalValue('--root');
+    if (r !== undefined) {
+      g.root = r;
+      continue;
+    }
+    const l = globalValue('--log');
+    if (l !== undefined) g.log = l;
+    // Other global flags (--log-format, --systemd-cgroup) do not apply.
+  }
+  const cmd = argv[i++] ?? '';
+  const flags = new Map<string, string | true>();
+  const rest: string[] = [];
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) {
+      const eq = a.indexOf('=');
+      if (eq > 0) flags.set(a.slice(0, eq), a.slice(eq + 1));
+      else if (VALUE_FLAGS.has(a)) flags.set(a, argv[++i] ?? '');
+      else flags.set(a, true);
+    } else rest.push(a);
+  }
+  return { g, cmd, flags, rest };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    // A zombie monitor (conmon has not reaped it yet) has exited.
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(st);
+  } catch {
+    return false;
+  }
+}
+
+function readState(dir: string, id: string): VmState {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as VmState;
+  } catch {
+    throw new ShimError(`container ${id} does not exist`);
+  }
+}
+
+function signalNumber(s: string): number {
+  const name = s.toUpperCase().replace(/^SIG/, '');
+  if (/^\d+$/.test(name)) return Number(name);
+  const n = (osConstants.signals as Record<string, number>)[`SIG${name}`];
+  if (n === undefined) throw new ShimError(`invalid signal ${s}`);
+  return n;
+}
+
+/** The last words of qemu or virtiofsd, for an error message. */
+function vmFailure(dir: string): string {
+  for (const f of ['qemu.log', 'virtiofsd.log']) {
+    try {
+      const text = readFileSync(join(dir, f), 'utf8').trim();
+      if (text) return text.split('\n').slice(-3).join(' ');
+    } catch {
+      // Not started that far.
+    }
+  }
+  return 'no output from qemu';
+}
+
+/** Writes a line to the guest agent's control port (qemu keeps the fifo open for reading). */
+function control(dir: string, line: string, waitMs: number, monitorPid?: number): void {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(join(dir, 'ctl.in'), constants.O_WRONLY | constants.O_NONBLOCK);
+      try {
+        writeSync(fd, `${line}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      return;
+    } catch (e) {
+      // ENXIO: qemu has not opened the fifo yet.
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > deadline) throw e;
+      if (monitorPid !== undefined && !alive(monitorPid)) throw new ShimError(`the VM stopped: ${vmFailure(dir)}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+function create(g: Globals, flags: Map<string, string | true>, id: string): void {
+  if (!g.config) throw new ShimError('no --config');
+  const cfg = JSON.parse(readFileSync(g.config, 'utf8')) as ShimConfig;
+  if (flags.has('--console-socket')) throw new ShimError('the vm runtime does not support terminals (-t) yet');
+  const bundle = resolve(String(flags.get('--bundle') ?? flags.get('-b') ?? '.'));
+  const oci = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const rootPath = (oci.root as { path?: string } | undefined)?.path ?? 'rootfs';
+  const rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
+  const resources = ((oci.linux as Record<string, unknown> | undefined)?.resources ?? {}) as {
+    memory?: { limit?: unknown };
+    cpu?: { quota?: unknown; period?: unknown };
+  };
+  const dir = join(g.root, id);
+  if (existsSync(join(dir, 'state.json'))) throw new ShimError(`container with id ${id} already exists`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // conmon hands us a pipe as stdin for `-i`, /dev/null otherwise.
+  const st0 = fstatSync(0);
+  const stdin = st0.isFIFO() || st0.isSocket();
+  writeFileSync(join(dir, 'spec'), guestSpec(oci, { stdin }));
+  execFileSync('mkfifo', ['-m', '0600', ...['ctl.in', 'ctl.out', 'exec.in', 'exec.out'].map((f) => join(dir, f))]);
+  // The monitor (the task's pid for the core) and qemu live in the container's network namespace:
+  // the core attaches the container's interfaces to /proc/<pid>/ns/net between create and start.
+  const namespaces = ((oci.linux as { namespaces?: { type: string; path?: string }[] } | undefined)?.namespaces ??
+    []) as { type: string; path?: string }[];
+  const netns = namespaces.find((n) => n.type === 'network');
+  // Only a namespace of its own gets a NIC (a joined one belongs to another container).
+  const tap = netns && !netns.path ? 'skiff-vm0' : undefined;
+  const vm = {
+    tap,
+    stdin,
+    memoryMiB: vmMemoryMiB(resources.memory?.limit, cfg.memoryMiB),
+    cpus: vmCpus(resources.cpu, cfg.cpus),
+  };
+  // Our stdio are conmon's pipes: the monitor (and qemu, for the guest's output) inherit them.
+  const enter = !netns ? [] : netns.path ? ['nsenter', `--net=${netns.path}`] : ['unshare', '--net'];
+  const argv = [...enter, '/bin/sh', cfg.monitor, rootfs, cfg.virtiofsd, ...qemuArgs(cfg, vm)];
+  // conmon runs us in its directory for the task, where it looks for the `oom` marker.
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: dir,
+    detached: true,
+    stdio: 'inherit',
+    env: {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      SKIFF_VM_OOM_FILE: join(process.cwd(), 'oom'),
+      ...(stdin ? { SKIFF_VM_STDIN: cfg.stdinRelay } : {}),
+    },
+  });
+  if (!child.pid) throw new ShimError('cannot start the VM monitor');
+  child.unref();
+  const state: VmState = { id, pid: child.pid, bundle, started: false, tap };
+  writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
+  const pidFile = flags.get('--pid-file');
+  if (typeof pidFile === 'string') writeFileSync(pidFile, String(child.pid));
+}
+
+function inNetns(pid: number, cmd: string, args: string[]): string {
+  return execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, cmd, ...args], { encoding: 'utf8' });
+}
+
+/**
+ * What the agent needs before the process starts: eth0's configuration (the core attached the
+ * container's interface to our namespace after create; its traffic is mirrored to the VM's tap with
+ * tc, and the guest's eth0 takes its MAC and address), and the /etc files the core prepared.
+ */
+function guestSetup(st: VmState): string[] {
+  const lines: string[] = [];
+  if (st.tap) {
+    const links = JSON.parse(inNetns(st.pid, 'ip', ['-j', 'addr', 'show'])) as {
+      ifname: string;
+      address?: string;
+      mtu?: number;
+      addr_info?: { family: string; local: string; prefixlen: number }[];
+    }[];
+    const eth0 = links.find((l) => l.ifname === 'eth0');
+    const inet = eth0?.addr_info?.find((a) => a.family === 'inet');
+    if (eth0?.address && inet) {
+      const routes = JSON.parse(inNetns(st.pid, 'ip', ['-j', 'route', 'show', 'default'])) as { gateway?: string }[];
+      const mtu = eth0.mtu ?? 1500;
+      inNetns(st.pid, 'ip', ['link', 'set', st.tap, 'mtu', String(mtu), 'up']);
+      for (const [from, to] of [
+        ['eth0', st.tap],
+        [st.tap, 'eth0'],
+      ] as const) {
+        inNetns(st.pid, 'tc', ['qdisc', 'add', 'dev', from, 'ingress']);
+        inNetns(st.pid, 'tc', [
+          ...['filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all'],
+          ...['u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to],
+        ]);
+      }
+      lines.push(`net ${eth0.address} ${inet.local} ${inet.prefixlen} ${routes[0]?.gateway ?? '-'} ${mtu}`);
+    }
+  }
+  const oci = JSON.parse(readFileSync(join(st.bundle, 'config.json'), 'utf8')) as {
+    mounts?: { destination: string; source?: string; type?: string }[];
+  };
+  for (const m of oci.mounts ?? []) {
+    if (!['/etc/hosts', '/etc/resolv.conf', '/etc/hostname'].includes(m.destination) || !m.source) continue;
+    try {
+      lines.push(`file ${m.destination} ${readFileSync(m.source).toString('hex')}`);
+    } catch {
+      // Not prepared (no network): the image's own file stays.
+    }
+  }
+  return lines;
+}
+
+function start(g: Globals, id: string): void {
+  const dir = join(g.root, id);
+  const st = readState(dir, id);
+  if (!alive(st.pid)) throw new ShimError(`container ${id} is not running: the VM stopped: ${vmFailure(dir)}`);
+  if (st.started) throw new ShimError(`container ${id} is already running`);
+  for (const line of guestSetup(st)) control(dir, line, 30_000, st.pid);
+  control(dir, 'start', 30_000, st.pid);
+  writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...st, started: true }));
+  // Like runc, return once the process runs: the agent says so on the status port (after the boot).
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const status = existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8') : '';
+    if (status !== '' || !alive(st.pid)) return;
+    if (Date.now() > deadline) throw new ShimError(`container ${id}: the VM did not start its process in time`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+}
+
+function state(g: Globals, id: string): void {
+  const dir = join(g.root, id);
+  const st = readState(dir, id);
+  const running = alive(st.pid);
+  const status = !running ? 'stopped' : st.started ? 'running' : 'created';
+  process.stdout.write(
+    JSON.stringify({ ociVersion: '1.0.2', id, pid: running ? st.pid : 0, status, bundle: st.bundle }),
+  );
+}
+
+function kill(g: Globals, id: string, sig: string): void {
+  const dir = join(g.root, id);
+  const st = readState(dir, id);
+  if (!alive(st.pid)) throw new ShimError(`container ${id} is not running`);
+  const n = signalNumber(sig);
+  // SIGKILL, or any signal before the process exists: the VM goes (the monitor's process group).
+  if (n === osConstants.signals.SIGKILL || !st.started) {
+    process.kill(-st.pid, n === osConstants.signals.SIGKILL ? 'SIGKILL' : 'SIGTERM');
+    return;
+  }
+  control(dir, `signal ${n}`, 1000);
+}
+
+/**
+ * `exec --process FILE --pid-file P --detach ID`: starts the exec's relay (the process conmon
+ * supervises for the exec), which waits its turn (execs run one at a time: flock on exec.lock),
+ * asks the agent to run the process, and writes its output to our stdio (conmon's pipes).
+ */
+function exec(g: Globals, flags: Map<string, string | true>, id: string): void {
+  if (flags.has('--console-socket') || flags.has('--tty') || flags.has('-t'))
+    throw new ShimError('the vm runtime does not support terminals (-t) yet');
+  const dir = join(g.root, id);
+  const st = readState(dir, id);
+  if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
+  const proc = JSON.parse(readFileSync(String(flags.get('--process')), 'utf8')) as Record<string, unknown>;
+  const token = randomBytes(4).toString('hex');
+  const req = join(dir, `exec-${token}.req`);
+  writeFileSync(req, `exec ${token} ${guestSpec({ process: proc }).toString('hex')}\n`);
+  const child = spawn(
+    'flock',
+    [join(dir, 'exec.lock'), process.execPath, fileURLToPath(import.meta.url), 'relay', dir, token],
+    { detached: true, stdio: 'inherit' },
+  );
+  if (!child.pid) throw new ShimError('cannot start the exec relay');
+  child.unref();
+  const pidFile = flags.get('--pid-file');
+  if (typeof pidFile === 'string') writeFileSync(pidFile, String(child.pid));
+}
+
+/** The exec relay: frames from the agent's exec port (type, token, length, data) to stdout/stderr. */
+function relay(dir: string, token: string): void {
+  const req = readFileSync(join(dir, `exec-${token}.req`), 'utf8');
+  rmSync(join(dir, `exec-${token}.req`), { force: true });
+  const want = Number.parseInt(token, 16);
+  const input = createReadStream(join(dir, 'exec.out'));
+  let buf = Buffer.alloc(0);
+  input.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk as Buffer]);
+    while (buf.length >= 9) {
+      const len = buf.readUInt32BE(5);
+      if (buf.length < 9 + len) break;
+      const type = buf[0]!;
+      const data = buf.subarray(9, 9 + len);
+      const mine = buf.readUInt32BE(1) === want;
+      buf = buf.subarray(9 + len);
+      if (!mine) continue;
+      if (type === 1 || type === 2) writeAll(type, data);
+      else if (type === 3) process.exit(data[0] ?? 255);
+    }
+  });
+  input.on('end', () => process.exit(255));
+  input.on('error', () => process.exit(255));
+  input.on('open', () => control(dir, req.trimEnd(), 5000));
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
+}
+
+function del(g: Globals, flags: Map<string, string | true>, id: string): void {
+  const dir = join(g.root, id);
+  if (!existsSync(dir)) {
+    if (flags.has('--force')) return;
+    throw new ShimError(`container ${id} does not exist`);
+  }
+  const st = existsSync(join(dir, 'state.json')) ? readState(dir, id) : undefined;
+  if (st && alive(st.pid)) {
+    if (!flags.has('--force')) throw new ShimError(`cannot delete container ${id} that is not stopped`);
+    try {
+      process.kill(-st.pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function main(argv: string[]): void {
+  const { g, cmd, flags, rest } = parse(argv);
+  const id = rest[rest.length - 1] ?? '';
+  try {
+    switch (cmd) {
+      case 'create':
+        return create(g, flags, id);
+      case 'start':
+        return start(g, id);
+      case 'state':
+        return state(g, id);
+      case 'kill':
+        // kill [--all] ID [SIGNAL]
+        return kill(g, rest[0] ?? '', rest[1] ?? 'TERM');
+      case 'delete':
+        return del(g, flags, id);
+      case 'exec':
+        return exec(g, flags, id);
+      case 'relay':
+        return relay(rest[0] ?? '', rest[1] ?? '');
+      case '--version':
+      case 'version':
+        process.stdout.write('skiff-vm-oci version 0.1.0\n');
+        return;
+      default:
+        throw new ShimError(`${cmd || 'no command'}: not supported by the vm runtime`);
+    }
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const line = `${JSON.stringify({ level: 'error', msg, time: new Date().toISOString() })}\n`;
+    process.stderr.write(line);
+    if (g.log) {
+      try {
+        appendFileSync(g.log, line);
+      } catch {
+        // The log is a courtesy.
+      }
+    }
+    process.exitCode = 1;
+  }
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,88 @@
+import test from 'ava';
+import { guestSpec, qemuArgs, vmCpus, vmMemoryMiB } from './vm-config.js';
+
+function pairs(buf: Buffer): string[][] {
+  const parts = buf.toString('utf8').split('\0').slice(0, -1);
+  const out: string[][] = [];
+  for (let i = 0; i < parts.length; i += 2) out.push([parts[i]!, parts[i + 1]!]);
+  return out;
+}
+
+test('guestSpec: the OCI process as NUL-separated pairs the agent reads', (t) => {
+  const spec = guestSpec({
+    process: {
+      args: ['sh', '-c', 'echo "a b"\nnext'],
+      env: ['PATH=/bin', 'X=1'],
+      cwd: '/tmp',
+      user: { uid: 1000, gid: 100, additionalGids: [10, 20] },
+    },
+    hostname: 'box',
+    linux: { resources: { memory: { limit: 64 * 1024 * 1024 } } },
+  });
+  t.deepEqual(pairs(spec), [
+    ['arg', 'sh'],
+    ['arg', '-c'],
+    ['arg', 'echo "a b"\nnext'],
+    ['env', 'PATH=/bin'],
+    ['env', 'X=1'],
+    ['cwd', '/tmp'],
+    ['uid', '1000'],
+    ['gid', '100'],
+    ['gid+', '10'],
+    ['gid+', '20'],
+    ['hostname', 'box'],
+    ['memory', String(64 * 1024 * 1024)],
+  ]);
+  t.deepEqual(pairs(guestSpec({ process: { args: ['true'] } })), [
+    ['arg', 'true'],
+    ['cwd', '/'],
+    ['uid', '0'],
+    ['gid', '0'],
+  ]);
+});
+
+test('VM sizing: memory limit plus guest overhead, CPUs from the quota', (t) => {
+  t.is(vmMemoryMiB(undefined, 256), 256);
+  t.is(vmMemoryMiB(0, 256), 256);
+  t.is(vmMemoryMiB(16 * 1024 * 1024, 256), 128);
+  t.is(vmMemoryMiB(300 * 1024 * 1024, 256), 364);
+  t.is(vmCpus(undefined, 1), 1);
+  t.is(vmCpus({ quota: 200000, period: 100000 }, 1), 2);
+  t.is(vmCpus({ quota: 150000, period: 100000 }, 1), 2);
+  t.is(vmCpus({ quota: 50000 }, 1), 1);
+});
+
+test('qemuArgs: the accelerator, the sizes and the guest ports', (t) => {
+  const c = {
+    stdinRelay: '/r',
+    kernel: '/k',
+    initrd: '/i',
+    qemu: '/q',
+    virtiofsd: '/v',
+    accel: 'tcg',
+    memoryMiB: 256,
+    cpus: 1,
+    monitor: '/m',
+  };
+  const args = qemuArgs(c, { memoryMiB: 364, cpus: 2 });
+  t.is(args[0], '/q');
+  const after = (flag: string) => args[args.indexOf(flag) + 1];
+  t.is(after('-accel'), 'tcg');
+  t.is(after('-cpu'), 'max');
+  t.is(after('-m'), '364');
+  t.is(after('-smp'), '2');
+  t.true(args.includes('memory-backend-memfd,id=mem,size=364M,share=on'));
+  t.false(args.some((a) => a.endsWith('name=stdin')));
+  t.true(qemuArgs(c, { memoryMiB: 256, cpus: 1, stdin: true }).some((a) => a.endsWith('name=stdin')));
+  for (const port of ['stdout', 'stderr', 'status', 'ctl', 'exec'])
+    t.true(
+      args.some((a) => a.endsWith(`name=${port}`)),
+      port,
+    );
+  t.is(
+    qemuArgs({ ...c, accel: 'kvm' }, { memoryMiB: 256, cpus: 1 })[
+      qemuArgs(c, { memoryMiB: 256, cpus: 1 }).indexOf('-cpu') + 1
+    ],
+    'host',
+  );
+});

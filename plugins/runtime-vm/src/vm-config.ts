@@ -1,0 +1,152 @@
+/** What the runtime hands its OCI shim (a JSON file named on the shim's command line). */
+export interface ShimConfig {
+  kernel: string;
+  initrd: string;
+  qemu: string;
+  virtiofsd: string;
+  /** qemu's `-accel` value, as probed by booting (`kvm` or `tcg`). */
+  accel: string;
+  /** VM memory in MiB when the container sets no limit. */
+  memoryMiB: number;
+  /** vCPUs when the container sets no CPU quota. */
+  cpus: number;
+  /** The script that runs virtiofsd and qemu under conmon (guest/monitor.sh). */
+  monitor: string;
+  /** Copies the container's stdin to the VM (`docker run -i`). */
+  stdinRelay: string;
+}
+
+/** What the guest kernel and agent need besides the container's memory limit. */
+export const GUEST_OVERHEAD_MIB = 64;
+
+/**
+ * Memory for the VM: the container's limit (applied inside the guest to the container's cgroup)
+ * plus the guest's own overhead, at least 128 MiB; the default when the container sets no limit.
+ */
+export function vmMemoryMiB(limitBytes: unknown, fallback: number): number {
+  if (typeof limitBytes !== 'number' || limitBytes <= 0) return fallback;
+  return Math.max(128, Math.ceil(limitBytes / (1024 * 1024)) + GUEST_OVERHEAD_MIB);
+}
+
+/** vCPUs for the VM: ceil(quota / period) when the container sets a CPU quota, else the default. */
+export function vmCpus(cpu: { quota?: unknown; period?: unknown } | undefined, fallback: number): number {
+  const quota = typeof cpu?.quota === 'number' ? cpu.quota : 0;
+  const period = typeof cpu?.period === 'number' && cpu.period > 0 ? cpu.period : 100000;
+  return quota > 0 ? Math.max(1, Math.ceil(quota / period)) : fallback;
+}
+
+/**
+ * The process spec the agent reads from fw_cfg: NUL-terminated key/value pairs (arg, env, cwd,
+ * uid, gid, gid+, hostname), from the OCI config.
+ */
+export function guestSpec(config: Record<string, unknown>, opts: { stdin?: boolean } = {}): Buffer {
+  const proc = (config.process ?? {}) as {
+    args?: string[];
+    env?: string[];
+    cwd?: string;
+    user?: { uid?: number; gid?: number; additionalGids?: number[] };
+  };
+  const memory = (config.linux as { resources?: { memory?: { limit?: unknown } } } | undefined)?.resources?.memory
+    ?.limit;
+  const pairs: [string, string][] = [];
+  for (const a of proc.args ?? []) pairs.push(['arg', a]);
+  for (const e of proc.env ?? []) pairs.push(['env', e]);
+  pairs.push(['cwd', proc.cwd || '/']);
+  pairs.push(['uid', String(proc.user?.uid ?? 0)]);
+  pairs.push(['gid', String(proc.user?.gid ?? 0)]);
+  for (const g of proc.user?.additionalGids ?? []) pairs.push(['gid+', String(g)]);
+  if (typeof config.hostname === 'string' && config.hostname) pairs.push(['hostname', config.hostname]);
+  if (typeof memory === 'number' && memory > 0) pairs.push(['memory', String(memory)]);
+  if (opts.stdin) pairs.push(['stdin', '1']);
+  return Buffer.from(pairs.map(([k, v]) => `${k}\0${v.replaceAll('\0', '')}\0`).join(''));
+}
+
+/** qemu's command line for one container VM (run with the VM's state dir as cwd). */
+export function qemuArgs(
+  c: ShimConfig,
+  vm: { memoryMiB: number; cpus: number; tap?: string; stdin?: boolean },
+): string[] {
+  const kvm = c.accel === 'kvm';
+  // A NIC on a tap in the container's network namespace (the shim mirrors it to the container's eth0).
+  const nic = vm.tap
+    ? [
+        '-netdev',
+        `tap,id=net0,ifname=${vm.tap},script=no,downscript=no`,
+        '-device',
+        'virtio-net-pci,netdev=net0,romfile=',
+      ]
+    : [];
+  // stdin: qemu waits (wait=on) for the relay to connect, so the guest never sees an early EOF.
+  const stdin = vm.stdin
+    ? [
+        '-chardev',
+        'socket,id=stdin,path=stdin.sock,server=on,wait=on',
+        '-device',
+        'virtserialport,bus=vs.0,chardev=stdin,name=stdin',
+      ]
+    : [];
+  return [
+    c.qemu,
+    '-name',
+    'skiff-vm',
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
+    '-no-reboot',
+    '-accel',
+    c.accel,
+    '-M',
+    'pc',
+    '-cpu',
+    kvm ? 'host' : 'max',
+    '-m',
+    String(vm.memoryMiB),
+    '-smp',
+    String(vm.cpus),
+    // virtio-fs needs guest memory the vhost-user daemon can map.
+    '-object',
+    `memory-backend-memfd,id=mem,size=${vm.memoryMiB}M,share=on`,
+    '-numa',
+    'node,memdev=mem',
+    '-kernel',
+    c.kernel,
+    '-initrd',
+    c.initrd,
+    '-append',
+    'console=ttyS0 quiet panic=-1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.noaux i8042.nokbd',
+    '-serial',
+    'file:console.log',
+    '-chardev',
+    'socket,id=fs,path=fs.sock',
+    '-device',
+    'vhost-user-fs-pci,chardev=fs,tag=rootfs',
+    '-device',
+    'virtio-serial-pci,id=vs',
+    '-chardev',
+    'file,id=out,path=/dev/fd/3',
+    '-device',
+    'virtserialport,bus=vs.0,chardev=out,name=stdout',
+    '-chardev',
+    'file,id=err,path=/dev/fd/4',
+    '-device',
+    'virtserialport,bus=vs.0,chardev=err,name=stderr',
+    '-chardev',
+    'file,id=status,path=status',
+    '-device',
+    'virtserialport,bus=vs.0,chardev=status,name=status',
+    '-chardev',
+    'pipe,id=ctl,path=ctl',
+    '-device',
+    'virtserialport,bus=vs.0,chardev=ctl,name=ctl',
+    '-chardev',
+    'pipe,id=exec,path=exec',
+    '-device',
+    'virtserialport,bus=vs.0,chardev=exec,name=exec',
+    '-fw_cfg',
+    'name=opt/skiff/spec,file=spec',
+    '-qmp',
+    'unix:qmp.sock,server=on,wait=off',
+    ...stdin,
+    ...nic,
+  ];
+}

@@ -1,0 +1,145 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type ExecSpec,
+  type ExitStatus,
+  InvalidParameterError,
+  type LogEntry,
+  type Logger,
+  type LogOptions,
+  type Runtime,
+  type RuntimeCapabilities,
+  type TaskSpec,
+  type TaskState,
+} from '@skiff/core/plugin-api';
+import { LinuxRuntime } from '@skiff/runtime-linux';
+import { pickAccel } from './accel.js';
+import type { VmAssets } from './assets.js';
+import type { ShimConfig } from './vm-config.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export interface VmRuntimeOptions {
+  stateDir: string;
+  assets: VmAssets;
+  qemu: string;
+  virtiofsd: string;
+  conmon?: string;
+  /** `auto` (probe KVM by booting, else TCG), `kvm` or `tcg`. */
+  accel: string;
+  memoryMiB: number;
+  cpus: number;
+  name?: string;
+  log?: Logger;
+}
+
+/**
+ * Runs each container in its own qemu VM (the Kata model). The VM is supervised exactly like a
+ * runc container: conmon runs this plugin's OCI shim (`oci-shim.js`) in place of runc, so the
+ * logs (k8s-file, rotation), exit files and live restore are runtime-linux's; the "container
+ * process" conmon waits on is the VM's monitor script, which exits with the guest process's status.
+ */
+export class VmRuntime implements Runtime {
+  readonly name: string;
+  private inner: Promise<LinuxRuntime> | undefined;
+
+  constructor(private readonly opts: VmRuntimeOptions) {
+    this.name = opts.name ?? 'vm';
+  }
+
+  capabilities(): RuntimeCapabilities {
+    return { terminal: false, stdin: true, survivesDaemonRestart: true };
+  }
+
+  /** Probes the accelerator, writes the shim's config and wrapper, on first use. */
+  private runtime(): Promise<LinuxRuntime> {
+    this.inner ??= (async () => {
+      const o = this.opts;
+      await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+      const accel = await pickAccel(o.accel, { qemu: o.qemu, kernel: o.assets.kernel, initrd: o.assets.initrd });
+      o.log?.info('vm runtime ready', { accel, kernel: o.assets.release });
+      const config: ShimConfig = {
+        kernel: o.assets.kernel,
+        initrd: o.assets.initrd,
+        qemu: o.qemu,
+        virtiofsd: o.virtiofsd,
+        accel,
+        memoryMiB: o.memoryMiB,
+        cpus: o.cpus,
+        monitor: join(here, '..', 'guest', 'monitor.sh'),
+        stdinRelay: o.assets.stdinRelay,
+      };
+      const configFile = join(o.stateDir, 'vm.json');
+      await writeFile(configFile, JSON.stringify(config));
+      const shim = join(o.stateDir, 'skiff-vm-oci');
+      const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+      await writeFile(
+        shim,
+        `#!/bin/sh\nexec ${q(process.execPath)} ${q(join(here, 'oci-shim.js'))} --config ${q(configFile)} "$@"\n`,
+      );
+      await chmod(shim, 0o755);
+      return new LinuxRuntime({
+        binary: shim,
+        stateDir: join(o.stateDir, 'conmon'),
+        conmon: o.conmon,
+        name: this.name,
+        log: o.log,
+      });
+    })();
+    this.inner.catch(() => (this.inner = undefined));
+    return this.inner;
+  }
+
+  async create(spec: TaskSpec): Promise<{ pid: number }> {
+    if (spec.terminal) throw new InvalidParameterError('the vm runtime does not support a terminal (-t) yet');
+    return (await this.runtime()).create(spec);
+  }
+
+  async start(id: string): Promise<void> {
+    return (await this.runtime()).start(id);
+  }
+
+  async kill(id: string, signal: string | number, opts?: { all?: boolean }): Promise<void> {
+    return (await this.runtime()).kill(id, signal, opts);
+  }
+
+  async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
+    return (await this.runtime()).wait(id, signal);
+  }
+
+  async state(id: string): Promise<TaskState> {
+    return (await this.runtime()).state(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    return (await this.runtime()).delete(id);
+  }
+
+  logs(id: string, logPath: string, opts: LogOptions): AsyncIterable<LogEntry> {
+    const rt = this.runtime();
+    return {
+      async *[Symbol.asyncIterator]() {
+        yield* (await rt).logs(id, logPath, opts);
+      },
+    };
+  }
+
+  async openStdin(id: string, execId?: string): Promise<NodeJS.WritableStream> {
+    return (await this.runtime()).openStdin(id, execId);
+  }
+
+  async exec(id: string, spec: ExecSpec): Promise<{ pid: number }> {
+    if (spec.terminal) throw new InvalidParameterError('the vm runtime does not support a terminal (-t) yet');
+    if (spec.stdin) throw new InvalidParameterError('the vm runtime does not support stdin (-i) for exec yet');
+    return (await this.runtime()).exec(id, spec);
+  }
+
+  async waitExec(id: string, execId: string, signal?: AbortSignal): Promise<ExitStatus> {
+    return (await this.runtime()).waitExec(id, execId, signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.inner) await (await this.inner).close();
+  }
+}

@@ -1,0 +1,207 @@
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import test from 'ava';
+import { docker, registryWithBusybox, startRestartableDaemon } from '../harness/index.js';
+
+// Containers of `--runtime vm` run in their own qemu VM (Debian's cloud kernel, an agent as init),
+// supervised by conmon like runc containers: they outlive skiffd, and their output and exit
+// status reach `docker logs` and `docker wait` as with runtime-linux.
+
+const VM_CONFIG = { runtimes: { vm: { runtimeType: 'vm' } } };
+
+function assetsRelease(): string | undefined {
+  try {
+    return (
+      JSON.parse(execFileSync('cat', ['/var/cache/skiff/vm/manifest.json'], { encoding: 'utf8' })) as {
+        release: string;
+      }
+    ).release;
+  } catch {
+    return undefined;
+  }
+}
+
+/** qemu processes running in a directory whose path mentions `needle` (a VM's state dir holds its id). */
+async function qemuFor(needle: string): Promise<number[]> {
+  const out = execFileSync('ps', ['-eo', 'pid=,comm='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => /\sqemu-system/.test(l))
+    .map((l) => Number.parseInt(l.trim(), 10))
+    .filter((pid) => {
+      try {
+        return execFileSync('readlink', [`/proc/${pid}/cwd`], { encoding: 'utf8' }).includes(needle);
+      } catch {
+        return false;
+      }
+    });
+}
+
+async function vmDaemon(t: import('ava').ExecutionContext) {
+  const reg = await registryWithBusybox();
+  t.teardown(() => reg.stop());
+  const d = await startRestartableDaemon({
+    storageDriver: 'overlay',
+    insecureRegistries: [reg.host],
+    config: VM_CONFIG,
+  });
+  t.teardown(() => d.stop());
+  return { reg, d };
+}
+
+test.serial(
+  'a vm container runs the guest kernel, propagates its exit code, logs its output, reads stdin',
+  async (t) => {
+    const release = assetsRelease();
+    if (!release) return t.fail('no VM assets in /var/cache/skiff/vm: run skiff-vm-assets (scripts/setup.sh does)');
+    const { reg, d } = await vmDaemon(t);
+    const host = d.current.dockerHost;
+
+    const uname = await docker(['run', '--rm', '--runtime', 'vm', reg.image, 'uname', '-r'], { host });
+    t.is(uname.code, 0, `${uname.stderr}\n--- skiffd:\n${d.current.output()}`);
+    t.is(uname.stdout.trim(), release);
+    t.not(uname.stdout.trim(), execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim());
+
+    const exit3 = await docker(
+      ['run', '--runtime', 'vm', '--name', 'vm-exit3', reg.image, 'sh', '-c', 'echo out; echo err >&2; exit 3'],
+      { host },
+    );
+    t.is(exit3.code, 3, exit3.stderr);
+    const logs = await docker(['logs', 'vm-exit3'], { host });
+    t.is(logs.stdout, 'out\n');
+    t.is(logs.stderr, 'err\n');
+    const inspect = await docker(['inspect', '-f', '{{.State.ExitCode}} {{.HostConfig.Runtime}}', 'vm-exit3'], {
+      host,
+    });
+    t.is(inspect.stdout.trim(), '3 vm');
+
+    // docker run -i: stdin reaches the process in the VM, and its end is EOF there.
+    const piped = await docker(['run', '-i', '--rm', '--runtime', 'vm', reg.image, 'sh', '-c', 'wc -l; echo done'], {
+      host,
+      stdin: 'one\ntwo\nthree\n',
+    });
+    t.is(piped.code, 0, piped.stderr);
+    t.is(piped.stdout.replace(/ +/g, ''), '3\ndone\n');
+  },
+);
+
+test.serial('docker rm -f ends the VM', async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const run = await docker(['run', '-d', '--runtime', 'vm', reg.image, 'sleep', '600'], { host });
+  t.is(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  t.true((await qemuFor(id)).length === 1, 'one qemu for the container');
+  const rm = await docker(['rm', '-f', id], { host });
+  t.is(rm.code, 0, rm.stderr);
+  t.deepEqual(await qemuFor(id), []);
+});
+
+test.serial('a VM outlives a kill -9 of skiffd and its exit is recorded after the restart', async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const run = await docker(
+    [
+      'run',
+      '-d',
+      '--runtime',
+      'vm',
+      '--name',
+      'vm-live',
+      reg.image,
+      'sh',
+      '-c',
+      'while [ ! -e /go ]; do sleep 0.2; done; echo bye; exit 5',
+    ],
+    { host },
+  );
+  t.is(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  const [qemu] = await qemuFor(id);
+  t.truthy(qemu, 'the VM runs');
+  const second = await d.restart('sigkill');
+  t.deepEqual(await qemuFor(id), [qemu!], 'the same VM still runs after the restart');
+  const ps = await docker(['ps', '--no-trunc', '--format', '{{.ID}} {{.Status}}'], { host: second.dockerHost });
+  t.regex(ps.stdout, new RegExp(`^${id} Up `, 'm'), ps.stderr);
+  // Let the process end: the rootfs is shared with the guest (virtio-fs), so a file made here is seen there.
+  const vm = JSON.parse(await readFile(`/proc/${qemu}/cwd/state.json`, 'utf8')) as { bundle: string };
+  const oci = JSON.parse(await readFile(`${vm.bundle}/config.json`, 'utf8')) as { root: { path: string } };
+  await writeFile(`${resolve(vm.bundle, oci.root.path)}/go`, '');
+  const wait = await docker(['wait', id], { host: second.dockerHost });
+  t.is(wait.stdout.trim(), '5', `${wait.stderr}\n--- skiffd:\n${second.output()}`);
+  t.is((await docker(['logs', id], { host: second.dockerHost })).stdout, 'bye\n');
+  t.deepEqual(await qemuFor(id), []);
+});
+
+test.serial('--memory and --cpus size the VM; docker kill forwards the signal to the process', async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const sized = await docker(
+    [
+      'run',
+      '--rm',
+      '--runtime',
+      'vm',
+      '--memory',
+      '300m',
+      '--cpus',
+      '2',
+      reg.image,
+      'sh',
+      '-c',
+      'nproc; grep MemTotal /proc/meminfo',
+    ],
+    { host },
+  );
+  t.is(sized.code, 0, sized.stderr);
+  const [nproc, mem] = sized.stdout.trim().split('\n');
+  t.is(nproc, '2');
+  const kib = Number(/(\d+) kB/.exec(mem ?? '')?.[1]);
+  // The VM gets the limit (enforced on the container's cgroup in the guest) plus 64 MiB for the
+  // guest kernel and agent, less what the kernel reserves.
+  t.true(kib > 300 * 1024 && kib <= 364 * 1024, mem);
+
+  const run = await docker(
+    [
+      'run',
+      '-d',
+      '--runtime',
+      'vm',
+      reg.image,
+      'sh',
+      '-c',
+      "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+    ],
+    { host },
+  );
+  t.is(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  for (let i = 0; i < 300 && !(await docker(['logs', id], { host })).stdout.includes('ready'); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const kill = await docker(['kill', '-s', 'TERM', id], { host });
+  t.is(kill.code, 0, kill.stderr);
+  t.is((await docker(['wait', id], { host })).stdout.trim(), '42');
+  t.is((await docker(['logs', id], { host })).stdout, 'ready\ngot TERM\n');
+  await docker(['rm', '-f', id], { host });
+});
+
+test.serial('docker exec runs a process in the VM', async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const run = await docker(['run', '-d', '--runtime', 'vm', '--name', 'vm-exec', reg.image, 'sleep', '600'], { host });
+  t.is(run.code, 0, run.stderr);
+  const ex = await docker(['exec', 'vm-exec', 'sh', '-c', 'uname -r; echo oops >&2; exit 4'], { host });
+  t.is(ex.code, 4, ex.stderr);
+  t.is(ex.stdout.trim(), assetsRelease()!);
+  t.is(ex.stderr, 'oops\n');
+  const missing = await docker(['exec', 'vm-exec', 'no-such-command'], { host });
+  t.is(missing.code, 127, missing.stderr);
+  const again = await docker(['exec', '-e', 'X=42', '-w', '/tmp', 'vm-exec', 'sh', '-c', 'echo $X $PWD'], { host });
+  t.is(again.stdout, '42 /tmp\n', again.stderr);
+  await docker(['rm', '-f', 'vm-exec'], { host });
+});
