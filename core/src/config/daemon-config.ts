@@ -73,7 +73,8 @@ const DEFAULTS: DaemonConfig = {
   hosts: ['unix:///run/skiff/skiff.sock'],
   storageOpts: [],
   defaultRuntime: 'runc',
-  runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' } },
+  // `vm` runs each container in a qemu VM when @skiff/runtime-vm loaded (qemu and its assets present).
+  runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' }, vm: { runtimeType: 'vm' } },
   insecureRegistries: [],
   certsDir: '/etc/skiff/certs.d',
   maxConcurrentDownloads: 3,

@@ -8,8 +8,6 @@ import { docker, registryWithBusybox, startRestartableDaemon } from '../harness/
 // supervised by conmon like runc containers: they outlive skiffd, and their output and exit
 // status reach `docker logs` and `docker wait` as with runtime-linux.
 
-const VM_CONFIG = { runtimes: { vm: { runtimeType: 'vm' } } };
-
 function assetsRelease(): string | undefined {
   try {
     return (
@@ -44,7 +42,7 @@ async function vmDaemon(t: import('ava').ExecutionContext) {
   const d = await startRestartableDaemon({
     storageDriver: 'overlay',
     insecureRegistries: [reg.host],
-    config: VM_CONFIG,
+    // No runtimes entry: skiffd's default config has `vm` whenever the plugin loads.
   });
   t.teardown(() => d.stop());
   return { reg, d };
