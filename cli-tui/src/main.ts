@@ -4,8 +4,9 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from './api/client.js';
 import { ApiError, ConnectionError } from './api/errors.js';
-import { type FlagSpec, formatFlagHelp, parseArgs } from './cli/args.js';
+import { type FlagSpec, formatFlagHelp, parseArgs, SHORT_HELP_NOTICE } from './cli/args.js';
 import { StatusError, UsageError } from './cli/errors.js';
+import { commandColumn, findSubcommand, groupHelp, isGroup, subHelp } from './cli/group.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 import { describeError } from './commands/report.js';
 import type { Command, ProcessHooks, Streams } from './commands/types.js';
@@ -33,7 +34,7 @@ export interface CliDeps {
 }
 
 function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const width = commandColumn(COMMANDS.map((c) => c.name));
   const commands = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n');
   return `Usage:  ${PROGRAM} [OPTIONS] COMMAND
 
@@ -56,6 +57,7 @@ function commandFlags(command: Command): FlagSpec[] {
 }
 
 function commandHelp(command: Command): string {
+  if (isGroup(command)) return groupHelp(PROGRAM, command);
   return `Usage:  ${PROGRAM} ${command.usage}
 
 ${command.summary}
@@ -93,6 +95,19 @@ function checkArgs(command: Command, args: readonly string[]): void {
   }
 }
 
+/** `skiff help`, `skiff help run`, `skiff help image ls`. */
+function helpFor(path: readonly string[]): string {
+  const target = path[0] ? findCommand(path[0]) : undefined;
+  if (!target) return mainHelp();
+  const sub = isGroup(target) && path[1] ? findSubcommand(target, path[1]) : undefined;
+  return sub ? subHelp(PROGRAM, target.name, sub) : commandHelp(target);
+}
+
+/** A group's usage errors show `Usage:  docker image`, without COMMAND. */
+function usageLine(command: Command): string {
+  return `${PROGRAM} ${isGroup(command) ? command.errorUsage : command.usage}`;
+}
+
 /** Runs one CLI invocation and returns its exit code. Never throws. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
   const { stdout, stderr } = deps.streams;
@@ -110,12 +125,16 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   }
   const [name, ...rest] = global.args;
   if (name === 'help') {
-    const target = rest[0] ? findCommand(rest[0]) : undefined;
-    stdout.write(target ? commandHelp(target) : mainHelp());
+    stdout.write(helpFor(rest));
     return 0;
   }
-  if (name === undefined || global.flags.help) {
-    stdout.write(mainHelp());
+  if (global.flags.help) {
+    stdout.write((global.shortHelp ? SHORT_HELP_NOTICE : '') + mainHelp());
+    return 0;
+  }
+  // A bare `docker` prints its help on stderr.
+  if (name === undefined) {
+    stderr.write(mainHelp());
     return 0;
   }
   const command = findCommand(name);
@@ -127,13 +146,13 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   try {
     parsed = parseArgs(rest, commandFlags(command), { interspersed: command.interspersed });
     if (parsed.flags.help) {
-      stdout.write(commandHelp(command));
+      stdout.write((parsed.shortHelp ? SHORT_HELP_NOTICE : '') + commandHelp(command));
       return 0;
     }
     checkArgs(command, parsed.args);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    stderr.write(usageFailure(`${PROGRAM} ${command.usage}`, `${PROGRAM} ${command.name}`, err));
+    stderr.write(usageFailure(usageLine(command), `${PROGRAM} ${command.name}`, err));
     return err.kind === 'flag' ? 125 : 1;
   }
 
@@ -165,7 +184,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     }
     // A flag value the command itself validates (e.g. an int), reported like a parse error.
     if (err instanceof UsageError) {
-      stderr.write(usageFailure(`${PROGRAM} ${command.usage}`, `${PROGRAM} ${command.name}`, err));
+      stderr.write(usageFailure(usageLine(command), `${PROGRAM} ${command.name}`, err));
       return err.kind === 'flag' ? 125 : 1;
     }
     if (err instanceof ConnectionError || err instanceof ApiError || err instanceof Error) {

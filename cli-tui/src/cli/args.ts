@@ -20,7 +20,11 @@ export type FlagValues = Record<string, boolean | string | string[] | undefined>
 export interface ParsedArgs {
   flags: FlagValues;
   args: string[];
+  /** --help was given as -h, which cobra answers with a deprecation line first. */
+  shortHelp?: boolean;
 }
+
+export const SHORT_HELP_NOTICE = 'Flag shorthand -h has been deprecated, use --help\n';
 
 export interface ParseOptions {
   /** false: flags end at the first positional argument (docker run IMAGE CMD…). */
@@ -54,6 +58,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], o
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short as string, s]));
   const flags: FlagValues = {};
   const args: string[] = [];
+  let shortHelp = false;
   let i = 0;
   while (i < argv.length) {
     const arg = argv[i] as string;
@@ -93,6 +98,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], o
           } else {
             assign(flags, spec, true);
           }
+          if (spec.name === 'help') shortHelp = true;
           continue;
         }
         if (j < arg.length) {
@@ -112,7 +118,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], o
       break;
     }
   }
-  return { flags, args };
+  return shortHelp ? { flags, args, shortHelp } : { flags, args };
 }
 
 /** The "Options:" block of a help text, laid out like cobra. */

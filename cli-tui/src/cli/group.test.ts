@@ -27,14 +27,45 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = {}, input?: string) 
 test('a group without a subcommand prints its commands', async (t) => {
   const r = await cli(['network']);
   t.is(r.code, 0);
-  t.regex(r.out, /^Usage: {2}skiff network COMMAND\n\nManage networks\n\nCommands:\n {2}connect /);
-  t.regex(r.out, /\n {2}prune +Remove all unused networks\n/);
+  t.is(r.out, '');
+  t.regex(r.err, /^Usage: {2}skiff network COMMAND\n\nManage networks\n\nCommands:\n {2}connect /);
+  t.regex(r.err, /\n {2}prune +Remove all unused networks\n/);
+});
+
+test('group --help, help GROUP and GROUP bogus --help list the subcommands sorted, in cobra columns', async (t) => {
+  for (const argv of [
+    ['image', '--help'],
+    ['image', '-h'],
+    ['help', 'image'],
+    ['image', 'bogus', '--help'],
+  ]) {
+    const r = await cli(argv);
+    t.is(r.code, 0, argv.join(' '));
+    if (argv.includes('-h')) {
+      t.true(r.out.startsWith('Flag shorthand -h has been deprecated, use --help\n'));
+      r.out = r.out.slice(r.out.indexOf('\n') + 1);
+    }
+    t.regex(r.out, /^Usage: {2}skiff image COMMAND\n\nManage images\n\nCommands:\n {2}build {7}Build /, argv.join(' '));
+    t.regex(r.out, /\n {2}ls {10}List images\n/);
+    t.true(r.out.endsWith("\n\nRun 'skiff image COMMAND --help' for more information on a command.\n"));
+  }
+  const sub = await cli(['help', 'image', 'ls']);
+  t.true(sub.out.startsWith('Usage:  skiff image ls [OPTIONS] [REPOSITORY[:TAG]]\n'), sub.out);
 });
 
 test('unknown subcommands, bad flags and argument counts fail like docker', async (t) => {
   const unknown = await cli(['image', 'frobnicate']);
   t.is(unknown.code, 1);
-  t.is(unknown.err, "skiff: 'frobnicate' is not a skiff image command.\nSee 'skiff image --help'\n");
+  t.is(
+    unknown.err,
+    "skiff: unknown command: skiff image frobnicate\n\nUsage:  skiff image\n\nRun 'skiff image --help' for more information\n",
+  );
+  const groupFlag = await cli(['image', '--bogus']);
+  t.is(groupFlag.code, 125);
+  t.is(
+    groupFlag.err,
+    "unknown flag: --bogus\n\nUsage:  skiff image\n\nRun 'skiff image --help' for more information\n",
+  );
   const flag = await cli(['volume', 'ls', '--bogus']);
   t.is(flag.code, 125);
   t.is(

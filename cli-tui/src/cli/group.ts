@@ -3,7 +3,7 @@
 // subcommand; it parses that argv itself, with the same usage errors and exit codes as main.
 
 import { StatusError, UsageError } from './errors.js';
-import { type FlagSpec, formatFlagHelp, type ParsedArgs, parseArgs } from './args.js';
+import { type FlagSpec, formatFlagHelp, type ParsedArgs, parseArgs, SHORT_HELP_NOTICE } from './args.js';
 import type { Command, CommandContext } from '../commands/types.js';
 
 export interface SubCommand extends Command {
@@ -13,6 +13,8 @@ export interface SubCommand extends Command {
 
 export interface GroupCommand extends Command {
   subcommands: readonly SubCommand[];
+  /** The usage line of the group's own errors: `image` for most, `volume COMMAND` for docker's volume. */
+  errorUsage: string;
 }
 
 export function isGroup(command: Command): command is GroupCommand {
@@ -46,10 +48,16 @@ export function checkArgCount(command: Command, label: string, args: readonly st
   }
 }
 
-/** `skiff image --help`: the group's subcommands (main.ts can print this for groups). */
+/** cobra's name column: at least 11 wide, plus one space. */
+export function commandColumn(names: readonly string[]): number {
+  return Math.max(11, ...names.map((n) => n.length)) + 1;
+}
+
+/** `skiff image --help`: the group's subcommands, sorted by name like cobra. */
 export function groupHelp(program: string, group: GroupCommand): string {
-  const width = Math.max(...group.subcommands.map((c) => c.name.length)) + 2;
-  const lines = group.subcommands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n');
+  const subs = [...group.subcommands].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const width = commandColumn(subs.map((c) => c.name));
+  const lines = subs.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n');
   return `Usage:  ${program} ${group.name} COMMAND
 
 ${group.summary}
@@ -61,7 +69,7 @@ Run '${program} ${group.name} COMMAND --help' for more information on a command.
 `;
 }
 
-function subHelp(program: string, group: string, command: SubCommand): string {
+export function subHelp(program: string, group: string, command: SubCommand): string {
   const aliases = command.aliases?.length
     ? `\n\nAliases:\n  ${[command.name, ...command.aliases].map((a) => `${program} ${group} ${a}`).join(', ')}`
     : '';
@@ -72,6 +80,12 @@ ${command.summary}${aliases}
 Options:
 ${formatFlagHelp(withHelpFlag(command))}
 `;
+}
+
+/** docker 28's message for `docker image bogus`. */
+export function unknownSubcommand(program: string, group: GroupCommand, sub: string): string {
+  const { name } = group;
+  return `${program}: unknown command: ${program} ${name} ${sub}\n\nUsage:  ${program} ${group.errorUsage}\n\nRun '${program} ${name} --help' for more information`;
 }
 
 export function findSubcommand(group: GroupCommand, name: string): SubCommand | undefined {
@@ -91,7 +105,7 @@ export async function runParsed(
   try {
     parsed = parseArgs(argv, withHelpFlag(command), { interspersed: command.interspersed });
     if (parsed.flags.help) {
-      ctx.streams.stdout.write(help());
+      ctx.streams.stdout.write((parsed.shortHelp ? SHORT_HELP_NOTICE : '') + help());
       return 0;
     }
     checkArgCount(command, label, parsed.args);
@@ -140,10 +154,16 @@ export function topLevel(command: Command, name = command.name, usage = command.
   };
 }
 
-export function defineGroup(name: string, summary: string, subcommands: readonly SubCommand[]): GroupCommand {
+export function defineGroup(
+  name: string,
+  summary: string,
+  subcommands: readonly SubCommand[],
+  opts: { errorUsage?: string } = {},
+): GroupCommand {
   const group: GroupCommand = {
     name,
     usage: `${name} COMMAND`,
+    errorUsage: opts.errorUsage ?? name,
     summary,
     flags: [],
     interspersed: false,
@@ -151,16 +171,20 @@ export function defineGroup(name: string, summary: string, subcommands: readonly
     subcommands,
     async run(ctx, { args }) {
       const [subName, ...rest] = args;
+      // Like `docker image`: the help goes to stderr, and the status is still 0.
       if (subName === undefined) {
-        ctx.streams.stdout.write(groupHelp(ctx.program, group));
+        ctx.streams.stderr.write(groupHelp(ctx.program, group));
         return 0;
       }
       const sub = findSubcommand(group, subName);
       if (!sub) {
-        throw new StatusError(
-          1,
-          `${ctx.program}: '${subName}' is not a ${ctx.program} ${name} command.\nSee '${ctx.program} ${name} --help'`,
-        );
+        // cobra sees --help anywhere on the line before it looks up the subcommand.
+        if (rest.some((a) => a === '--help' || a === '-h')) {
+          const notice = rest.includes('--help') ? '' : SHORT_HELP_NOTICE;
+          ctx.streams.stdout.write(notice + groupHelp(ctx.program, group));
+          return 0;
+        }
+        throw new StatusError(1, unknownSubcommand(ctx.program, group, subName));
       }
       return runParsed(ctx, sub, name, rest, () => subHelp(ctx.program, name, sub));
     },

@@ -23,12 +23,17 @@ export const createCommand: Command = {
       opts = buildRunOptions({ ...flags, detach: false }, args, ctx.env, [stdout.rows ?? 0, stdout.columns ?? 0]);
       parseNormalizedNamed(opts.image);
     } catch (err) {
-      if (err instanceof RunOptionsError || err instanceof InvalidReferenceError) throw failure(err.message);
+      // Like run, a bad option is a 125 with a hint; the daemon's refusals are plain 1s.
+      if (err instanceof InvalidReferenceError) throw failure(err.message);
+      if (err instanceof RunOptionsError) {
+        throw new StatusError(
+          125,
+          `${ctx.program}: ${err.message}\n\nRun '${ctx.program} create --help' for more information`,
+        );
+      }
       throw err;
     }
-    // create is not attached: docker sends the same body as `run -d`.
-    opts.config.AttachStdin = false;
-    opts.config.StdinOnce = false;
+    for (const warning of opts.warnings) ctx.streams.stderr.write(`${warning}\n`);
     try {
       const created = await createContainer(ctx, opts);
       for (const warning of created.Warnings ?? []) ctx.streams.stderr.write(`WARNING: ${warning}\n`);

@@ -19,7 +19,8 @@ export function typedInspectCommand(type: 'image' | 'network' | 'volume'): SubCo
         description: "Format output using a custom template: 'json', 'TEMPLATE'",
       },
     ],
-    run: (ctx, { flags, args }) => inspectAll(ctx, args, [type], flags.format as string | undefined, false),
+    run: (ctx, { flags, args }) =>
+      inspectAll(ctx, args, [type], flags.format as string | undefined, false, type === 'volume'),
   };
 }
 

@@ -3,6 +3,7 @@
 import { ApiError } from '../api/errors.js';
 import { StatusError } from '../cli/errors.js';
 import {
+  escapeHtmlJson,
   NIL_MAP,
   NIL_SLICE,
   parseTemplate,
@@ -95,6 +96,8 @@ export async function inspectAll(
   kinds: readonly Kind[],
   format: string | undefined,
   size: boolean,
+  /** The docker CLI re-marshals typed objects (volume inspect) with json.Marshal, which escapes <, >, &. */
+  htmlEscape = false,
 ): Promise<number> {
   const { stdout } = ctx.streams;
   let tmpl: Template | undefined;
@@ -135,7 +138,10 @@ export async function inspectAll(
     }
   }
   // --format json: the raw objects as one compact array.
-  if (!tmpl) stdout.write(found.length === 0 ? '[]\n' : `${JSON.stringify(found, null, json ? 0 : 4)}\n`);
+  if (!tmpl) {
+    const text = found.length === 0 ? '[]' : JSON.stringify(found, null, json ? 0 : 4);
+    stdout.write(`${htmlEscape ? escapeHtmlJson(text) : text}\n`);
+  }
   if (errors.length > 0) throw new StatusError(1, errors.join('\n'));
   return 0;
 }

@@ -6,6 +6,7 @@ import { StatusError } from '../cli/errors.js';
 import { filtersQuery, parseFilterFlags } from '../cli/filters.js';
 import { defineGroup, type SubCommand } from '../cli/group.js';
 import { joinLabels, keyValues } from '../cli/kv.js';
+import { goTimeString } from '../format/go-time.js';
 import { naturalCompare } from '../format/natural-sort.js';
 import { formatList } from '../format/table-format.js';
 import { templateStruct } from '../format/template.js';
@@ -19,6 +20,7 @@ export interface NetworkSummary {
   Name: string;
   Driver?: string;
   Scope?: string;
+  EnableIPv4?: boolean;
   EnableIPv6?: boolean;
   Internal?: boolean;
   Labels?: Record<string, string> | null;
@@ -160,9 +162,11 @@ const createCommand: SubCommand = {
 export function networkContext(n: NetworkSummary, trunc: boolean): Record<string, unknown> {
   const labels = n.Labels ?? {};
   return templateStruct('*network.networkContext', {
-    CreatedAt: n.Created ?? '',
+    CreatedAt: goTimeString(n.Created),
     Driver: n.Driver ?? '',
     ID: trunc ? truncateId(n.Id) : n.Id,
+    // docker 28 prints EnableIPv4 (API 1.47); older daemons leave it out, which decodes as false.
+    IPv4: String(n.EnableIPv4 === true),
     IPv6: String(n.EnableIPv6 === true),
     Internal: String(n.Internal === true),
     Label: (name: unknown) => labels[String(name)] ?? '',
@@ -177,6 +181,7 @@ const NETWORK_HEADERS = {
   Name: 'NAME',
   Driver: 'DRIVER',
   Scope: 'SCOPE',
+  IPv4: 'IPV4',
   IPv6: 'IPV6',
   Internal: 'INTERNAL',
   Labels: 'LABELS',

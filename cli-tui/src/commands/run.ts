@@ -1,6 +1,7 @@
 // skiff run: docker's sequence — create (404 ⇒ pull, create again), attach (hijack),
 // wait registered before start, start, stream output, exit with the container's code.
 
+import { type FileHandle, open, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { type HijackedStream, hijackedChunks } from '../api/client.js';
@@ -33,20 +34,62 @@ function runFailure(ctx: CommandContext, code: number, message: string): StatusE
 }
 
 export async function createContainer(ctx: CommandContext, opts: RunOptions): Promise<CreateResponse> {
+  const cid = opts.cidFile ? await openCidFile(opts.cidFile) : undefined;
   const create = (): Promise<CreateResponse> =>
     ctx.client.json<CreateResponse>('POST', '/containers/create', {
-      query: { name: opts.name },
+      // Go's url.Values.Encode sorts the keys: name before platform.
+      query: { name: opts.name, platform: opts.platform },
       body: opts.config,
     });
+  const pull = (): Promise<void> =>
+    pullImage(ctx, tagNameOnly(parseNormalizedNamed(opts.image)), ctx.streams.stderr, false, opts.platform);
   try {
-    return await create();
+    if (opts.pull === 'always') await pull();
+    let created: CreateResponse;
+    try {
+      created = await create();
+    } catch (err) {
+      if (!(err instanceof ApiError) || !err.isNotFound || opts.pull !== 'missing') throw err;
+      const ref = tagNameOnly(parseNormalizedNamed(opts.image));
+      ctx.streams.stderr.write(`Unable to find image '${familiarString(ref)}' locally\n`);
+      await pull();
+      created = await create();
+    }
+    await cid?.write(created.Id);
+    return created;
   } catch (err) {
-    if (!(err instanceof ApiError) || !err.isNotFound) throw err;
-    const ref = tagNameOnly(parseNormalizedNamed(opts.image));
-    ctx.streams.stderr.write(`Unable to find image '${familiarString(ref)}' locally\n`);
-    await pullImage(ctx, ref, ctx.streams.stderr);
-    return await create();
+    await cid?.discard();
+    throw err;
   }
+}
+
+/** --cidfile: made before the create (refused if it exists), filled with the ID, removed on failure. */
+async function openCidFile(file: string): Promise<{ write(id: string): Promise<void>; discard(): Promise<void> }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'wx', 0o666);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      throw new Error(`container ID file found, make sure the other container isn't running or delete ${file}`, {
+        cause: err,
+      });
+    }
+    throw new Error(`failed to create the container ID file: ${(err as Error).message}`, { cause: err });
+  }
+  let written = false;
+  return {
+    async write(id) {
+      await handle.writeFile(id);
+      await handle.close();
+      written = true;
+    },
+    async discard() {
+      if (written) return;
+      await handle.close().catch(() => undefined);
+      await rm(file, { force: true });
+    },
+  };
 }
 
 async function readWaitResult(res: IncomingMessage): Promise<WaitResponse> {
@@ -232,6 +275,7 @@ export const runCommand: Command = {
         throw runFailure(ctx, 125, err.message);
       throw err;
     }
+    for (const warning of opts.warnings) ctx.streams.stderr.write(`${warning}\n`);
     if (opts.tty && opts.interactive && !opts.detach && stdin.isTTY !== true) {
       throw new StatusError(1, `${ctx.program}: the input device is not a TTY`);
     }

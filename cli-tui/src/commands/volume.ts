@@ -172,10 +172,10 @@ const pruneCommand: SubCommand = {
   },
 };
 
-export const volumeCommand = defineGroup('volume', 'Manage volumes', [
-  createCommand,
-  inspectCommand,
-  lsCommand,
-  pruneCommand,
-  rmCommand,
-]);
+// docker's volume command is the one whose usage errors say `docker volume COMMAND`.
+export const volumeCommand = defineGroup(
+  'volume',
+  'Manage volumes',
+  [createCommand, inspectCommand, lsCommand, pruneCommand, rmCommand],
+  { errorUsage: 'volume COMMAND' },
+);

@@ -152,7 +152,12 @@ export function goJson(value: unknown): string {
   const out = (text ?? 'null').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
   // A formatter context's MarshalJSON uses json.Marshal, which escapes HTML characters.
   if (structType(value) === undefined) return out;
-  return out.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+  return escapeHtmlJson(out);
+}
+
+/** What json.Marshal (escapeHTML on) does beyond JSON.stringify: <, > and & (and U+2028/9) as \u escapes. */
+export function escapeHtmlJson(text: string): string {
+  return text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function str(value: unknown, fn: string): string {
