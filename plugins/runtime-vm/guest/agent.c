@@ -54,7 +54,14 @@ static void logmsg(const char *fmt, const char *arg) {
   dprintf(2, "\n");
 }
 
+/* docker run -t: the process's pty master and the "tty" port it is relayed to. */
+static int main_pty = -1, main_tty_port = -1;
+
 static void poweroff_oom(int code, int oom) {
+  /* What the process wrote last is still in the pty (non-blocking: EIO or EAGAIN once empty). */
+  char buf[16384];
+  for (ssize_t n; main_pty >= 0 && main_tty_port >= 0 && ((n = read(main_pty, buf, sizeof buf)) > 0 || errno == EINTR);)
+    if (n > 0 && write(main_tty_port, buf, (size_t)n) < 0) break;
   if (status_fd >= 0) dprintf(status_fd, "exit %d%s\n", code, oom ? " oom" : "");
   dprintf(1, "skiff-agent: timing init=%.6f ready=%.6f start=%.6f exit=%.6f\n", t_init, t_ready, t_start, uptime());
   sync();
@@ -143,6 +150,7 @@ struct spec {
   int ngids;
   unsigned long long memory;
   int stdin;
+  int tty;
 };
 
 static char *read_file(const char *path, size_t *len) {
@@ -182,6 +190,7 @@ static void parse_spec(struct spec *s, char *buf, size_t len) {
     else if (!strcmp(key, "gid")) s->gid = (gid_t)strtoul(val, NULL, 10);
     else if (!strcmp(key, "memory")) s->memory = strtoull(val, NULL, 10);
     else if (!strcmp(key, "stdin")) s->stdin = 1;
+    else if (!strcmp(key, "tty")) s->tty = 1;
     else if (!strcmp(key, "gid+") && s->ngids < 256) s->gids[s->ngids++] = (gid_t)strtoul(val, NULL, 10);
   }
 }
@@ -277,7 +286,7 @@ static int oom_killed(void) {
 
 static int cgroup_ok;
 
-/* Forks the spec's process chrooted into the container; stdio are the given fds. */
+/* Forks the spec's process chrooted into the container; stdio are the given fds (a pty slave with tty). */
 static pid_t spawn_process(struct spec *s, sigset_t *mask, int in, int out, int err) {
   pid_t pid = fork();
   if (pid != 0) return pid;
@@ -287,6 +296,7 @@ static pid_t spawn_process(struct spec *s, sigset_t *mask, int in, int out, int 
   dup2(in, 0);
   dup2(out, 1);
   dup2(err, 2);
+  if (s->tty) ioctl(0, TIOCSCTTY, 0);
   if (chroot("/rootfs") != 0 || chdir("/") != 0) {
     dprintf(2, "chroot: %s\n", strerror(errno));
     _exit(127);
@@ -307,16 +317,92 @@ static pid_t spawn_process(struct spec *s, sigset_t *mask, int in, int out, int 
   _exit(e == ENOENT ? 127 : 126);
 }
 
+/* Bytes waiting for a process's input (its stdin pipe or pty master), written as it reads them. */
+struct outq {
+  int fd;
+  char *buf;
+  size_t len, cap;
+  int close_after; /* the input ended: close fd once the queue is empty */
+};
+
+static void outq_push(struct outq *q, const char *data, size_t n) {
+  if (q->fd < 0) return;
+  if (q->len + n > q->cap) {
+    q->cap = (q->len + n) * 2;
+    q->buf = realloc(q->buf, q->cap);
+  }
+  memcpy(q->buf + q->len, data, n);
+  q->len += n;
+}
+
+static void outq_reset(struct outq *q) {
+  if (q->fd >= 0) close(q->fd);
+  q->fd = -1;
+  q->len = 0;
+  q->close_after = 0;
+}
+
+/* Writes what the reader takes now; closes the fd after the end of input once all is written. */
+static void outq_flush(struct outq *q) {
+  while (q->fd >= 0 && q->len > 0) {
+    ssize_t w = write(q->fd, q->buf, q->len);
+    if (w <= 0) {
+      if (w < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      q->len = 0; /* the reader is gone */
+      break;
+    }
+    memmove(q->buf, q->buf + w, q->len - (size_t)w);
+    q->len -= (size_t)w;
+  }
+  if (q->fd >= 0 && q->len == 0 && q->close_after) outq_reset(q);
+}
+
+/* A pty in the container's devpts (so `tty` names /dev/pts/N there); the slave in *slave. */
+static int container_pty(int *slave) {
+  int m = open("/rootfs/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return -1;
+  int unlock = 0;
+  if (ioctl(m, TIOCSPTLCK, &unlock) != 0 || (*slave = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0) {
+    close(m);
+    return -1;
+  }
+  fcntl(m, F_SETFL, O_NONBLOCK);
+  return m;
+}
+
+static void set_size(int pty, const char *rows_cols) {
+  unsigned rows, cols;
+  if (pty < 0 || sscanf(rows_cols, "%u %u", &rows, &cols) != 2) return;
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  ioctl(pty, TIOCSWINSZ, &ws);
+}
+
+/* Reads what is left in a pty master after its process exited (non-blocking) to `port`. */
+static void drain_pty(int pty, void (*to)(void *, const char *, size_t), void *arg) {
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read(pty, buf, sizeof buf);
+    if (n > 0) to(arg, buf, (size_t)n);
+    else if (n < 0 && errno == EINTR) continue;
+    else return;
+  }
+}
+
 /*
  * An exec (one at a time: the host serializes them). Its output goes to the "exec" port in frames
  * (type 1 stdout, 2 stderr, 3 exit status; a 4-byte token from the request; a 4-byte length).
+ * With a tty, out is the pty master (input goes to it too); with stdin, input goes to a pipe.
  */
 struct exec_state {
   pid_t pid;
   int out, err; /* read ends, -1 once drained */
   int status;   /* -1 while running */
+  int tty;
   uint32_t token;
+  struct outq in;
 };
+
+static int exec_port = -1;
 
 static void frame(int port, uint8_t type, uint32_t token, const void *data, uint32_t len) {
   unsigned char h[9] = {type, token >> 24, token >> 16, token >> 8, token, len >> 24, len >> 16, len >> 8, len};
@@ -324,48 +410,102 @@ static void frame(int port, uint8_t type, uint32_t token, const void *data, uint
   if (writev(port, iov, 2) < 0) logmsg("%s", "exec port write failed");
 }
 
+static void exec_output(void *arg, const char *data, size_t n) {
+  frame(exec_port, 1, ((struct exec_state *)arg)->token, data, (uint32_t)n);
+}
+
 static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* Decodes hex in place; returns the byte count. */
+static size_t unhex(char *hex) {
+  size_t n = strlen(hex) / 2;
+  for (size_t i = 0; i < n; i++) hex[i] = (char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+  return n;
+}
+
 /* "exec <token hex> <spec hex>" */
-static void start_exec(struct exec_state *x, char *req, sigset_t *mask, int port) {
+static void start_exec(struct exec_state *x, char *req, sigset_t *mask) {
   char *sp = strchr(req, ' ');
   if (!sp) return;
   *sp = 0;
   uint32_t token = (uint32_t)strtoul(req, NULL, 16);
-  char *hex = sp + 1;
-  size_t n = strlen(hex) / 2;
-  char *blob = malloc(n + 1);
-  for (size_t i = 0; i < n; i++) blob[i] = (char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+  char *blob = sp + 1;
+  size_t n = unhex(blob);
   static struct spec es;
   parse_spec(&es, blob, n);
   if (x->pid > 0 || es.nargs == 0) {
     const char *msg = es.nargs == 0 ? "exec: empty command\n" : "exec: another exec is running\n";
-    frame(port, 2, token, msg, (uint32_t)strlen(msg));
+    frame(exec_port, 2, token, msg, (uint32_t)strlen(msg));
     unsigned char c = 126;
-    frame(port, 3, token, &c, 1);
-    free(blob);
+    frame(exec_port, 3, token, &c, 1);
     return;
   }
-  int po[2], pe[2];
-  if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) die("pipe");
-  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int in, out, err, slave = -1, pi[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+  if (es.tty) {
+    int m = container_pty(&slave);
+    if (m < 0) {
+      const char *msg = "exec: cannot allocate a pty\n";
+      frame(exec_port, 2, token, msg, (uint32_t)strlen(msg));
+      unsigned char c = 126;
+      frame(exec_port, 3, token, &c, 1);
+      return;
+    }
+    in = out = err = slave;
+    x->out = m;
+    x->err = -1;
+    x->in.fd = m;
+  } else {
+    if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) die("pipe");
+    if (es.stdin) {
+      if (pipe2(pi, O_CLOEXEC) != 0) die("pipe");
+      fcntl(pi[1], F_SETFL, O_NONBLOCK);
+      in = pi[0];
+    } else {
+      in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    out = po[1];
+    err = pe[1];
+    x->out = po[0];
+    x->err = pe[0];
+    x->in.fd = pi[1];
+  }
   x->token = token;
+  x->tty = es.tty;
   x->status = -1;
-  x->pid = spawn_process(&es, mask, nul, po[1], pe[1]);
-  close(nul);
-  close(po[1]);
-  close(pe[1]);
-  x->out = po[0];
-  x->err = pe[0];
-  free(blob); /* the child has its own copy */
+  x->pid = spawn_process(&es, mask, in, out, err);
+  if (slave >= 0) close(slave);
+  else {
+    close(in);
+    close(out);
+    close(err);
+  }
 }
 
-static void finish_exec(struct exec_state *x, int port) {
-  if (x->pid <= 0 || x->status < 0 || x->out >= 0 || x->err >= 0) return;
+/* "stdin TOKEN [HEX]": input for the exec TOKEN; no data is the end of its input. */
+static void exec_stdin(struct exec_state *x, char *args) {
+  char *sp = strchr(args, ' ');
+  if (sp) *sp = 0;
+  if (x->pid <= 0 || (uint32_t)strtoul(args, NULL, 16) != x->token || x->in.fd < 0) return;
+  if (sp) outq_push(&x->in, sp + 1, unhex(sp + 1));
+  else if (!x->tty) x->in.close_after = 1;
+  outq_flush(&x->in);
+}
+
+static void finish_exec(struct exec_state *x) {
+  if (x->pid <= 0 || x->status < 0) return;
+  /* With a tty the process's exit is the end (a background child may hold the pty open). */
+  if (x->tty && x->out >= 0) {
+    drain_pty(x->out, exec_output, x);
+    x->in.fd = -1;
+    close(x->out);
+    x->out = -1;
+  }
+  if (x->out >= 0 || x->err >= 0) return;
   unsigned char c = (unsigned char)x->status;
-  frame(port, 3, x->token, &c, 1);
+  frame(exec_port, 3, x->token, &c, 1);
+  outq_reset(&x->in);
   x->pid = 0;
 }
 
@@ -506,35 +646,72 @@ int main(void) {
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  /* docker run -i: the "stdin" port (the host relay's connection; its close is EOF). */
-  int in = nul;
-  if (s.stdin && (in = open_port("stdin", O_RDONLY)) < 0) die("stdin port missing");
+  int in = open("/dev/null", O_RDONLY | O_CLOEXEC), pout = out, perr = err;
+  /*
+   * docker run -t: the process gets a pty of the container's devpts; its master is relayed to the
+   * bidirectional "tty" port (the host relay holds the pty conmon reads). Made now, so that window
+   * sizes sent before the start apply.
+   */
+  struct outq tty_in = {.fd = -1};
+  int slave = -1;
+  if (s.tty) {
+    if ((main_tty_port = open_port("tty", O_RDWR)) < 0) die("tty port missing");
+    if ((main_pty = tty_in.fd = container_pty(&slave)) < 0) die("cannot allocate a pty");
+    in = pout = perr = slave;
+  } else if (s.stdin && (in = open_port("stdin", O_RDONLY)) < 0) {
+    /* docker run -i: the "stdin" port (the host relay's connection; its close is EOF). */
+    die("stdin port missing");
+  }
 
-  /* Control lines: "start" (the runtime's start), "signal N", "exec TOKEN SPEC". */
+  /* Control lines: "start", "signal N", "exec TOKEN SPEC", "stdin TOKEN [HEX]", "resize TOKEN ROWS COLS". */
   static char line[1 << 20];
   size_t used = 0;
   pid_t child = -1;
-  struct exec_state x = {.pid = 0, .out = -1, .err = -1, .status = -1};
+  struct exec_state x = {.pid = 0, .out = -1, .err = -1, .status = -1, .in = {.fd = -1}};
+  exec_port = execp;
   for (;;) {
-    struct pollfd p[4] = {
-        {.fd = ctl, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = x.out, .events = POLLIN}, {.fd = x.err, .events = POLLIN}};
-    if (poll(p, 4, -1) < 0) {
+    enum { CTL, SIG, XOUT, XERR, XIN, TTYPORT, TTY, N };
+    struct pollfd p[N] = {
+        [CTL] = {.fd = ctl, .events = POLLIN},
+        [SIG] = {.fd = sfd, .events = POLLIN},
+        [XOUT] = {.fd = x.out, .events = POLLIN},
+        [XERR] = {.fd = x.err, .events = POLLIN},
+        [XIN] = {.fd = x.in.len && !x.tty ? x.in.fd : -1, .events = POLLOUT},
+        [TTYPORT] = {.fd = main_tty_port, .events = POLLIN},
+        [TTY] = {.fd = main_pty, .events = (short)(POLLIN | (tty_in.len ? POLLOUT : 0))},
+    };
+    if (x.tty && x.in.len) p[XOUT].events |= POLLOUT;
+    if (poll(p, N, -1) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
-    for (int i = 2; i < 4; i++) {
-      if (!p[i].revents) continue;
-      char buf[16384];
+    char buf[16384];
+    for (int i = XOUT; i <= XERR; i++) {
+      if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(p[i].fd, buf, sizeof buf);
-      if (n > 0) frame(execp, (uint8_t)(i - 1), x.token, buf, (uint32_t)n);
-      else if (n == 0 || errno != EINTR) {
+      if (n > 0) frame(execp, (uint8_t)(i - XOUT + 1), x.token, buf, (uint32_t)n);
+      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        if (x.tty) x.in.fd = -1; /* the same fd */
         close(p[i].fd);
-        if (i == 2) x.out = -1;
+        if (i == XOUT) x.out = -1;
         else x.err = -1;
       }
     }
-    if (p[1].revents & POLLIN) {
+    if (p[XIN].revents || (p[XOUT].revents & POLLOUT)) outq_flush(&x.in);
+    if (p[TTYPORT].revents & POLLIN) {
+      ssize_t n = read(main_tty_port, buf, sizeof buf);
+      if (n > 0) outq_push(&tty_in, buf, (size_t)n);
+      else if (n == 0) main_tty_port = -1; /* the host relay is gone; output is lost from here */
+      outq_flush(&tty_in);
+    }
+    if (p[TTY].revents & POLLOUT) outq_flush(&tty_in);
+    if (p[TTY].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(main_pty, buf, sizeof buf);
+      if (n > 0 && main_tty_port >= 0) write(main_tty_port, buf, (size_t)n);
+      /* Every slave closed (EIO) while the process lives on: stop watching the master. */
+      else if (n <= 0 && errno != EAGAIN && errno != EINTR) main_pty = tty_in.fd = -1;
+    }
+    if (p[SIG].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) > 0) {
       }
@@ -546,8 +723,8 @@ int main(void) {
         if (w == x.pid) x.status = code;
       }
     }
-    finish_exec(&x, execp);
-    if (p[0].revents & POLLIN) {
+    finish_exec(&x);
+    if (p[CTL].revents & POLLIN) {
       ssize_t n = read(ctl, line + used, sizeof line - 1 - used);
       if (n > 0) used += (size_t)n;
       char *nl;
@@ -560,21 +737,33 @@ int main(void) {
           provide_file(line + 5, nfiles++);
         } else if (!strcmp(line, "start") && child < 0) {
           t_start = uptime();
-          child = spawn_process(&s, &mask, in, out, err);
+          child = spawn_process(&s, &mask, in, pout, perr);
           if (child < 0) die("fork");
+          /* The child has the slave: its exit is then the master's hang-up. */
+          if (slave >= 0) close(slave);
           dprintf(status_fd, "started\n");
         } else if (!strncmp(line, "signal ", 7) && child > 0) {
           /* To the container's main process only, as runc does (its children are not signalled). */
           kill(child, atoi(line + 7));
         } else if (!strncmp(line, "exec ", 5)) {
-          start_exec(&x, line + 5, &mask, execp);
+          start_exec(&x, line + 5, &mask);
+        } else if (!strncmp(line, "stdin ", 6)) {
+          exec_stdin(&x, line + 6);
+        } else if (!strncmp(line, "resize ", 7)) {
+          char *sp = strchr(line + 7, ' ');
+          if (sp) {
+            *sp = 0;
+            uint32_t token = (uint32_t)strtoul(line + 7, NULL, 16);
+            if (token == 0) set_size(tty_in.fd, sp + 1);
+            else if (x.pid > 0 && x.tty && token == x.token) set_size(x.out, sp + 1);
+          }
         }
         size_t rest = used - (size_t)(nl + 1 - line);
         memmove(line, nl + 1, rest);
         used = rest;
       }
       if (used == sizeof line - 1) used = 0;
-    } else if (p[0].revents & (POLLHUP | POLLERR)) {
+    } else if (p[CTL].revents & (POLLHUP | POLLERR)) {
       struct timespec ts = {0, 10 * 1000 * 1000};
       nanosleep(&ts, NULL);
     }

@@ -25,7 +25,7 @@ done
 qemu=$!
 echo $qemu >qemu.pid
 if [ -n "$SKIFF_VM_STDIN" ]; then
-  "$SKIFF_VM_STDIN" stdin.sock <&5 5<&- >/dev/null 2>&1 &
+  "$SKIFF_VM_STDIN" stdin stdin.sock <&5 5<&- >/dev/null 2>&1 &
 fi
 exec 5<&-
 wait $qemu

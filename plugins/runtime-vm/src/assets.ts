@@ -34,8 +34,8 @@ export interface VmAssets {
   initrd: string;
   /** The guest kernel's release (`uname -r` in the VM). */
   release: string;
-  /** Host binary: copies a container's stdin to its VM. */
-  stdinRelay: string;
+  /** Host binary: a VM container's stdin, ptys and execs (guest/host-relay.c). */
+  relay: string;
 }
 
 interface Manifest {
@@ -45,8 +45,8 @@ interface Manifest {
 }
 
 export const AGENT_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', 'guest', 'agent.c');
-/** The host-side stdin relay (`docker run -i`), built beside the guest assets. */
-export const STDIN_RELAY_SOURCE = join(dirname(AGENT_SOURCE), 'stdin-relay.c');
+/** The host side of a VM's stdio (stdin, ptys, execs), built beside the guest assets. */
+export const RELAY_SOURCE = join(dirname(AGENT_SOURCE), 'host-relay.c');
 
 async function readManifest(dir: string): Promise<Manifest | undefined> {
   try {
@@ -58,7 +58,7 @@ async function readManifest(dir: string): Promise<Manifest | undefined> {
 
 async function agentHash(): Promise<string> {
   const h = createHash('sha256');
-  for (const f of [AGENT_SOURCE, STDIN_RELAY_SOURCE]) h.update(await readFile(f));
+  for (const f of [AGENT_SOURCE, RELAY_SOURCE]) h.update(await readFile(f));
   return h.update(GUEST_MODULES.join(',')).digest('hex').slice(0, 16);
 }
 
@@ -71,7 +71,7 @@ export async function findAssets(dir: string = DEFAULT_ASSETS_DIR): Promise<VmAs
     kernel: join(dir, 'vmlinuz'),
     initrd: join(dir, 'initrd.img'),
     release: m.release,
-    stdinRelay: join(dir, 'skiff-vm-stdin'),
+    relay: join(dir, 'skiff-vm-relay'),
   };
 }
 
@@ -143,7 +143,7 @@ export async function buildAssets(
     log('compiling the agent');
     const agent = join(work, 'init');
     await run('gcc', ['-static', '-Os', '-s', '-Wall', '-o', agent, AGENT_SOURCE]);
-    await run('gcc', ['-Os', '-s', '-Wall', '-o', join(work, 'skiff-vm-stdin'), STDIN_RELAY_SOURCE]);
+    await run('gcc', ['-Os', '-s', '-Wall', '-o', join(work, 'skiff-vm-relay'), RELAY_SOURCE]);
 
     const entries: CpioEntry[] = [
       { name: 'dev', mode: 0o40755 },
@@ -166,7 +166,7 @@ export async function buildAssets(
     await copyFile(join(kdir, 'vmlinuz'), join(work, 'vmlinuz'));
     await rename(join(work, 'vmlinuz'), join(dir, 'vmlinuz'));
     await rename(join(work, 'initrd.img'), join(dir, 'initrd.img'));
-    await rename(join(work, 'skiff-vm-stdin'), join(dir, 'skiff-vm-stdin'));
+    await rename(join(work, 'skiff-vm-relay'), join(dir, 'skiff-vm-relay'));
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
     log(`assets ready in ${dir} (kernel ${release})`);
     return (await findAssets(dir))!;

@@ -11,7 +11,6 @@ import {
   appendFileSync,
   closeSync,
   constants,
-  createReadStream,
   existsSync,
   fstatSync,
   mkdirSync,
@@ -23,7 +22,6 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { isAbsolute, join, resolve } from 'node:path';
 import { guestSpec, qemuArgs, type ShimConfig, vmCpus, vmMemoryMiB } from './vm-config.js';
 
@@ -149,7 +147,7 @@ function control(dir: string, line: string, waitMs: number, monitorPid?: number)
 function create(g: Globals, flags: Map<string, string | true>, id: string): void {
   if (!g.config) throw new ShimError('no --config');
   const cfg = JSON.parse(readFileSync(g.config, 'utf8')) as ShimConfig;
-  if (flags.has('--console-socket')) throw new ShimError('the vm runtime does not support terminals (-t) yet');
+  const consoleSocket = flags.get('--console-socket');
   const bundle = resolve(String(flags.get('--bundle') ?? flags.get('-b') ?? '.'));
   const oci = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
   const rootPath = (oci.root as { path?: string } | undefined)?.path ?? 'rootfs';
@@ -161,10 +159,10 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   const dir = join(g.root, id);
   if (existsSync(join(dir, 'state.json'))) throw new ShimError(`container with id ${id} already exists`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // conmon hands us a pipe as stdin for `-i`, /dev/null otherwise.
-  const st0 = fstatSync(0);
-  const stdin = st0.isFIFO() || st0.isSocket();
-  writeFileSync(join(dir, 'spec'), guestSpec(oci, { stdin }));
+  // With a terminal, the relay's pty carries stdin; otherwise conmon hands us a pipe for `-i`.
+  const tty = typeof consoleSocket === 'string';
+  const stdin = !tty && stdinIsPipe();
+  writeFileSync(join(dir, 'spec'), guestSpec(oci, { stdin, tty }));
   execFileSync('mkfifo', ['-m', '0600', ...['ctl.in', 'ctl.out', 'exec.in', 'exec.out'].map((f) => join(dir, f))]);
   // The monitor (the task's pid for the core) and qemu live in the container's network namespace:
   // the core attaches the container's interfaces to /proc/<pid>/ns/net between create and start.
@@ -173,9 +171,16 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   const netns = namespaces.find((n) => n.type === 'network');
   // Only a namespace of its own gets a NIC (a joined one belongs to another container).
   const tap = netns && !netns.path ? 'skiff-vm0' : undefined;
+  if (tty) {
+    // Returns once conmon has the pty's master; its child relays the slave to the VM's tty port.
+    execFileSync(cfg.relay, ['tty', consoleSocket, join(dir, 'tty.sock'), join(dir, 'ctl.in')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
   const vm = {
     tap,
     stdin,
+    tty,
     memoryMiB: vmMemoryMiB(resources.memory?.limit, cfg.memoryMiB),
     cpus: vmCpus(resources.cpu, cfg.cpus),
   };
@@ -190,7 +195,7 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
     env: {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       SKIFF_VM_OOM_FILE: join(process.cwd(), 'oom'),
-      ...(stdin ? { SKIFF_VM_STDIN: cfg.stdinRelay } : {}),
+      ...(stdin ? { SKIFF_VM_STDIN: cfg.relay } : {}),
     },
   });
   if (!child.pid) throw new ShimError('cannot start the VM monitor');
@@ -293,60 +298,32 @@ function kill(g: Globals, id: string, sig: string): void {
   control(dir, `signal ${n}`, 1000);
 }
 
+function stdinIsPipe(): boolean {
+  const st = fstatSync(0);
+  return st.isFIFO() || st.isSocket();
+}
+
 /**
- * `exec --process FILE --pid-file P --detach ID`: starts the exec's relay (the process conmon
- * supervises for the exec), which waits its turn (execs run one at a time: flock on exec.lock),
- * asks the agent to run the process, and writes its output to our stdio (conmon's pipes).
+ * `exec --process FILE --pid-file P --detach [--console-socket S] ID`: the relay (guest/host-relay.c)
+ * becomes the process conmon supervises for the exec: it waits its turn (execs run one at a time),
+ * asks the agent to run the process, and relays its stdio (a pty with a console socket).
  */
 function exec(g: Globals, flags: Map<string, string | true>, id: string): void {
-  if (flags.has('--console-socket') || flags.has('--tty') || flags.has('-t'))
-    throw new ShimError('the vm runtime does not support terminals (-t) yet');
+  if (!g.config) throw new ShimError('no --config');
+  const cfg = JSON.parse(readFileSync(g.config, 'utf8')) as ShimConfig;
   const dir = join(g.root, id);
   const st = readState(dir, id);
   if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
   const proc = JSON.parse(readFileSync(String(flags.get('--process')), 'utf8')) as Record<string, unknown>;
-  const token = randomBytes(4).toString('hex');
-  const req = join(dir, `exec-${token}.req`);
-  writeFileSync(req, `exec ${token} ${guestSpec({ process: proc }).toString('hex')}\n`);
-  const child = spawn(
-    'flock',
-    [join(dir, 'exec.lock'), process.execPath, fileURLToPath(import.meta.url), 'relay', dir, token],
-    { detached: true, stdio: 'inherit' },
-  );
-  if (!child.pid) throw new ShimError('cannot start the exec relay');
-  child.unref();
+  const consoleSocket = flags.get('--console-socket');
+  const tty = typeof consoleSocket === 'string';
   const pidFile = flags.get('--pid-file');
-  if (typeof pidFile === 'string') writeFileSync(pidFile, String(child.pid));
-}
-
-/** The exec relay: frames from the agent's exec port (type, token, length, data) to stdout/stderr. */
-function relay(dir: string, token: string): void {
-  const req = readFileSync(join(dir, `exec-${token}.req`), 'utf8');
-  rmSync(join(dir, `exec-${token}.req`), { force: true });
-  const want = Number.parseInt(token, 16);
-  const input = createReadStream(join(dir, 'exec.out'));
-  let buf = Buffer.alloc(0);
-  input.on('data', (chunk) => {
-    buf = Buffer.concat([buf, chunk as Buffer]);
-    while (buf.length >= 9) {
-      const len = buf.readUInt32BE(5);
-      if (buf.length < 9 + len) break;
-      const type = buf[0]!;
-      const data = buf.subarray(9, 9 + len);
-      const mine = buf.readUInt32BE(1) === want;
-      buf = buf.subarray(9 + len);
-      if (!mine) continue;
-      if (type === 1 || type === 2) writeAll(type, data);
-      else if (type === 3) process.exit(data[0] ?? 255);
-    }
-  });
-  input.on('end', () => process.exit(255));
-  input.on('error', () => process.exit(255));
-  input.on('open', () => control(dir, req.trimEnd(), 5000));
-}
-
-function writeAll(fd: number, data: Buffer): void {
-  for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
+  if (typeof pidFile !== 'string') throw new ShimError('exec needs --pid-file');
+  // Never 0: the agent's name for the container's main process.
+  const token = ((randomBytes(4).readUInt32BE(0) | 1) >>> 0).toString(16);
+  const spec = guestSpec({ process: proc }, { tty, stdin: !tty && stdinIsPipe() });
+  writeFileSync(join(dir, `exec-${token}.req`), `exec ${token} ${spec.toString('hex')}\n`);
+  execFileSync(cfg.relay, ['exec', dir, token, pidFile, ...(tty ? [consoleSocket] : [])], { stdio: 'inherit' });
 }
 
 function del(g: Globals, flags: Map<string, string | true>, id: string): void {
@@ -385,8 +362,6 @@ function main(argv: string[]): void {
         return del(g, flags, id);
       case 'exec':
         return exec(g, flags, id);
-      case 'relay':
-        return relay(rest[0] ?? '', rest[1] ?? '');
       case '--version':
       case 'version':
         process.stdout.write('skiff-vm-oci version 0.1.0\n');

@@ -54,7 +54,7 @@ test('VM sizing: memory limit plus guest overhead, CPUs from the quota', (t) => 
 
 test('qemuArgs: the accelerator, the sizes and the guest ports', (t) => {
   const c = {
-    stdinRelay: '/r',
+    relay: '/r',
     kernel: '/k',
     initrd: '/i',
     qemu: '/q',

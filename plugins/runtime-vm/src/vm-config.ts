@@ -12,8 +12,8 @@ export interface ShimConfig {
   cpus: number;
   /** The script that runs virtiofsd and qemu under conmon (guest/monitor.sh). */
   monitor: string;
-  /** Copies the container's stdin to the VM (`docker run -i`). */
-  stdinRelay: string;
+  /** The host side of a VM's stdio (guest/host-relay.c): stdin, ptys, execs. */
+  relay: string;
 }
 
 /** What the guest kernel and agent need besides the container's memory limit. */
@@ -39,7 +39,7 @@ export function vmCpus(cpu: { quota?: unknown; period?: unknown } | undefined, f
  * The process spec the agent reads from fw_cfg: NUL-terminated key/value pairs (arg, env, cwd,
  * uid, gid, gid+, hostname), from the OCI config.
  */
-export function guestSpec(config: Record<string, unknown>, opts: { stdin?: boolean } = {}): Buffer {
+export function guestSpec(config: Record<string, unknown>, opts: { stdin?: boolean; tty?: boolean } = {}): Buffer {
   const proc = (config.process ?? {}) as {
     args?: string[];
     env?: string[];
@@ -58,13 +58,14 @@ export function guestSpec(config: Record<string, unknown>, opts: { stdin?: boole
   if (typeof config.hostname === 'string' && config.hostname) pairs.push(['hostname', config.hostname]);
   if (typeof memory === 'number' && memory > 0) pairs.push(['memory', String(memory)]);
   if (opts.stdin) pairs.push(['stdin', '1']);
+  if (opts.tty) pairs.push(['tty', '1']);
   return Buffer.from(pairs.map(([k, v]) => `${k}\0${v.replaceAll('\0', '')}\0`).join(''));
 }
 
 /** qemu's command line for one container VM (run with the VM's state dir as cwd). */
 export function qemuArgs(
   c: ShimConfig,
-  vm: { memoryMiB: number; cpus: number; tap?: string; stdin?: boolean },
+  vm: { memoryMiB: number; cpus: number; tap?: string; stdin?: boolean; tty?: boolean },
 ): string[] {
   const kvm = c.accel === 'kvm';
   // A NIC on a tap in the container's network namespace (the shim mirrors it to the container's eth0).
@@ -76,13 +77,14 @@ export function qemuArgs(
         'virtio-net-pci,netdev=net0,romfile=',
       ]
     : [];
-  // stdin: qemu waits (wait=on) for the relay to connect, so the guest never sees an early EOF.
-  const stdin = vm.stdin
+  // stdin or a tty: qemu waits (wait=on) for the host relay to connect, so no byte is lost.
+  const relayed = vm.tty ? 'tty' : vm.stdin ? 'stdin' : undefined;
+  const stdio = relayed
     ? [
         '-chardev',
-        'socket,id=stdin,path=stdin.sock,server=on,wait=on',
+        `socket,id=${relayed},path=${relayed}.sock,server=on,wait=on`,
         '-device',
-        'virtserialport,bus=vs.0,chardev=stdin,name=stdin',
+        `virtserialport,bus=vs.0,chardev=${relayed},name=${relayed}`,
       ]
     : [];
   return [
@@ -146,7 +148,7 @@ export function qemuArgs(
     'name=opt/skiff/spec,file=spec',
     '-qmp',
     'unix:qmp.sock,server=on,wait=off',
-    ...stdin,
+    ...stdio,
     ...nic,
   ];
 }

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import {
   type ExecSpec,
   type ExitStatus,
-  InvalidParameterError,
   type LogEntry,
   type Logger,
   type LogOptions,
@@ -49,7 +48,7 @@ export class VmRuntime implements Runtime {
   }
 
   capabilities(): RuntimeCapabilities {
-    return { terminal: false, stdin: true, survivesDaemonRestart: true };
+    return { terminal: true, stdin: true, survivesDaemonRestart: true };
   }
 
   /** Probes the accelerator, writes the shim's config and wrapper, on first use. */
@@ -68,7 +67,7 @@ export class VmRuntime implements Runtime {
         memoryMiB: o.memoryMiB,
         cpus: o.cpus,
         monitor: join(here, '..', 'guest', 'monitor.sh'),
-        stdinRelay: o.assets.stdinRelay,
+        relay: o.assets.relay,
       };
       const configFile = join(o.stateDir, 'vm.json');
       await writeFile(configFile, JSON.stringify(config));
@@ -92,7 +91,6 @@ export class VmRuntime implements Runtime {
   }
 
   async create(spec: TaskSpec): Promise<{ pid: number }> {
-    if (spec.terminal) throw new InvalidParameterError('the vm runtime does not support a terminal (-t) yet');
     return (await this.runtime()).create(spec);
   }
 
@@ -130,9 +128,11 @@ export class VmRuntime implements Runtime {
   }
 
   async exec(id: string, spec: ExecSpec): Promise<{ pid: number }> {
-    if (spec.terminal) throw new InvalidParameterError('the vm runtime does not support a terminal (-t) yet');
-    if (spec.stdin) throw new InvalidParameterError('the vm runtime does not support stdin (-i) for exec yet');
     return (await this.runtime()).exec(id, spec);
+  }
+
+  async resize(id: string, width: number, height: number, execId?: string): Promise<void> {
+    return (await this.runtime()).resize(id, width, height, execId);
   }
 
   async waitExec(id: string, execId: string, signal?: AbortSignal): Promise<ExitStatus> {

@@ -509,6 +509,8 @@ compare(
 
 /** Maps whose keys are data (labels, options, a network's containers): one kind, empty or not (null apart). */
 const OPAQUE = /\.(Labels|Options|Containers)$/;
+/** Maps keyed by data whose values are compared: all entries under `.*`, like list elements under `[]`. */
+const KEYED = /\.Networks$/;
 
 /**
  * The kinds found at every path of a JSON value: elements of a list all under `[]`, null, [] and
@@ -523,7 +525,10 @@ function shapeOf(v: unknown, at = '', out = new Map<string, Set<string>>()): Map
   } else if (typeof v === 'object') {
     const keys = Object.keys(v as object);
     if (OPAQUE.test(at)) add('map');
-    else if (keys.length === 0) add('{}');
+    else if (KEYED.test(at)) {
+      add('map');
+      for (const k of keys) shapeOf((v as Record<string, unknown>)[k], `${at}.*`, out);
+    } else if (keys.length === 0) add('{}');
     else for (const k of keys) shapeOf((v as Record<string, unknown>)[k], `${at}.${k}`, out);
   } else add(typeof v);
   return out;
@@ -532,13 +537,15 @@ function shapeOf(v: unknown, at = '', out = new Map<string, Set<string>>()): Map
 /** Paths of each daemon's own map entries (runtimes, registries). */
 const OWN_KEYS = /^\.(Runtimes|RegistryConfig\.IndexConfigs)\.(?!docker\.io\.)[^.]+\./;
 
-/** Where the two shapes disagree; a path below a list that is empty on one side is not compared. */
+/** Where the two shapes disagree; a path below a list (or keyed map) empty on one side is not compared. */
 function shapeDifferences(dockerd: unknown, skiffd: unknown): string[] {
   const [want, got] = [shapeOf(dockerd), shapeOf(skiffd)];
   const inEmptyList = (m: Map<string, Set<string>>, k: string) =>
-    [...k.matchAll(/\[\]/g)].some((x) => {
+    [...k.matchAll(/\[\]|\.\*/g)].some((x) => {
       const list = k.slice(0, x.index);
-      return m.get(list)?.has('list') && ![...m.keys()].some((p) => p.startsWith(`${list}[]`));
+      return (
+        m.get(list)?.has(x[0] === '[]' ? 'list' : 'map') && ![...m.keys()].some((p) => p.startsWith(`${list}${x[0]}`))
+      );
     });
   const show = (s: Set<string> | undefined) => (s ? [...s].sort().join('|') : 'absent');
   return [...new Set([...want.keys(), ...got.keys()])]

@@ -3,6 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import test from 'ava';
 import { docker, registryWithBusybox, startRestartableDaemon } from '../harness/index.js';
+import { dockerCli } from '../harness/paths.js';
+import { spawnPty } from '../harness/pty-screen.js';
 
 // Containers of `--runtime vm` run in their own qemu VM (Debian's cloud kernel, an agent as init),
 // supervised by conmon like runc containers: they outlive skiffd, and their output and exit
@@ -201,5 +203,55 @@ test.serial('docker exec runs a process in the VM', async (t) => {
   t.is(missing.code, 127, missing.stderr);
   const again = await docker(['exec', '-e', 'X=42', '-w', '/tmp', 'vm-exec', 'sh', '-c', 'echo $X $PWD'], { host });
   t.is(again.stdout, '42 /tmp\n', again.stderr);
+  // exec -i: stdin reaches the process and ends in EOF; more than the pipes hold, echoed back, so
+  // input and output must flow at once.
+  const input = Array.from({ length: 30_000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+  const cat = await docker(['exec', '-i', 'vm-exec', 'cat'], { host, stdin: input });
+  t.is(cat.code, 0, cat.stderr);
+  t.true(cat.stdout === input, `cat echoed ${cat.stdout.length} of ${input.length} bytes`);
+  const counted = await docker(['exec', '-i', 'vm-exec', 'sh', '-c', 'wc -l; exit 6'], { host, stdin: 'a\nb\n' });
+  t.is(counted.code, 6, counted.stderr);
+  t.is(counted.stdout.trim(), '2');
   await docker(['rm', '-f', 'vm-exec'], { host });
+});
+
+test.serial('docker run -it and docker exec -it give processes in the VM a terminal', async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const env = { DOCKER_HOST: host, DOCKER_CLI_HINTS: 'false' };
+  const run = spawnPty([dockerCli(), 'run', '-it', '--runtime', 'vm', '--name', 'vm-tty', reg.image, 'sh'], {
+    cols: 100,
+    rows: 30,
+    env,
+  });
+  t.teardown(() => run.kill());
+  await run.waitFor(/^\/ # ?$/m, 120_000);
+  // The CLI's window size reaches the guest pty (CLI → conmon → host pty → relay → agent).
+  run.write('tty; stty size; echo $((6*7))\r');
+  await run.waitFor(/^42$/m);
+  t.regex(run.text(), /^\/dev\/pts\/0$/m);
+  t.regex(run.text(), /^30 100$/m);
+
+  const ex = spawnPty([dockerCli(), 'exec', '-it', 'vm-tty', 'sh'], { cols: 70, rows: 20, env });
+  t.teardown(() => ex.kill());
+  await ex.waitFor(/^\/ # ?$/m, 60_000);
+  ex.write('tty; stty size; echo $((7*8))\r');
+  await ex.waitFor(/^56$/m);
+  t.regex(ex.text(), /^\/dev\/pts\/1$/m);
+  t.regex(ex.text(), /^20 70$/m);
+  ex.write('exit 3\r');
+  t.is(await ex.exited, 3, ex.raw());
+
+  // Typed keys go through the guest's line discipline (echo, ^C to the foreground process).
+  run.write('sleep 100\r');
+  await new Promise((r) => setTimeout(r, 500));
+  run.write('\x03');
+  run.write('echo after-interrupt\r');
+  await run.waitFor(/^after-interrupt$/m, 60_000);
+  run.write('exit 7\r');
+  t.is(await run.exited, 7, run.raw());
+  const inspect = await docker(['inspect', '-f', '{{.State.ExitCode}} {{.Config.Tty}}', 'vm-tty'], { host });
+  t.is(inspect.stdout.trim(), '7 true');
+  await docker(['rm', '-f', 'vm-tty'], { host });
 });
