@@ -77,13 +77,39 @@ static void die(const char *what) {
   poweroff(255);
 }
 
+/* Whether a virtio network device is on the PCI bus (transitional 1af4:1000 or modern 1af4:1041). */
+static int has_virtio_net(void) {
+  DIR *d = opendir("/sys/bus/pci/devices");
+  if (!d) return 1;
+  int found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d))) {
+    char p[512], vendor[16] = {0}, device[16] = {0};
+    snprintf(p, sizeof p, "/sys/bus/pci/devices/%s/vendor", e->d_name);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, vendor, sizeof vendor - 1);
+    close(fd);
+    snprintf(p, sizeof p, "/sys/bus/pci/devices/%s/device", e->d_name);
+    if (n <= 0 || strncmp(vendor, "0x1af4", 6) || (fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) continue;
+    n = read(fd, device, sizeof device - 1);
+    close(fd);
+    found = n > 0 && (!strncmp(device, "0x1000", 6) || !strncmp(device, "0x1041", 6));
+  }
+  closedir(d);
+  return found;
+}
+
+/* The modules in /modules/order; the network ones only for a VM with a NIC (each costs time under TCG). */
 static void load_modules(void) {
   FILE *f = fopen("/modules/order", "r");
   if (!f) return;
+  int net = has_virtio_net();
   char name[256];
   while (fgets(name, sizeof name, f)) {
     name[strcspn(name, "\n")] = 0;
     if (!*name) continue;
+    if (!net && (!strcmp(name, "virtio_net") || !strcmp(name, "net_failover") || !strcmp(name, "failover"))) continue;
     char path[512];
     snprintf(path, sizeof path, "/modules/%s.ko", name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
  */
 export function bootsWith(
   accel: string,
-  a: { qemu: string; kernel: string; initrd: string },
+  a: { qemu: string; kernel: string; initrd: string; firmware?: string },
   timeoutMs: number,
 ): Promise<boolean> {
   return new Promise((resolve) => {
@@ -24,6 +24,7 @@ export function bootsWith(
         accel === 'kvm' ? 'host' : 'max',
         '-m',
         '128',
+        ...(a.firmware ? ['-bios', a.firmware] : []),
         '-kernel',
         a.kernel,
         '-initrd',
@@ -48,7 +49,7 @@ export function bootsWith(
  */
 export async function pickAccel(
   setting: string,
-  a: { qemu: string; kernel: string; initrd: string },
+  a: { qemu: string; kernel: string; initrd: string; firmware?: string },
   probeMs = 8000,
 ): Promise<string> {
   if (setting !== 'auto') return setting;

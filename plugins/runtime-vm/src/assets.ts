@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { type CpioEntry, cpioArchive } from './cpio.js';
+import { vmlinuxFromBzImage } from './vmlinux.js';
 
 const run = promisify(execFile);
 
@@ -30,6 +31,7 @@ export const GUEST_MODULES = [
 
 export interface VmAssets {
   dir: string;
+  /** `vmlinux` (an ELF qemu boots by PVH) when it could be taken out of the bzImage, else `vmlinuz`. */
   kernel: string;
   initrd: string;
   /** The guest kernel's release (`uname -r` in the VM). */
@@ -40,6 +42,8 @@ export interface VmAssets {
 
 interface Manifest {
   release: string;
+  /** The kernel's file name in the assets dir. */
+  kernel: string;
   /** Hash of the agent source and the module list the initramfs was built from. */
   agent: string;
 }
@@ -56,8 +60,11 @@ async function readManifest(dir: string): Promise<Manifest | undefined> {
   }
 }
 
+/** Changes whenever what buildAssets makes changes (besides the sources hashed with it). */
+const ASSETS_FORMAT = 'pvh-unsigned-modules';
+
 async function agentHash(): Promise<string> {
-  const h = createHash('sha256');
+  const h = createHash('sha256').update(ASSETS_FORMAT);
   for (const f of [AGENT_SOURCE, RELAY_SOURCE]) h.update(await readFile(f));
   return h.update(GUEST_MODULES.join(',')).digest('hex').slice(0, 16);
 }
@@ -68,11 +75,27 @@ export async function findAssets(dir: string = DEFAULT_ASSETS_DIR): Promise<VmAs
   if (!m || m.agent !== (await agentHash())) return undefined;
   return {
     dir,
-    kernel: join(dir, 'vmlinuz'),
+    kernel: join(dir, m.kernel),
     initrd: join(dir, 'initrd.img'),
     release: m.release,
     relay: join(dir, 'skiff-vm-relay'),
   };
+}
+
+const SIGNATURE_MARKER = Buffer.from('~Module signature appended~\n');
+
+/**
+ * A module without its appended signature. The guest kernel then loads it without checking an
+ * RSA signature (which under TCG takes longer than the loading), tainted but not refused: Debian's
+ * kernel enforces signatures only under Secure Boot lockdown, which a qemu guest never has.
+ */
+export function withoutSignature(ko: Buffer): Buffer {
+  const end = ko.length - SIGNATURE_MARKER.length;
+  if (end < 12 || !ko.subarray(end).equals(SIGNATURE_MARKER)) return ko;
+  // struct module_signature (12 bytes) ends with the signature's length, big-endian.
+  const sigLen = ko.readUInt32BE(end - 4);
+  const start = end - 12 - sigLen;
+  return start > 0 ? ko.subarray(0, start) : ko;
 }
 
 async function kernelPackage(): Promise<string> {
@@ -155,16 +178,23 @@ export async function buildAssets(
       { name: 'modules', mode: 0o40755 },
     ];
     for (const m of GUEST_MODULES) {
-      entries.push({ name: `modules/${m}.ko`, mode: 0o100644, data: await readFile(join(kdir, `${m}.ko`)) });
+      const ko = withoutSignature(await readFile(join(kdir, `${m}.ko`)));
+      entries.push({ name: `modules/${m}.ko`, mode: 0o100644, data: ko });
     }
     entries.push({ name: 'modules/order', mode: 0o100644, data: Buffer.from(`${GUEST_MODULES.join('\n')}\n`) });
 
-    const manifest: Manifest = { release, agent: await agentHash() };
+    log('extracting vmlinux for a PVH boot');
+    const bzImage = await readFile(join(kdir, 'vmlinuz'));
+    const vmlinux = vmlinuxFromBzImage(bzImage);
+    const kernel = vmlinux ? 'vmlinux' : 'vmlinuz';
+    await writeFile(join(work, kernel), vmlinux ?? bzImage);
+
+    const manifest: Manifest = { release, kernel, agent: await agentHash() };
     await writeFile(join(work, 'initrd.img'), gzipSync(cpioArchive(entries), { level: 6 }));
     // The manifest goes last: its presence means the rest is complete.
     await rm(join(dir, 'manifest.json'), { force: true });
-    await copyFile(join(kdir, 'vmlinuz'), join(work, 'vmlinuz'));
-    await rename(join(work, 'vmlinuz'), join(dir, 'vmlinuz'));
+    for (const old of ['vmlinux', 'vmlinuz', 'skiff-vm-stdin']) await rm(join(dir, old), { force: true });
+    await rename(join(work, kernel), join(dir, kernel));
     await rename(join(work, 'initrd.img'), join(dir, 'initrd.img'));
     await rename(join(work, 'skiff-vm-relay'), join(dir, 'skiff-vm-relay'));
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));

@@ -3,6 +3,7 @@ import { runtimeSuite } from '@skiff/core/testkit';
 import test from 'ava';
 import { DEFAULT_ASSETS_DIR, findAssets } from './assets.js';
 import { VmRuntime } from './vm-runtime.js';
+import { defaultFirmware } from './vm-config.js';
 
 const assets = await findAssets(DEFAULT_ASSETS_DIR);
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
@@ -24,6 +25,7 @@ runtimeSuite(
       assets: assets!,
       qemu: '/usr/bin/qemu-system-x86_64',
       virtiofsd: VIRTIOFSD,
+      firmware: defaultFirmware(),
       // The probe costs seconds per runtime; these tests only need a VM that boots.
       accel: 'tcg',
       memoryMiB: 256,

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { definePlugin } from '@skiff/core/plugin-api';
 import { DEFAULT_ASSETS_DIR, findAssets } from './assets.js';
+import { defaultFirmware } from './vm-config.js';
 import { VmRuntime } from './vm-runtime.js';
 
 export { buildAssets, DEFAULT_ASSETS_DIR, findAssets, type VmAssets } from './assets.js';
+export { defaultFirmware } from './vm-config.js';
 export { VmRuntime, type VmRuntimeOptions } from './vm-runtime.js';
 
 const VIRTIOFSD = ['/usr/lib/qemu/virtiofsd', '/usr/libexec/virtiofsd'];
@@ -23,9 +25,16 @@ function which(name: string): string | undefined {
   return undefined;
 }
 
+function firmware(v: unknown): string | undefined {
+  const s = setting(v);
+  if (s === 'default') return undefined;
+  return s ?? defaultFirmware();
+}
+
 /**
  * Settings (plugin-config `vm`): `assets` (dir built by skiff-vm-assets), `qemu`, `virtiofsd`,
- * `conmon`, `accel` (auto | kvm | tcg), `memory` (MiB), `cpus`.
+ * `firmware` (qemu's -bios; `default` for SeaBIOS), `conmon`, `accel` (auto | kvm | tcg), `memory`
+ * (MiB), `cpus`.
  */
 export default definePlugin({
   apiVersion: 1,
@@ -47,6 +56,7 @@ export default definePlugin({
           assets: assets!,
           qemu: qemu!,
           virtiofsd: virtiofsd!,
+          firmware: firmware(r.settings.firmware),
           conmon: setting(r.settings.conmon),
           accel: setting(opts.accel) ?? setting(r.settings.accel) ?? 'auto',
           memoryMiB: numberSetting(r.settings.memory, 256),

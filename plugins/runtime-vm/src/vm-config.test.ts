@@ -73,6 +73,14 @@ test('qemuArgs: the accelerator, the sizes and the guest ports', (t) => {
   t.is(after('-smp'), '2');
   t.true(args.includes('memory-backend-memfd,id=mem,size=364M,share=on'));
   t.false(args.some((a) => a.endsWith('name=stdin')));
+  t.false(args.includes('-bios'), 'SeaBIOS unless a firmware is set');
+  const qboot = qemuArgs({ ...c, firmware: '/qboot.rom' }, { memoryMiB: 256, cpus: 1 });
+  t.is(qboot[qboot.indexOf('-bios') + 1], '/qboot.rom');
+  t.true(qemuArgs(c, { memoryMiB: 256, cpus: 1, tty: true }).some((a) => a.endsWith('name=tty')));
+  t.false(
+    qemuArgs(c, { memoryMiB: 256, cpus: 1, tty: true, stdin: true }).some((a) => a.endsWith('name=stdin')),
+    'with a tty, stdin goes through it',
+  );
   t.true(qemuArgs(c, { memoryMiB: 256, cpus: 1, stdin: true }).some((a) => a.endsWith('name=stdin')));
   for (const port of ['stdout', 'stderr', 'status', 'ctl', 'exec'])
     t.true(

@@ -24,6 +24,8 @@ export interface VmRuntimeOptions {
   assets: VmAssets;
   qemu: string;
   virtiofsd: string;
+  /** qemu's `-bios`: qboot where Debian's qemu has it (faster than SeaBIOS); default SeaBIOS. */
+  firmware?: string;
   conmon?: string;
   /** `auto` (probe KVM by booting, else TCG), `kvm` or `tcg`. */
   accel: string;
@@ -56,7 +58,12 @@ export class VmRuntime implements Runtime {
     this.inner ??= (async () => {
       const o = this.opts;
       await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-      const accel = await pickAccel(o.accel, { qemu: o.qemu, kernel: o.assets.kernel, initrd: o.assets.initrd });
+      const accel = await pickAccel(o.accel, {
+        qemu: o.qemu,
+        kernel: o.assets.kernel,
+        initrd: o.assets.initrd,
+        firmware: o.firmware,
+      });
       o.log?.info('vm runtime ready', { accel, kernel: o.assets.release });
       const config: ShimConfig = {
         kernel: o.assets.kernel,
@@ -64,6 +71,7 @@ export class VmRuntime implements Runtime {
         qemu: o.qemu,
         virtiofsd: o.virtiofsd,
         accel,
+        firmware: o.firmware,
         memoryMiB: o.memoryMiB,
         cpus: o.cpus,
         monitor: join(here, '..', 'guest', 'monitor.sh'),

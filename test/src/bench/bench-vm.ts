@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { busyboxRootfs } from '@skiff/core/testkit';
-import { DEFAULT_ASSETS_DIR, findAssets, VmRuntime } from '@skiff/runtime-vm';
+import { DEFAULT_ASSETS_DIR, defaultFirmware, findAssets, VmRuntime } from '@skiff/runtime-vm';
 import { startDaemon } from '../harness/daemon.js';
 import { registryWithBusybox } from '../harness/fixture.js';
 import { fmt, pull, timeDockerCli } from './run-bench.js';
@@ -73,6 +73,7 @@ async function breakdown(runs: number): Promise<Record<Phase, number[]>> {
     assets,
     qemu: '/usr/bin/qemu-system-x86_64',
     virtiofsd: '/usr/lib/qemu/virtiofsd',
+    firmware: defaultFirmware(),
     accel: 'auto',
     memoryMiB: 256,
     cpus: 1,
