@@ -177,6 +177,9 @@ struct spec {
   unsigned long long memory;
   int stdin;
   int tty;
+  int readonly;
+  char *mounts[256];
+  int nmounts;
 };
 
 static char *read_file(const char *path, size_t *len) {
@@ -217,6 +220,8 @@ static void parse_spec(struct spec *s, char *buf, size_t len) {
     else if (!strcmp(key, "memory")) s->memory = strtoull(val, NULL, 10);
     else if (!strcmp(key, "stdin")) s->stdin = 1;
     else if (!strcmp(key, "tty")) s->tty = 1;
+    else if (!strcmp(key, "readonly")) s->readonly = 1;
+    else if (!strcmp(key, "mount") && s->nmounts < 256) s->mounts[s->nmounts++] = val;
     else if (!strcmp(key, "gid+") && s->ngids < 256) s->gids[s->ngids++] = (gid_t)strtoul(val, NULL, 10);
   }
 }
@@ -273,6 +278,41 @@ static void mount_container_fs(void) {
   symlink("/proc/self/fd/0", "/rootfs/dev/stdin");
   symlink("/proc/self/fd/1", "/rootfs/dev/stdout");
   symlink("/proc/self/fd/2", "/rootfs/dev/stderr");
+}
+
+/* mkdir -p of /rootfs + dest (created in the container's rw layer, as runc creates mount targets). */
+static void make_target(char *path) {
+  for (char *p = path + strlen("/rootfs/"); (p = strchr(p, '/')); p++) {
+    *p = 0;
+    mkdir(path, 0755);
+    *p = '/';
+  }
+  mkdir(path, 0755);
+}
+
+/*
+ * "virtiofs FLAGS TAG DEST": a directory the host shares by a virtiofsd of its own; "tmpfs FLAGS
+ * DATA DEST": a tmpfs (DATA "-" for none). FLAGS: MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC bits.
+ */
+static void container_mount(const char *line) {
+  char kind[16], arg[1024];
+  unsigned long flags;
+  int off = 0;
+  if (sscanf(line, "%15s %lu %1023s %n", kind, &flags, arg, &off) != 3 || off == 0 || line[off] != '/') {
+    logmsg("bad mount: %s", line);
+    return;
+  }
+  char target[4096];
+  snprintf(target, sizeof target, "/rootfs%s", line + off);
+  make_target(target);
+  flags &= MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  int rc = !strcmp(kind, "virtiofs") ? mount(arg, target, "virtiofs", flags, NULL)
+           : !strcmp(kind, "tmpfs")  ? mount("tmpfs", target, "tmpfs", flags, strcmp(arg, "-") ? arg : NULL)
+                                     : -1;
+  if (rc != 0) {
+    dprintf(2, "skiff-agent: cannot mount %s on %s: %s\n", kind, line + off, strerror(errno));
+    poweroff(255);
+  }
 }
 
 #define CGROUP "/sys/fs/cgroup/container"
@@ -658,6 +698,7 @@ int main(void) {
   mkdir("/rootfs", 0755);
   if (mount("rootfs", "/rootfs", "virtiofs", 0, NULL) != 0) die("mount virtiofs rootfs");
   mount_container_fs();
+  for (int i = 0; i < s.nmounts; i++) container_mount(s.mounts[i]);
   if (s.hostname) sethostname(s.hostname, strlen(s.hostname));
   cgroup_ok = setup_cgroup(s.memory) == 0;
   int lo = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -762,6 +803,8 @@ int main(void) {
           static int nfiles;
           provide_file(line + 5, nfiles++);
         } else if (!strcmp(line, "start") && child < 0) {
+          /* --read-only: after the mount targets and files are in place, as runc does. */
+          if (s.readonly && mount(NULL, "/rootfs", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) die("read-only rootfs");
           t_start = uptime();
           child = spawn_process(&s, &mask, in, pout, perr);
           if (child < 0) die("fork");

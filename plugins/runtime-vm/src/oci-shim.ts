@@ -17,13 +17,23 @@ import {
   openSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { guestSpec, qemuArgs, type ShimConfig, vmCpus, vmMemoryMiB } from './vm-config.js';
+import {
+  guestSpec,
+  MAX_SHARES,
+  type OciMount,
+  qemuArgs,
+  type ShimConfig,
+  vmCpus,
+  vmMemoryMiB,
+  vmMounts,
+} from './vm-config.js';
 
 class ShimError extends Error {}
 
@@ -112,7 +122,7 @@ function signalNumber(s: string): number {
 
 /** The last words of qemu or virtiofsd, for an error message. */
 function vmFailure(dir: string): string {
-  for (const f of ['qemu.log', 'virtiofsd.log']) {
+  for (const f of ['qemu.log', 'virtiofsd-rootfs.log']) {
     try {
       const text = readFileSync(join(dir, f), 'utf8').trim();
       if (text) return text.split('\n').slice(-3).join(' ');
@@ -162,7 +172,16 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   // With a terminal, the relay's pty carries stdin; otherwise conmon hands us a pipe for `-i`.
   const tty = typeof consoleSocket === 'string';
   const stdin = !tty && stdinIsPipe();
-  writeFileSync(join(dir, 'spec'), guestSpec(oci, { stdin, tty }));
+  const mounts = vmMounts(ociMounts(oci), isDirectory);
+  if (mounts.shares.length > MAX_SHARES) throw new ShimError(`a VM takes at most ${MAX_SHARES} directory mounts`);
+  for (const f of mounts.files) {
+    if ((statSync(f.source, { throwIfNoEntry: false })?.size ?? 0) > MAX_FILE_MOUNT)
+      throw new ShimError(`${f.destination}: a VM takes files of up to 256 KiB as bind mounts (mount its directory)`);
+  }
+  writeFileSync(join(dir, 'spec'), guestSpec(oci, { stdin, tty, mounts: mounts.guest }));
+  // The monitor starts a virtiofsd for each line: the rootfs, then the directory mounts.
+  const shares = [{ tag: 'rootfs', source: rootfs, readonly: false }, ...mounts.shares];
+  writeFileSync(join(dir, 'shares'), shares.map((s) => `${s.tag} ${s.readonly ? 'ro' : 'rw'} ${s.source}\n`).join(''));
   execFileSync('mkfifo', ['-m', '0600', ...['ctl.in', 'ctl.out', 'exec.in', 'exec.out'].map((f) => join(dir, f))]);
   // The monitor (the task's pid for the core) and qemu live in the container's network namespace:
   // the core attaches the container's interfaces to /proc/<pid>/ns/net between create and start.
@@ -181,12 +200,13 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
     tap,
     stdin,
     tty,
+    shares: mounts.shares,
     memoryMiB: vmMemoryMiB(resources.memory?.limit, cfg.memoryMiB),
     cpus: vmCpus(resources.cpu, cfg.cpus),
   };
   // Our stdio are conmon's pipes: the monitor (and qemu, for the guest's output) inherit them.
   const enter = !netns ? [] : netns.path ? ['nsenter', `--net=${netns.path}`] : ['unshare', '--net'];
-  const argv = [...enter, '/bin/sh', cfg.monitor, rootfs, cfg.virtiofsd, ...qemuArgs(cfg, vm)];
+  const argv = [...enter, '/bin/sh', cfg.monitor, cfg.virtiofsd, ...qemuArgs(cfg, vm)];
   // conmon runs us in its directory for the task, where it looks for the `oom` marker.
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: dir,
@@ -204,6 +224,21 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
   const pidFile = flags.get('--pid-file');
   if (typeof pidFile === 'string') writeFileSync(pidFile, String(child.pid));
+}
+
+/** Files bind-mounted into a VM are copied in, as hex on the control port. */
+const MAX_FILE_MOUNT = 256 * 1024;
+
+function ociMounts(oci: Record<string, unknown>): OciMount[] {
+  return Array.isArray(oci.mounts) ? (oci.mounts as { destination: string }[]) : [];
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function inNetns(pid: number, cmd: string, args: string[]): string {
@@ -243,13 +278,10 @@ function guestSetup(st: VmState): string[] {
       lines.push(`net ${eth0.address} ${inet.local} ${inet.prefixlen} ${routes[0]?.gateway ?? '-'} ${mtu}`);
     }
   }
-  const oci = JSON.parse(readFileSync(join(st.bundle, 'config.json'), 'utf8')) as {
-    mounts?: { destination: string; source?: string; type?: string }[];
-  };
-  for (const m of oci.mounts ?? []) {
-    if (!['/etc/hosts', '/etc/resolv.conf', '/etc/hostname'].includes(m.destination) || !m.source) continue;
+  const oci = JSON.parse(readFileSync(join(st.bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
+  for (const f of vmMounts(ociMounts(oci), isDirectory).files) {
     try {
-      lines.push(`file ${m.destination} ${readFileSync(m.source).toString('hex')}`);
+      lines.push(`file ${f.destination} ${readFileSync(f.source).toString('hex')}`);
     } catch {
       // Not prepared (no network): the image's own file stays.
     }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { guestSpec, qemuArgs, vmCpus, vmMemoryMiB } from './vm-config.js';
+import { guestSpec, qemuArgs, vmCpus, vmMemoryMiB, vmMounts } from './vm-config.js';
 
 function pairs(buf: Buffer): string[][] {
   const parts = buf.toString('utf8').split('\0').slice(0, -1);
@@ -41,6 +41,28 @@ test('guestSpec: the OCI process as NUL-separated pairs the agent reads', (t) =>
   ]);
 });
 
+test("vmMounts: directories shared, files copied, tmpfs made in the guest, the agent's own mounts left out", (t) => {
+  const m = vmMounts(
+    [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro'] },
+      { destination: '/etc/hosts', type: 'bind', source: '/c/hosts', options: ['rbind', 'rprivate'] },
+      { destination: '/data', type: 'bind', source: '/v/data', options: ['rbind'] },
+      { destination: '/ro dir', source: '/h/ro', options: ['rbind', 'ro', 'nosuid'] },
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'size=64m', 'mode=1777'] },
+      { destination: '/bad\nname', type: 'bind', source: '/v/x', options: ['rbind'] },
+    ],
+    (p) => p !== '/c/hosts',
+  );
+  t.deepEqual(m.shares, [
+    { tag: 'vol0', source: '/v/data', readonly: false },
+    { tag: 'vol1', source: '/h/ro', readonly: true },
+  ]);
+  t.deepEqual(m.guest, ['virtiofs 0 vol0 /data', 'virtiofs 3 vol1 /ro dir', 'tmpfs 8 size=64m,mode=1777 /run']);
+  t.deepEqual(m.files, [{ source: '/c/hosts', destination: '/etc/hosts' }]);
+});
+
 test('VM sizing: memory limit plus guest overhead, CPUs from the quota', (t) => {
   t.is(vmMemoryMiB(undefined, 256), 256);
   t.is(vmMemoryMiB(0, 256), 256);
@@ -77,6 +99,11 @@ test('qemuArgs: the accelerator, the sizes and the guest ports', (t) => {
   const qboot = qemuArgs({ ...c, firmware: '/qboot.rom' }, { memoryMiB: 256, cpus: 1 });
   t.is(qboot[qboot.indexOf('-bios') + 1], '/qboot.rom');
   t.true(qemuArgs(c, { memoryMiB: 256, cpus: 1, tty: true }).some((a) => a.endsWith('name=tty')));
+  const shared = qemuArgs(c, { memoryMiB: 256, cpus: 1, shares: [{ tag: 'vol0', source: '/s', readonly: false }] });
+  t.true(shared.includes('socket,id=vol0,path=vol0.sock'));
+  t.true(shared.some((a) => a.startsWith('vhost-user-fs-pci,chardev=vol0,tag=vol0,addr=')));
+  const slots = shared.filter((a) => a.includes(',addr=')).map((a) => a.split(',addr=')[1]);
+  t.is(new Set(slots).size, slots.length, 'one PCI slot each');
   t.false(
     qemuArgs(c, { memoryMiB: 256, cpus: 1, tty: true, stdin: true }).some((a) => a.endsWith('name=stdin')),
     'with a tty, stdin goes through it',

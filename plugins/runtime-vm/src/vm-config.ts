@@ -47,11 +47,67 @@ export function vmCpus(cpu: { quota?: unknown; period?: unknown } | undefined, f
   return quota > 0 ? Math.max(1, Math.ceil(quota / period)) : fallback;
 }
 
+export interface OciMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+/** A host directory served to the guest by a virtiofsd of its own (virtio-fs tag `tag`). */
+export interface Share {
+  tag: string;
+  source: string;
+  readonly: boolean;
+}
+
+/** What the agent sets up itself (its own /proc, /sys, /dev), whatever the OCI config says. */
+const GUEST_OWNED = /^\/(proc|sys|dev)(\/|$)/;
+const KERNEL_FS = new Set(['proc', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']);
+const MS_FLAGS: Record<string, number> = { ro: 1, nosuid: 2, nodev: 4, noexec: 8 };
+
+/**
+ * The container's mounts in a VM: bind mounts of directories (volumes included) become virtio-fs
+ * shares (`mount virtiofs FLAGS TAG DEST` for the agent), tmpfs mounts are made in the guest
+ * (`mount tmpfs FLAGS DATA DEST`), bind mounts of files are copied in at start (`files`: a share
+ * would hand the guest the file's whole directory).
+ */
+export function vmMounts(
+  mounts: readonly OciMount[],
+  isDirectory: (path: string) => boolean,
+): { shares: Share[]; guest: string[]; files: { source: string; destination: string }[] } {
+  const shares: Share[] = [];
+  const guest: string[] = [];
+  const files: { source: string; destination: string }[] = [];
+  for (const m of mounts) {
+    const options = m.options ?? [];
+    const flags = options.reduce((f, o) => f | (MS_FLAGS[o] ?? 0), 0);
+    if (GUEST_OWNED.test(m.destination) || KERNEL_FS.has(m.type ?? '')) continue;
+    if (/[\n\0]/.test(m.destination) || /[\n\0]/.test(m.source ?? '')) continue;
+    if (m.type === 'tmpfs') {
+      const data = options.filter((o) => o.includes('=')).join(',') || '-';
+      guest.push(`tmpfs ${flags} ${data} ${m.destination}`);
+    } else if ((m.type === 'bind' || options.includes('bind') || options.includes('rbind')) && m.source) {
+      if (!isDirectory(m.source)) {
+        files.push({ source: m.source, destination: m.destination });
+        continue;
+      }
+      const tag = `vol${shares.length}`;
+      shares.push({ tag, source: m.source, readonly: (flags & 1) !== 0 });
+      guest.push(`virtiofs ${flags} ${tag} ${m.destination}`);
+    }
+  }
+  return { shares, guest, files };
+}
+
 /**
  * The process spec the agent reads from fw_cfg: NUL-terminated key/value pairs (arg, env, cwd,
- * uid, gid, gid+, hostname), from the OCI config.
+ * uid, gid, gid+, hostname, mount, readonly), from the OCI config.
  */
-export function guestSpec(config: Record<string, unknown>, opts: { stdin?: boolean; tty?: boolean } = {}): Buffer {
+export function guestSpec(
+  config: Record<string, unknown>,
+  opts: { stdin?: boolean; tty?: boolean; mounts?: readonly string[] } = {},
+): Buffer {
   const proc = (config.process ?? {}) as {
     args?: string[];
     env?: string[];
@@ -71,6 +127,8 @@ export function guestSpec(config: Record<string, unknown>, opts: { stdin?: boole
   if (typeof memory === 'number' && memory > 0) pairs.push(['memory', String(memory)]);
   if (opts.stdin) pairs.push(['stdin', '1']);
   if (opts.tty) pairs.push(['tty', '1']);
+  for (const m of opts.mounts ?? []) pairs.push(['mount', m]);
+  if ((config.root as { readonly?: unknown } | undefined)?.readonly === true) pairs.push(['readonly', '1']);
   return Buffer.from(pairs.map(([k, v]) => `${k}\0${v.replaceAll('\0', '')}\0`).join(''));
 }
 
@@ -82,15 +140,22 @@ export const KERNEL_CMDLINE =
   'console=ttyS0 quiet panic=-1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.noaux i8042.nokbd cryptomgr.notests';
 
 /**
- * PCI slots whose INTx pin A all route to one ACPI interrupt link of the i440fx (link = (slot + pin
- * - 1) mod 4): the guest evaluates that link's AML once, not once per device (~0.2 s each under TCG).
+ * PCI slots for the rootfs, virtio-serial, the NIC, then shares. Slots 2, 6, 10, … route INTx pin A to
+ * one ACPI interrupt link of the i440fx (link = (slot + pin - 1) mod 4): the guest evaluates that
+ * link's AML once, not once per device (~0.2 s each under TCG). Further shares take the other slots.
  */
-const PCI_SLOTS = ['0x2', '0x6', '0xa'] as const;
+const PCI_SLOTS = [
+  ...Array.from({ length: 8 }, (_, i) => 2 + 4 * i),
+  ...Array.from({ length: 29 }, (_, i) => i + 3).filter((s) => s % 4 !== 2),
+].map((s) => `0x${s.toString(16)}`);
+
+/** How many shares a VM can have besides its rootfs (the PCI slots left). */
+export const MAX_SHARES = PCI_SLOTS.length - 3;
 
 /** qemu's command line for one container VM (run with the VM's state dir as cwd). */
 export function qemuArgs(
   c: ShimConfig,
-  vm: { memoryMiB: number; cpus: number; tap?: string; stdin?: boolean; tty?: boolean },
+  vm: { memoryMiB: number; cpus: number; tap?: string; stdin?: boolean; tty?: boolean; shares?: readonly Share[] },
 ): string[] {
   const kvm = c.accel === 'kvm';
   // A NIC on a tap in the container's network namespace (the shim mirrors it to the container's eth0).
@@ -145,7 +210,7 @@ export function qemuArgs(
     '-serial',
     'file:console.log',
     '-chardev',
-    'socket,id=fs,path=fs.sock',
+    'socket,id=fs,path=rootfs.sock',
     '-device',
     `vhost-user-fs-pci,chardev=fs,tag=rootfs,addr=${PCI_SLOTS[0]}`,
     '-device',
@@ -176,5 +241,11 @@ export function qemuArgs(
     'unix:qmp.sock,server=on,wait=off',
     ...stdio,
     ...nic,
+    ...(vm.shares ?? []).flatMap((s, i) => [
+      '-chardev',
+      `socket,id=${s.tag},path=${s.tag}.sock`,
+      '-device',
+      `vhost-user-fs-pci,chardev=${s.tag},tag=${s.tag},addr=${PCI_SLOTS[3 + i]}`,
+    ]),
   ];
 }

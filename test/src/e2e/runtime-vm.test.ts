@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import test from 'ava';
 import { docker, registryWithBusybox, startRestartableDaemon } from '../harness/index.js';
 import { dockerCli } from '../harness/paths.js';
@@ -213,6 +214,47 @@ test.serial('docker exec runs a process in the VM', async (t) => {
   t.is(counted.code, 6, counted.stderr);
   t.is(counted.stdout.trim(), '2');
   await docker(['rm', '-f', 'vm-exec'], { host });
+});
+
+test.serial('volumes, bind mounts (rw, ro, files), --tmpfs and --read-only reach the VM', async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const dir = await mkdtemp(join(tmpdir(), 'skiff-vm-mounts-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'rw'));
+  await mkdir(join(dir, 'ro'));
+  await writeFile(join(dir, 'ro', 'kept'), 'host data\n');
+  await writeFile(join(dir, 'conf'), 'a=1\n');
+  const volume = `vm-vol-${process.pid}`;
+  t.teardown(async () => void (await docker(['volume', 'rm', '-f', volume], { host })));
+  const script = [
+    'echo from-vm > /vol/f',
+    'echo written > /rw/new',
+    'cat /ro/kept',
+    'touch /ro/x 2>/dev/null && echo ro-WRITABLE',
+    // Root in the guest can remount its side read-write; the host's side stays read-only.
+    'mount -o remount,rw /ro && touch /ro/y 2>/dev/null && echo host-ro-WRITABLE',
+    'cat /etc/app.conf',
+    'grep -q " /scratch tmpfs" /proc/mounts && echo tmpfs-ok',
+    'touch /not-here 2>/dev/null && echo root-WRITABLE',
+    'echo done',
+  ].join('; ');
+  const run = await docker(
+    [
+      ...['run', '--rm', '--runtime', 'vm', '--read-only', '-v', `${volume}:/vol`],
+      ...['-v', `${dir}/rw:/rw`, '-v', `${dir}/ro:/ro:ro`, '-v', `${dir}/conf:/etc/app.conf:ro`],
+      ...['--tmpfs', '/scratch', reg.image, 'sh', '-c', script],
+    ],
+    { host },
+  );
+  t.is(run.code, 0, `${run.stderr}\n--- skiffd:\n${d.current.output()}`);
+  t.is(run.stdout, 'host data\na=1\ntmpfs-ok\ndone\n');
+  t.is(await readFile(join(dir, 'rw', 'new'), 'utf8'), 'written\n');
+  t.deepEqual((await readdir(join(dir, 'ro'))).sort(), ['kept']);
+  // The volume's content outlives the VM: a runc container reads it.
+  const after = await docker(['run', '--rm', '-v', `${volume}:/vol`, reg.image, 'cat', '/vol/f'], { host });
+  t.is(after.stdout, 'from-vm\n', after.stderr);
 });
 
 test.serial('docker run -it and docker exec -it give processes in the VM a terminal', async (t) => {
