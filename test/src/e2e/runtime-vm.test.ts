@@ -257,6 +257,31 @@ test.serial('volumes, bind mounts (rw, ro, files), --tmpfs and --read-only reach
   t.is(after.stdout, 'from-vm\n', after.stderr);
 });
 
+test.serial("a VM's writes land in the container's rw layer: diff, cp, export and commit see them", async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const name = `vm-rw-${process.pid}`;
+  const run = await docker(
+    ['run', '--runtime', 'vm', '--name', name, reg.image, 'sh', '-c', 'echo made-in-vm > /hello; rm /bin/true'],
+    { host },
+  );
+  t.is(run.code, 0, run.stderr);
+  t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+  const diff = await docker(['diff', name], { host });
+  t.regex(diff.stdout, /^A \/hello$/m, diff.stderr);
+  t.regex(diff.stdout, /^D \/bin\/true$/m);
+  const cp = await docker(['cp', `${name}:/hello`, '-'], { host });
+  t.true(cp.stdout.includes('made-in-vm\n'), cp.stderr);
+  const exported = await docker(['export', name], { host });
+  t.true(exported.stdout.includes('made-in-vm'), 'the export holds the file');
+  const image = `vm-rw-committed-${process.pid}`;
+  t.is((await docker(['commit', name, image], { host })).code, 0);
+  t.teardown(async () => void (await docker(['rmi', '-f', image], { host })));
+  const again = await docker(['run', '--rm', image, 'cat', '/hello'], { host });
+  t.is(again.stdout, 'made-in-vm\n', again.stderr);
+});
+
 test.serial('docker run -it and docker exec -it give processes in the VM a terminal', async (t) => {
   if (!assetsRelease()) return t.fail('no VM assets');
   const { reg, d } = await vmDaemon(t);
