@@ -1,3 +1,4 @@
+export * from './capabilities.js';
 export * from './exec.js';
 export * from './fs.js';
 export * from './mount.js';

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+// The module alone: the shim (a process per OCI command) does not load all of the host helpers.
+import { capabilityMask } from '@skiff/core/host/capabilities';
 
 /** qboot, shipped by Debian's qemu-system-data: jumps to the kernel without SeaBIOS's device setup. */
 const QBOOT = '/usr/share/qemu/qboot.rom';
@@ -113,6 +115,8 @@ export function guestSpec(
     env?: string[];
     cwd?: string;
     user?: { uid?: number; gid?: number; additionalGids?: number[] };
+    capabilities?: Record<'bounding' | 'effective' | 'permitted' | 'inheritable', string[] | undefined>;
+    noNewPrivileges?: boolean;
   };
   const memory = (config.linux as { resources?: { memory?: { limit?: unknown } } } | undefined)?.resources?.memory
     ?.limit;
@@ -125,6 +129,13 @@ export function guestSpec(
   for (const g of proc.user?.additionalGids ?? []) pairs.push(['gid+', String(g)]);
   if (typeof config.hostname === 'string' && config.hostname) pairs.push(['hostname', config.hostname]);
   if (typeof memory === 'number' && memory > 0) pairs.push(['memory', String(memory)]);
+  // Capability sets as hex masks: bounding, effective, permitted, inheritable (none given: all kept, as runc).
+  const caps = proc.capabilities;
+  if (caps) {
+    const sets = [caps.bounding, caps.effective, caps.permitted, caps.inheritable];
+    pairs.push(['caps', sets.map((s) => capabilityMask(s).toString(16)).join(' ')]);
+  }
+  if (proc.noNewPrivileges) pairs.push(['nnp', '1']);
   if (opts.stdin) pairs.push(['stdin', '1']);
   if (opts.tty) pairs.push(['tty', '1']);
   for (const m of opts.mounts ?? []) pairs.push(['mount', m]);

@@ -87,6 +87,43 @@ test.serial(
   },
 );
 
+test.serial("Docker's capability sets and no-new-privileges apply to processes in the VM", async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const status = async (
+    args: string[],
+    cmd = ['grep', '-E', '^(CapBnd|CapEff|CapInh|NoNewPrivs)', '/proc/self/status'],
+  ) => {
+    const r = await docker(['run', '--rm', '--runtime', 'vm', ...args, reg.image, ...cmd], { host });
+    t.is(r.code, 0, r.stderr);
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/:\s+/) as [string, string]),
+    );
+  };
+  // Docker's 14 default capabilities (what runc gives a container by default).
+  t.like(await status([]), {
+    CapBnd: '00000000a80425fb',
+    CapEff: '00000000a80425fb',
+    CapInh: '0000000000000000',
+    NoNewPrivs: '0',
+  });
+  t.like(await status(['--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--security-opt', 'no-new-privileges']), {
+    CapBnd: '0000000000001000',
+    CapEff: '0000000000001000',
+    NoNewPrivs: '1',
+  });
+  // A user other than root keeps the bounding set, not the effective one.
+  t.like(await status(['--user', '1000']), { CapBnd: '00000000a80425fb', CapEff: '0000000000000000' });
+  const denied = await docker(['run', '--rm', '--runtime', 'vm', reg.image, 'mount', '-t', 'tmpfs', 'x', '/mnt'], {
+    host,
+  });
+  t.not(denied.code, 0, 'mount needs CAP_SYS_ADMIN, which Docker does not give');
+});
+
 test.serial('docker rm -f ends the VM', async (t) => {
   if (!assetsRelease()) return t.fail('no VM assets');
   const { reg, d } = await vmDaemon(t);
@@ -234,7 +271,8 @@ test.serial('volumes, bind mounts (rw, ro, files), --tmpfs and --read-only reach
     'cat /ro/kept',
     'touch /ro/x 2>/dev/null && echo ro-WRITABLE',
     // Root in the guest can remount its side read-write; the host's side stays read-only.
-    'mount -o remount,rw /ro && touch /ro/y 2>/dev/null && echo host-ro-WRITABLE',
+    'mount -o remount,rw /ro && echo remounted',
+    'touch /ro/y 2>/dev/null && echo host-ro-WRITABLE',
     'cat /etc/app.conf',
     'grep -q " /scratch tmpfs" /proc/mounts && echo tmpfs-ok',
     'touch /not-here 2>/dev/null && echo root-WRITABLE',
@@ -242,14 +280,15 @@ test.serial('volumes, bind mounts (rw, ro, files), --tmpfs and --read-only reach
   ].join('; ');
   const run = await docker(
     [
-      ...['run', '--rm', '--runtime', 'vm', '--read-only', '-v', `${volume}:/vol`],
+      // --privileged: root in the guest may remount /ro read-write, and the host's side must hold.
+      ...['run', '--rm', '--runtime', 'vm', '--privileged', '--read-only', '-v', `${volume}:/vol`],
       ...['-v', `${dir}/rw:/rw`, '-v', `${dir}/ro:/ro:ro`, '-v', `${dir}/conf:/etc/app.conf:ro`],
       ...['--tmpfs', '/scratch', reg.image, 'sh', '-c', script],
     ],
     { host },
   );
   t.is(run.code, 0, `${run.stderr}\n--- skiffd:\n${d.current.output()}`);
-  t.is(run.stdout, 'host data\na=1\ntmpfs-ok\ndone\n');
+  t.is(run.stdout, 'host data\nremounted\na=1\ntmpfs-ok\ndone\n');
   t.is(await readFile(join(dir, 'rw', 'new'), 'utf8'), 'written\n');
   t.deepEqual((await readdir(join(dir, 'ro'))).sort(), ['kept']);
   // The volume's content outlives the VM: a runc container reads it.
