@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { CAPS_BY_NUMBER } from '../host/capabilities.js';
 import { InvalidParameterError } from '../plugin-api/errors.js';
 
-
 /** Docker's default set, in moby's order (`daemon/pkg/oci/caps/defaults.go`). */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
