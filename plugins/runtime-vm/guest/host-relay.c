@@ -153,6 +153,18 @@ static void send_stdin(const char *ctl, const char *token, const unsigned char *
   }
 }
 
+/* A raw pty whose master conmon now holds (sent over CONSOLE); its slave in *slave. */
+static int console_pty(const char *console, int *slave) {
+  int master;
+  char name[128];
+  if (make_pty(&master, slave, name, sizeof name) != 0 || send_console(console, master, name) != 0) {
+    perror("skiff-vm-relay: console");
+    return -1;
+  }
+  close(master);
+  return 0;
+}
+
 /* Becomes the session leader with the pty slave as its terminal: conmon's resizes reach us as SIGWINCH. */
 static int winch_fd(int slave) {
   setsid();
@@ -192,13 +204,8 @@ static int stdin_mode(const char *path) {
 }
 
 static int tty_mode(const char *console, const char *path, const char *ctl) {
-  int master, slave;
-  char name[128];
-  if (make_pty(&master, &slave, name, sizeof name) != 0 || send_console(console, master, name) != 0) {
-    perror("skiff-vm-relay: console");
-    return 1;
-  }
-  close(master);
+  int slave;
+  if (console_pty(console, &slave) != 0) return 1;
   pid_t pid = fork();
   if (pid != 0) return pid < 0 ? 1 : 0;
   null_stdio();
@@ -251,15 +258,8 @@ static char *read_whole(const char *path, size_t *len) {
 }
 
 static int exec_mode(const char *dir, const char *token, const char *pidfile, const char *console) {
-  int master = -1, slave = -1;
-  char name[128];
-  if (console) {
-    if (make_pty(&master, &slave, name, sizeof name) != 0 || send_console(console, master, name) != 0) {
-      perror("skiff-vm-relay: console");
-      return 1;
-    }
-    close(master);
-  }
+  int slave = -1;
+  if (console && console_pty(console, &slave) != 0) return 1;
   pid_t pid = fork();
   if (pid < 0) return 1;
   if (pid > 0) {

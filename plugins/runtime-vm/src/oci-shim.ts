@@ -104,6 +104,10 @@ function alive(pid: number): boolean {
   }
 }
 
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 function readState(dir: string, id: string): VmState {
   try {
     return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as VmState;
@@ -149,7 +153,7 @@ function control(dir: string, line: string, waitMs: number, monitorPid?: number)
       // ENXIO: qemu has not opened the fifo yet.
       if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > deadline) throw e;
       if (monitorPid !== undefined && !alive(monitorPid)) throw new ShimError(`the VM stopped: ${vmFailure(dir)}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      sleepSync(10);
     }
   }
 }
@@ -230,7 +234,7 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
 const MAX_FILE_MOUNT = 256 * 1024;
 
 function ociMounts(oci: Record<string, unknown>): OciMount[] {
-  return Array.isArray(oci.mounts) ? (oci.mounts as { destination: string }[]) : [];
+  return Array.isArray(oci.mounts) ? (oci.mounts as OciMount[]) : [];
 }
 
 function isDirectory(path: string): boolean {
@@ -303,7 +307,7 @@ function start(g: Globals, id: string): void {
     const status = existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8') : '';
     if (status !== '' || !alive(st.pid)) return;
     if (Date.now() > deadline) throw new ShimError(`container ${id}: the VM did not start its process in time`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    sleepSync(10);
   }
 }
 
@@ -322,12 +326,26 @@ function kill(g: Globals, id: string, sig: string): void {
   const st = readState(dir, id);
   if (!alive(st.pid)) throw new ShimError(`container ${id} is not running`);
   const n = signalNumber(sig);
-  // SIGKILL, or any signal before the process exists: the VM goes (the monitor's process group).
-  if (n === osConstants.signals.SIGKILL || !st.started) {
-    process.kill(-st.pid, n === osConstants.signals.SIGKILL ? 'SIGKILL' : 'SIGTERM');
+  const sigkill = n === osConstants.signals.SIGKILL;
+  // Any signal before the process exists: the VM goes (the monitor's process group).
+  if (!st.started) {
+    process.kill(-st.pid, sigkill ? 'SIGKILL' : 'SIGTERM');
     return;
   }
-  control(dir, `signal ${n}`, 1000);
+  if (!sigkill) {
+    control(dir, `signal ${n}`, 1000);
+    return;
+  }
+  // SIGKILL through the agent first, so what the process wrote before it died still reaches the
+  // log (a killed qemu drops the console data in flight); the VM itself when the agent is slow.
+  const deadline = Date.now() + 2000;
+  try {
+    control(dir, `signal ${n}`, 500);
+    while (alive(st.pid) && Date.now() < deadline) sleepSync(10);
+  } catch {
+    // The control port is gone: the VM is going anyway.
+  }
+  if (alive(st.pid)) process.kill(-st.pid, 'SIGKILL');
 }
 
 function stdinIsPipe(): boolean {
