@@ -1,6 +1,6 @@
 /*
  * skiff VM agent: PID 1 of the guest. Loads the virtio modules, mounts the container's rootfs
- * (virtio-fs tag "rootfs"), reads the process spec from fw_cfg, waits for "start" on the control
+ * (the host's share "rootfs", virtio-fs or 9p), reads the process spec from fw_cfg, waits for "start" on the control
  * port, runs the process chrooted into the rootfs with its stdout/stderr on the "stdout"/"stderr"
  * virtio-serial ports, forwards "signal N" lines to it, and reports its exit status on the
  * "status" port before powering the VM off. Built static at `skiff-vm-assets` time.
@@ -102,16 +102,18 @@ static int has_virtio_net(void) {
   return found;
 }
 
-/* The modules in /modules/order; the network ones only for a VM with a NIC (each costs time under TCG). */
-static void load_modules(void) {
+/*
+ * The modules in /modules/order ("GROUP NAME" lines): "base" always, the share kind's group, "net"
+ * only for a VM with a NIC (each module costs time under TCG).
+ */
+static void load_modules(const char *share) {
   FILE *f = fopen("/modules/order", "r");
   if (!f) return;
   int net = has_virtio_net();
-  char name[256];
-  while (fgets(name, sizeof name, f)) {
-    name[strcspn(name, "\n")] = 0;
-    if (!*name) continue;
-    if (!net && (!strcmp(name, "virtio_net") || !strcmp(name, "net_failover") || !strcmp(name, "failover"))) continue;
+  char line[256], group[64], name[128];
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "%63s %127s", group, name) != 2) continue;
+    if (strcmp(group, "base") && strcmp(group, share) && !(net && !strcmp(group, "net"))) continue;
     char path[512];
     snprintf(path, sizeof path, "/modules/%s.ko", name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -298,9 +300,20 @@ static void make_target(char *path) {
   mkdir(path, 0755);
 }
 
+/* How the host's directories are shared: "virtiofs" or "9p" (skiff.share= on the command line). */
+static char share_kind[16] = "virtiofs";
+
+/* Mounts the host's share `tag` on `target`. */
+static int mount_share(const char *tag, const char *target, unsigned long flags) {
+  if (!strcmp(share_kind, "9p"))
+    /* cache=mmap: shared writable mappings work (as on virtio-fs); data is not cached otherwise. */
+    return mount(tag, target, "9p", flags, "trans=virtio,version=9p2000.L,cache=mmap,msize=524288");
+  return mount(tag, target, "virtiofs", flags, NULL);
+}
+
 /*
- * "virtiofs FLAGS TAG DEST": a directory the host shares by a virtiofsd of its own; "tmpfs FLAGS
- * DATA DEST": a tmpfs (DATA "-" for none). FLAGS: MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC bits.
+ * "share FLAGS TAG DEST": a directory the host shares (virtio-fs or 9p); "tmpfs FLAGS DATA DEST":
+ * a tmpfs (DATA "-" for none). FLAGS: MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC bits.
  */
 static void container_mount(const char *line) {
   char kind[16], arg[1024];
@@ -314,7 +327,7 @@ static void container_mount(const char *line) {
   snprintf(target, sizeof target, "/rootfs%s", line + off);
   make_target(target);
   flags &= MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-  int rc = !strcmp(kind, "virtiofs") ? mount(arg, target, "virtiofs", flags, NULL)
+  int rc = !strcmp(kind, "share")   ? mount_share(arg, target, flags)
            : !strcmp(kind, "tmpfs")  ? mount("tmpfs", target, "tmpfs", flags, strcmp(arg, "-") ? arg : NULL)
                                      : -1;
   if (rc != 0) {
@@ -710,7 +723,9 @@ int main(void) {
     close(cfd);
   }
   if (strstr(cmdline, "skiff.probe")) poweroff(0);
-  load_modules();
+  const char *sk = strstr(cmdline, "skiff.share=");
+  if (sk) sscanf(sk + strlen("skiff.share="), "%15[^ \n]", share_kind);
+  load_modules(share_kind);
   status_fd = open_port("status", O_WRONLY);
   int out = open_port("stdout", O_WRONLY);
   int err = open_port("stderr", O_WRONLY);
@@ -727,7 +742,7 @@ int main(void) {
   if (s.nargs == 0) die("empty process args");
 
   mkdir("/rootfs", 0755);
-  if (mount("rootfs", "/rootfs", "virtiofs", 0, NULL) != 0) die("mount virtiofs rootfs");
+  if (mount_share("rootfs", "/rootfs", 0) != 0) die("mount the rootfs share");
   mount_container_fs();
   for (int i = 0; i < s.nmounts; i++) container_mount(s.mounts[i]);
   if (s.hostname) sethostname(s.hostname, strlen(s.hostname));

@@ -21,7 +21,7 @@ export function bootsWith(
         '-accel',
         accel,
         '-cpu',
-        accel === 'kvm' ? 'host' : 'max',
+        accel === 'tcg' ? 'max' : 'host',
         '-m',
         '128',
         ...(a.firmware ? ['-bios', a.firmware] : []),
@@ -43,15 +43,24 @@ export function bootsWith(
   });
 }
 
+/** The hardware accelerators qemu has on a platform, in order of preference (TCG is the fallback). */
+export function hardwareAccels(platform: NodeJS.Platform = process.platform): string[] {
+  if (platform === 'linux') return ['kvm'];
+  if (platform === 'darwin') return ['hvf'];
+  return [];
+}
+
 /**
- * The accelerator to run VMs with: `setting` when it names one (kvm, tcg), else (auto) KVM when
- * a probe guest boots with it, TCG otherwise. macOS (HVF) is not wired yet.
+ * The accelerator to run VMs with: `setting` when it names one (kvm, hvf, tcg), else (auto) the
+ * platform's first hardware accelerator a probe guest boots with, TCG otherwise.
  */
 export async function pickAccel(
   setting: string,
   a: { qemu: string; kernel: string; initrd: string; firmware?: string },
   probeMs = 8000,
+  platform: NodeJS.Platform = process.platform,
 ): Promise<string> {
   if (setting !== 'auto') return setting;
-  return (await bootsWith('kvm', a, probeMs)) ? 'kvm' : 'tcg';
+  for (const accel of hardwareAccels(platform)) if (await bootsWith(accel, a, probeMs)) return accel;
+  return 'tcg';
 }

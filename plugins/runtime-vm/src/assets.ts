@@ -6,28 +6,41 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { type CpioEntry, cpioArchive } from './cpio.js';
+import { SHARE_KINDS, SHARE_MODULES, type ShareKind } from './share.js';
 import { vmlinuxFromBzImage } from './vmlinux.js';
 
 const run = promisify(execFile);
 
 export const DEFAULT_ASSETS_DIR = '/var/cache/skiff/vm';
-/** Debian's meta package for the kernel; its dependency names the versioned image package. */
+/**
+ * Debian's meta package for the kernel; its dependency names the versioned image package. The
+ * cloud kernel boots fastest but has no 9p; `linux-image-amd64` has both virtio-fs and 9p.
+ */
 export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
-/** Guest modules in load order (the cloud kernel has virtio, virtio-fs and fw_cfg as modules). */
-export const GUEST_MODULES = [
-  'virtio_ring',
-  'virtio',
-  'virtio_pci_legacy_dev',
-  'virtio_pci_modern_dev',
-  'virtio_pci',
-  'virtio_console',
-  'fuse',
-  'virtiofs',
-  'qemu_fw_cfg',
-  'failover',
-  'net_failover',
-  'virtio_net',
+
+/**
+ * The initramfs's modules by group, in load order (Debian's kernels have virtio, virtio-fs, 9p and
+ * fw_cfg as modules). The agent loads `base` always, a share kind's group when the VM uses that
+ * kind, `net` when the VM has a NIC. `base` and `net` must be in the kernel package, a share
+ * kind's group only for that kind to be usable.
+ */
+export const MODULE_GROUPS: readonly (readonly [string, readonly string[]])[] = [
+  [
+    'base',
+    [
+      'virtio_ring',
+      'virtio',
+      'virtio_pci_legacy_dev',
+      'virtio_pci_modern_dev',
+      'virtio_pci',
+      'virtio_console',
+      'qemu_fw_cfg',
+    ],
+  ],
+  ...SHARE_KINDS.map((k) => [k, SHARE_MODULES[k]] as const),
+  ['net', ['failover', 'net_failover', 'virtio_net']],
 ];
+const REQUIRED_GROUPS = new Set(['base', 'net']);
 
 export interface VmAssets {
   dir: string;
@@ -38,6 +51,8 @@ export interface VmAssets {
   release: string;
   /** Host binary: a VM container's stdin, ptys and execs (guest/host-relay.c). */
   relay: string;
+  /** The share kinds the guest kernel has modules for. */
+  shares: ShareKind[];
 }
 
 interface Manifest {
@@ -46,6 +61,9 @@ interface Manifest {
   kernel: string;
   /** Hash of the agent source and the module list the initramfs was built from. */
   agent: string;
+  /** Debian's kernel meta package the kernel came from. */
+  package: string;
+  shares: ShareKind[];
 }
 
 export const AGENT_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', 'guest', 'agent.c');
@@ -61,12 +79,12 @@ async function readManifest(dir: string): Promise<Manifest | undefined> {
 }
 
 /** Changes whenever what buildAssets makes changes (besides the sources hashed with it). */
-const ASSETS_FORMAT = 'pvh-unsigned-modules';
+const ASSETS_FORMAT = 'pvh-unsigned-modules-grouped';
 
 async function agentHash(): Promise<string> {
   const h = createHash('sha256').update(ASSETS_FORMAT);
   for (const f of [AGENT_SOURCE, RELAY_SOURCE]) h.update(await readFile(f));
-  return h.update(GUEST_MODULES.join(',')).digest('hex').slice(0, 16);
+  return h.update(JSON.stringify(MODULE_GROUPS)).digest('hex').slice(0, 16);
 }
 
 /** The assets in `dir` if they are complete and built from this agent; never builds. */
@@ -79,6 +97,7 @@ export async function findAssets(dir: string = DEFAULT_ASSETS_DIR): Promise<VmAs
     initrd: join(dir, 'initrd.img'),
     release: m.release,
     relay: join(dir, 'skiff-vm-relay'),
+    shares: m.shares,
   };
 }
 
@@ -98,69 +117,90 @@ export function withoutSignature(ko: Buffer): Buffer {
   return start > 0 ? ko.subarray(0, start) : ko;
 }
 
-async function kernelPackage(): Promise<string> {
-  const { stdout } = await run('apt-cache', ['depends', KERNEL_META_PACKAGE]);
+async function kernelPackage(meta: string): Promise<string> {
+  const { stdout } = await run('apt-cache', ['depends', meta]);
   const dep = /Depends:\s*(linux-image-\S+)/.exec(stdout)?.[1];
-  if (!dep) throw new Error(`apt-cache names no kernel image for ${KERNEL_META_PACKAGE}`);
+  if (!dep) throw new Error(`apt-cache names no kernel image for ${meta}`);
   return dep;
 }
 
-async function findFile(root: string, name: string): Promise<string | undefined> {
-  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name === name) return join(e.parentPath, e.name);
-  }
-  return undefined;
+/** `dpkg-deb --fsys-tarfile DEB | tar ARGS`: the package's files without unpacking all of them. */
+async function debTar(deb: string, args: string[]): Promise<string> {
+  const { stdout } = await run('sh', ['-c', 'dpkg-deb --fsys-tarfile "$0" | tar "$@"', deb, ...args], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout;
 }
 
 /**
  * `<dir>/kernel-<release>/`: the kernel image and the guest modules, taken from the Debian package
  * (downloaded and unpacked once, never installed on the host).
  */
-async function kernelFiles(dir: string, pkg: string, work: string, log: (msg: string) => void): Promise<string> {
+async function kernelFiles(
+  dir: string,
+  pkg: string,
+  work: string,
+  log: (msg: string) => void,
+): Promise<{ kdir: string; groups: (readonly [string, readonly string[]])[] }> {
   const release = pkg.slice('linux-image-'.length);
   const kdir = join(dir, `kernel-${release}`);
   const complete = join(kdir, '.complete');
-  const wanted = GUEST_MODULES.join(',');
-  if ((await readFile(complete, 'utf8').catch(() => '')) === wanted) return kdir;
+  const usable = (have: Set<string>) => MODULE_GROUPS.filter(([, ms]) => ms.every((m) => have.has(m)));
+  // What an earlier build took out of the package (another format, e.g. a bare list: taken again).
+  const recorded = await readFile(complete, 'utf8')
+    .then((text) => JSON.parse(text) as { format?: unknown; modules?: string[] })
+    .catch(() => undefined);
+  if (recorded?.format === JSON.stringify(MODULE_GROUPS) && Array.isArray(recorded.modules)) {
+    return { kdir, groups: usable(new Set(recorded.modules)) };
+  }
   log(`downloading ${pkg}`);
   await run('apt-get', ['download', pkg], { cwd: work });
   const deb = (await readdir(work)).find((f) => f.endsWith('.deb'));
   if (!deb) throw new Error(`apt-get download ${pkg} left no .deb`);
+  const wanted = new Set(MODULE_GROUPS.flatMap(([, ms]) => ms));
+  const kernel = `./boot/vmlinuz-${release}`;
+  const members = new Map<string, string>();
+  for (const path of (await debTar(join(work, deb), ['-t'])).split('\n')) {
+    const name = /\/([^/]+)\.ko$/.exec(path)?.[1];
+    if (name && wanted.has(name) && path.includes(`/lib/modules/${release}/`)) members.set(name, path);
+  }
+  for (const [group, ms] of MODULE_GROUPS) {
+    const missing = ms.filter((m) => !members.has(m));
+    if (REQUIRED_GROUPS.has(group) && missing.length) throw new Error(`module ${missing[0]}.ko not found in ${pkg}`);
+  }
   const tree = join(work, 'x');
-  await run('dpkg-deb', ['-x', join(work, deb), tree]);
+  await mkdir(tree);
+  await debTar(join(work, deb), ['-x', '-C', tree, kernel, ...members.values()]);
   await rm(kdir, { recursive: true, force: true });
   await mkdir(kdir, { recursive: true });
-  await copyFile(join(tree, 'boot', `vmlinuz-${release}`), join(kdir, 'vmlinuz'));
-  const modRoot = join(tree, 'lib', 'modules', release);
-  for (const m of GUEST_MODULES) {
-    const file = await findFile(modRoot, `${m}.ko`);
-    if (!file) throw new Error(`module ${m}.ko not found in ${pkg}`);
-    await copyFile(file, join(kdir, `${m}.ko`));
-  }
-  await writeFile(complete, wanted);
-  return kdir;
+  await copyFile(join(tree, kernel), join(kdir, 'vmlinuz'));
+  for (const [m, path] of members) await copyFile(join(tree, path), join(kdir, `${m}.ko`));
+  await writeFile(complete, JSON.stringify({ format: JSON.stringify(MODULE_GROUPS), modules: [...members.keys()] }));
+  return { kdir, groups: usable(new Set(members.keys())) };
 }
 
 /**
  * Builds the guest kernel and initramfs into `dir` (idempotent: returns at once when they are
- * there and current). The kernel comes from Debian's cloud kernel package, downloaded with
+ * there and current). The kernel comes from Debian's kernel package (`kernelPackage`, default the
+ * cloud kernel's meta package), downloaded with
  * `apt-get download` and unpacked with `dpkg-deb -x` (never installed on the host); the
  * initramfs holds the agent (compiled static with gcc) as /init and the virtio modules.
  */
 export async function buildAssets(
   dir: string = DEFAULT_ASSETS_DIR,
-  opts: { force?: boolean; log?: (msg: string) => void } = {},
+  opts: { force?: boolean; kernelPackage?: string; log?: (msg: string) => void } = {},
 ): Promise<VmAssets> {
   const log = opts.log ?? (() => {});
-  if (!opts.force) {
+  const meta = opts.kernelPackage ?? KERNEL_META_PACKAGE;
+  if (!opts.force && (await readManifest(dir))?.package === meta) {
     const have = await findAssets(dir);
     if (have) return have;
   }
   await mkdir(dir, { recursive: true });
   const work = await mkdtemp(join(dir, '.build-'));
   try {
-    const pkg = await kernelPackage();
-    const kdir = await kernelFiles(dir, pkg, work, log);
+    const pkg = await kernelPackage(meta);
+    const { kdir, groups } = await kernelFiles(dir, pkg, work, log);
     const release = pkg.slice('linux-image-'.length);
 
     log('compiling the agent');
@@ -177,19 +217,24 @@ export async function buildAssets(
       { name: 'init', mode: 0o100755, data: await readFile(agent) },
       { name: 'modules', mode: 0o40755 },
     ];
-    for (const m of GUEST_MODULES) {
-      const ko = withoutSignature(await readFile(join(kdir, `${m}.ko`)));
-      entries.push({ name: `modules/${m}.ko`, mode: 0o100644, data: ko });
+    const order: string[] = [];
+    for (const [group, ms] of groups) {
+      for (const m of ms) {
+        const ko = withoutSignature(await readFile(join(kdir, `${m}.ko`)));
+        entries.push({ name: `modules/${m}.ko`, mode: 0o100644, data: ko });
+        order.push(`${group} ${m}\n`);
+      }
     }
-    entries.push({ name: 'modules/order', mode: 0o100644, data: Buffer.from(`${GUEST_MODULES.join('\n')}\n`) });
+    entries.push({ name: 'modules/order', mode: 0o100644, data: Buffer.from(order.join('')) });
 
-    log('extracting vmlinux for a PVH boot');
     const bzImage = await readFile(join(kdir, 'vmlinuz'));
     const vmlinux = vmlinuxFromBzImage(bzImage);
+    log(vmlinux ? 'vmlinux taken out of the bzImage (PVH boot)' : 'the bzImage is booted as it is (not LZ4 or no PVH)');
     const kernel = vmlinux ? 'vmlinux' : 'vmlinuz';
     await writeFile(join(work, kernel), vmlinux ?? bzImage);
 
-    const manifest: Manifest = { release, kernel, agent: await agentHash() };
+    const shares = SHARE_KINDS.filter((k) => groups.some(([g]) => g === k));
+    const manifest: Manifest = { release, kernel, agent: await agentHash(), package: meta, shares };
     await writeFile(join(work, 'initrd.img'), gzipSync(cpioArchive(entries), { level: 6 }));
     // The manifest goes last: its presence means the rest is complete.
     await rm(join(dir, 'manifest.json'), { force: true });

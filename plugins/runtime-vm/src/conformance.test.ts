@@ -25,6 +25,7 @@ runtimeSuite(
       assets: assets!,
       qemu: '/usr/bin/qemu-system-x86_64',
       virtiofsd: VIRTIOFSD,
+      share: 'virtiofs',
       firmware: defaultFirmware(),
       // The probe costs seconds per runtime; these tests only need a VM that boots.
       accel: 'tcg',

@@ -34,6 +34,7 @@ import {
   vmMemoryMiB,
   vmMounts,
 } from './vm-config.js';
+import { virtiofsdLines } from './share.js';
 
 class ShimError extends Error {}
 
@@ -183,9 +184,9 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
       throw new ShimError(`${f.destination}: a VM takes files of up to 256 KiB as bind mounts (mount its directory)`);
   }
   writeFileSync(join(dir, 'spec'), guestSpec(oci, { stdin, tty, mounts: mounts.guest }));
-  // The monitor starts a virtiofsd for each line: the rootfs, then the directory mounts.
+  // virtio-fs: the monitor starts a virtiofsd for each line: the rootfs, then the directory mounts.
   const shares = [{ tag: 'rootfs', source: rootfs, readonly: false }, ...mounts.shares];
-  writeFileSync(join(dir, 'shares'), shares.map((s) => `${s.tag} ${s.readonly ? 'ro' : 'rw'} ${s.source}\n`).join(''));
+  writeFileSync(join(dir, 'shares'), virtiofsdLines(cfg.share, shares));
   execFileSync('mkfifo', ['-m', '0600', ...['ctl.in', 'ctl.out', 'exec.in', 'exec.out'].map((f) => join(dir, f))]);
   // The monitor (the task's pid for the core) and qemu live in the container's network namespace:
   // the core attaches the container's interfaces to /proc/<pid>/ns/net between create and start.
@@ -201,6 +202,7 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
     });
   }
   const vm = {
+    rootfs,
     tap,
     stdin,
     tty,
@@ -210,7 +212,7 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   };
   // Our stdio are conmon's pipes: the monitor (and qemu, for the guest's output) inherit them.
   const enter = !netns ? [] : netns.path ? ['nsenter', `--net=${netns.path}`] : ['unshare', '--net'];
-  const argv = [...enter, '/bin/sh', cfg.monitor, cfg.virtiofsd, ...qemuArgs(cfg, vm)];
+  const argv = [...enter, '/bin/sh', cfg.monitor, cfg.virtiofsd ?? '-', ...qemuArgs(cfg, vm)];
   // conmon runs us in its directory for the task, where it looks for the `oom` marker.
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: dir,

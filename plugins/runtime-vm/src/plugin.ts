@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { definePlugin } from '@skiff/core/plugin-api';
 import { DEFAULT_ASSETS_DIR, findAssets } from './assets.js';
+import { defaultShareKind, SHARE_KINDS, type ShareKind } from './share.js';
 import { defaultFirmware } from './vm-config.js';
 import { VmRuntime } from './vm-runtime.js';
 
@@ -33,8 +34,9 @@ function firmware(v: unknown): string | undefined {
 
 /**
  * Settings (plugin-config `vm`): `assets` (dir built by skiff-vm-assets), `qemu`, `virtiofsd`,
- * `firmware` (qemu's -bios; `default` for SeaBIOS), `conmon`, `accel` (auto | kvm | tcg), `memory`
- * (MiB), `cpus`.
+ * `firmware` (qemu's -bios; `default` for SeaBIOS), `conmon`, `accel` (auto | kvm | hvf | tcg),
+ * `share` (auto | virtiofs | 9p: how host directories reach the guest; auto is virtio-fs on Linux,
+ * 9p elsewhere), `memory` (MiB), `cpus`.
  */
 export default definePlugin({
   apiVersion: 1,
@@ -44,18 +46,26 @@ export default definePlugin({
     if (process.platform !== 'linux') r.skip('the vm runtime runs on Linux hosts only for now (macOS/HVF untested)');
     const qemu = setting(r.settings.qemu) ?? which('qemu-system-x86_64');
     if (!qemu) r.skip('qemu-system-x86_64 not found (Debian package qemu-system-x86)');
+    const shareSetting = setting(r.settings.share) ?? 'auto';
+    const share = (shareSetting === 'auto' ? defaultShareKind() : shareSetting) as ShareKind;
+    if (!SHARE_KINDS.includes(share)) r.skip(`share ${shareSetting}: not one of auto, ${SHARE_KINDS.join(', ')}`);
     const virtiofsd = setting(r.settings.virtiofsd) ?? VIRTIOFSD.find((p) => existsSync(p));
-    if (!virtiofsd) r.skip('virtiofsd not found (Debian package qemu-system-common)');
+    if (share === 'virtiofs' && !virtiofsd) r.skip('virtiofsd not found (Debian package qemu-system-common)');
     const dir = setting(r.settings.assets) ?? DEFAULT_ASSETS_DIR;
     const assets = await findAssets(dir);
     if (!assets) r.skip(`no VM kernel and initramfs in ${dir}: run skiff-vm-assets`);
+    if (!assets!.shares.includes(share))
+      r.skip(
+        `the guest kernel in ${dir} has no ${share} modules: run skiff-vm-assets --dir ${dir} --kernel-package linux-image-amd64`,
+      );
     r.provide(
       (opts) =>
         new VmRuntime({
           stateDir: r.paths.state,
           assets: assets!,
           qemu: qemu!,
-          virtiofsd: virtiofsd!,
+          virtiofsd,
+          share,
           firmware: firmware(r.settings.firmware),
           conmon: setting(r.settings.conmon),
           accel: setting(opts.accel) ?? setting(r.settings.accel) ?? 'auto',

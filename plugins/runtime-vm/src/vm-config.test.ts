@@ -1,5 +1,5 @@
 import test from 'ava';
-import { guestSpec, qemuArgs, vmCpus, vmMemoryMiB, vmMounts } from './vm-config.js';
+import { guestSpec, KERNEL_CMDLINE, qemuArgs, vmCpus, vmMemoryMiB, vmMounts } from './vm-config.js';
 
 function pairs(buf: Buffer): string[][] {
   const parts = buf.toString('utf8').split('\0').slice(0, -1);
@@ -59,7 +59,7 @@ test("vmMounts: directories shared, files copied, tmpfs made in the guest, the a
     { tag: 'vol0', source: '/v/data', readonly: false },
     { tag: 'vol1', source: '/h/ro', readonly: true },
   ]);
-  t.deepEqual(m.guest, ['virtiofs 0 vol0 /data', 'virtiofs 3 vol1 /ro dir', 'tmpfs 8 size=64m,mode=1777 /run']);
+  t.deepEqual(m.guest, ['share 0 vol0 /data', 'share 3 vol1 /ro dir', 'tmpfs 8 size=64m,mode=1777 /run']);
   t.deepEqual(m.files, [{ source: '/c/hosts', destination: '/etc/hosts' }]);
 });
 
@@ -81,12 +81,13 @@ test('qemuArgs: the accelerator, the sizes and the guest ports', (t) => {
     initrd: '/i',
     qemu: '/q',
     virtiofsd: '/v',
+    share: 'virtiofs' as const,
     accel: 'tcg',
     memoryMiB: 256,
     cpus: 1,
     monitor: '/m',
   };
-  const args = qemuArgs(c, { memoryMiB: 364, cpus: 2 });
+  const args = qemuArgs(c, { rootfs: '/b/rootfs', memoryMiB: 364, cpus: 2 });
   t.is(args[0], '/q');
   const after = (flag: string) => args[args.indexOf(flag) + 1];
   t.is(after('-accel'), 'tcg');
@@ -96,28 +97,65 @@ test('qemuArgs: the accelerator, the sizes and the guest ports', (t) => {
   t.true(args.includes('memory-backend-memfd,id=mem,size=364M,share=on'));
   t.false(args.some((a) => a.endsWith('name=stdin')));
   t.false(args.includes('-bios'), 'SeaBIOS unless a firmware is set');
-  const qboot = qemuArgs({ ...c, firmware: '/qboot.rom' }, { memoryMiB: 256, cpus: 1 });
+  const qboot = qemuArgs({ ...c, firmware: '/qboot.rom' }, { rootfs: '/b/rootfs', memoryMiB: 256, cpus: 1 });
   t.is(qboot[qboot.indexOf('-bios') + 1], '/qboot.rom');
-  t.true(qemuArgs(c, { memoryMiB: 256, cpus: 1, tty: true }).some((a) => a.endsWith('name=tty')));
-  const shared = qemuArgs(c, { memoryMiB: 256, cpus: 1, shares: [{ tag: 'vol0', source: '/s', readonly: false }] });
+  t.true(qemuArgs(c, { rootfs: '/b/rootfs', memoryMiB: 256, cpus: 1, tty: true }).some((a) => a.endsWith('name=tty')));
+  const shared = qemuArgs(c, {
+    rootfs: '/b/rootfs',
+    memoryMiB: 256,
+    cpus: 1,
+    shares: [{ tag: 'vol0', source: '/s', readonly: false }],
+  });
+  t.true(shared.includes('socket,id=rootfs,path=rootfs.sock'));
   t.true(shared.includes('socket,id=vol0,path=vol0.sock'));
+  t.true(args.includes(`${KERNEL_CMDLINE} skiff.share=virtiofs`));
   t.true(shared.some((a) => a.startsWith('vhost-user-fs-pci,chardev=vol0,tag=vol0,addr=')));
   const slots = shared.filter((a) => a.includes(',addr=')).map((a) => a.split(',addr=')[1]);
   t.is(new Set(slots).size, slots.length, 'one PCI slot each');
   t.false(
-    qemuArgs(c, { memoryMiB: 256, cpus: 1, tty: true, stdin: true }).some((a) => a.endsWith('name=stdin')),
+    qemuArgs(c, { rootfs: '/b/rootfs', memoryMiB: 256, cpus: 1, tty: true, stdin: true }).some((a) =>
+      a.endsWith('name=stdin'),
+    ),
     'with a tty, stdin goes through it',
   );
-  t.true(qemuArgs(c, { memoryMiB: 256, cpus: 1, stdin: true }).some((a) => a.endsWith('name=stdin')));
+  t.true(
+    qemuArgs(c, { rootfs: '/b/rootfs', memoryMiB: 256, cpus: 1, stdin: true }).some((a) => a.endsWith('name=stdin')),
+  );
   for (const port of ['stdout', 'stderr', 'status', 'ctl', 'exec'])
     t.true(
       args.some((a) => a.endsWith(`name=${port}`)),
       port,
     );
   t.is(
-    qemuArgs({ ...c, accel: 'kvm' }, { memoryMiB: 256, cpus: 1 })[
-      qemuArgs(c, { memoryMiB: 256, cpus: 1 }).indexOf('-cpu') + 1
+    qemuArgs({ ...c, accel: 'kvm' }, { rootfs: '/b/rootfs', memoryMiB: 256, cpus: 1 })[
+      qemuArgs(c, { rootfs: '/b/rootfs', memoryMiB: 256, cpus: 1 }).indexOf('-cpu') + 1
     ],
     'host',
   );
+});
+
+test('qemuArgs with 9p: qemu serves the shares itself, plain guest memory, the agent told by the command line', (t) => {
+  const c = {
+    relay: '/r',
+    kernel: '/k',
+    initrd: '/i',
+    qemu: '/q',
+    share: '9p' as const,
+    accel: 'hvf',
+    memoryMiB: 256,
+    cpus: 1,
+    monitor: '/m',
+  };
+  const args = qemuArgs(c, {
+    rootfs: '/b,1/rootfs',
+    memoryMiB: 256,
+    cpus: 1,
+    shares: [{ tag: 'vol0', source: '/h/ro', readonly: true }],
+  });
+  t.true(args.includes('local,id=rootfs,path=/b,,1/rootfs,security_model=passthrough'));
+  t.true(args.includes('local,id=vol0,path=/h/ro,security_model=passthrough,readonly=on'));
+  t.true(args.some((a) => a.startsWith('virtio-9p-pci,fsdev=vol0,mount_tag=vol0,addr=')));
+  t.false(args.some((a) => a.includes('vhost-user-fs') || a.includes('memory-backend-memfd')));
+  t.true(args.includes(`${KERNEL_CMDLINE} skiff.share=9p`));
+  t.is(args[args.indexOf('-cpu') + 1], 'host', 'a hardware accelerator passes the CPU through');
 });

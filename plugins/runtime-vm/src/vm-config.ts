@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 // The module alone: the shim (a process per OCI command) does not load all of the host helpers.
 import { capabilityMask } from '@skiff/core/host/capabilities';
+import { memoryArgs, type Share, type ShareKind, shareDeviceArgs } from './share.js';
+
+export type { Share } from './share.js';
 
 /** qboot, shipped by Debian's qemu-system-data: jumps to the kernel without SeaBIOS's device setup. */
 const QBOOT = '/usr/share/qemu/qboot.rom';
@@ -15,8 +18,11 @@ export interface ShimConfig {
   kernel: string;
   initrd: string;
   qemu: string;
-  virtiofsd: string;
-  /** qemu's `-accel` value, as probed by booting (`kvm` or `tcg`). */
+  /** Needed for the virtio-fs share only. */
+  virtiofsd?: string;
+  /** How host directories reach the guest (the assets' kernel must have its modules). */
+  share: ShareKind;
+  /** qemu's `-accel` value, as probed by booting (`kvm`, `hvf` or `tcg`). */
   accel: string;
   /** qemu's `-bios` (qboot: a firmware that does little more than jump to the kernel); default SeaBIOS. */
   firmware?: string;
@@ -56,21 +62,14 @@ export interface OciMount {
   options?: string[];
 }
 
-/** A host directory served to the guest by a virtiofsd of its own (virtio-fs tag `tag`). */
-export interface Share {
-  tag: string;
-  source: string;
-  readonly: boolean;
-}
-
 /** What the agent sets up itself (its own /proc, /sys, /dev), whatever the OCI config says. */
 const GUEST_OWNED = /^\/(proc|sys|dev)(\/|$)/;
 const KERNEL_FS = new Set(['proc', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2']);
 const MS_FLAGS: Record<string, number> = { ro: 1, nosuid: 2, nodev: 4, noexec: 8 };
 
 /**
- * The container's mounts in a VM: bind mounts of directories (volumes included) become virtio-fs
- * shares (`mount virtiofs FLAGS TAG DEST` for the agent), tmpfs mounts are made in the guest
+ * The container's mounts in a VM: bind mounts of directories (volumes included) become shares
+ * (`share FLAGS TAG DEST` for the agent, which mounts them as the VM's share kind), tmpfs mounts are made in the guest
  * (`mount tmpfs FLAGS DATA DEST`), bind mounts of files are copied in at start (`files`: a share
  * would hand the guest the file's whole directory).
  */
@@ -96,7 +95,7 @@ export function vmMounts(
       }
       const tag = `vol${shares.length}`;
       shares.push({ tag, source: m.source, readonly: (flags & 1) !== 0 });
-      guest.push(`virtiofs ${flags} ${tag} ${m.destination}`);
+      guest.push(`share ${flags} ${tag} ${m.destination}`);
     }
   }
   return { shares, guest, files };
@@ -150,6 +149,11 @@ export function guestSpec(
 export const KERNEL_CMDLINE =
   'console=ttyS0 quiet panic=-1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.noaux i8042.nokbd cryptomgr.notests';
 
+/** The command line for a VM whose shares are of `kind` (`skiff.share=` tells the agent how to mount them). */
+export function kernelCmdline(kind: ShareKind): string {
+  return `${KERNEL_CMDLINE} skiff.share=${kind}`;
+}
+
 /** PCI slots (of q35's root bus, 0x1f is its LPC bridge) for the rootfs, virtio-serial, the NIC, then shares. */
 const PCI_SLOTS = Array.from({ length: 29 }, (_, i) => `0x${(i + 2).toString(16)}`);
 
@@ -159,9 +163,16 @@ export const MAX_SHARES = PCI_SLOTS.length - 3;
 /** qemu's command line for one container VM (run with the VM's state dir as cwd). */
 export function qemuArgs(
   c: ShimConfig,
-  vm: { memoryMiB: number; cpus: number; tap?: string; stdin?: boolean; tty?: boolean; shares?: readonly Share[] },
+  vm: {
+    memoryMiB: number;
+    cpus: number;
+    rootfs: string;
+    tap?: string;
+    stdin?: boolean;
+    tty?: boolean;
+    shares?: readonly Share[];
+  },
 ): string[] {
-  const kvm = c.accel === 'kvm';
   // A NIC on a tap in the container's network namespace (the shim mirrors it to the container's eth0).
   const nic = vm.tap
     ? [
@@ -196,30 +207,22 @@ export function qemuArgs(
     // fixed GSIs. Measured: the agent's phase (modules, device setup) 0.6 s → 0.25 s.
     '-M',
     'q35',
+    // A hardware accelerator (kvm, hvf) passes the host's CPU through; TCG emulates all it can.
     '-cpu',
-    kvm ? 'host' : 'max',
-    '-m',
-    String(vm.memoryMiB),
+    c.accel === 'tcg' ? 'max' : 'host',
+    ...memoryArgs(c.share, vm.memoryMiB),
     '-smp',
     String(vm.cpus),
-    // virtio-fs needs guest memory the vhost-user daemon can map.
-    '-object',
-    `memory-backend-memfd,id=mem,size=${vm.memoryMiB}M,share=on`,
-    '-numa',
-    'node,memdev=mem',
     ...(c.firmware ? ['-bios', c.firmware] : []),
     '-kernel',
     c.kernel,
     '-initrd',
     c.initrd,
     '-append',
-    KERNEL_CMDLINE,
+    kernelCmdline(c.share),
     '-serial',
     'file:console.log',
-    '-chardev',
-    'socket,id=fs,path=rootfs.sock',
-    '-device',
-    `vhost-user-fs-pci,chardev=fs,tag=rootfs,addr=${PCI_SLOTS[0]}`,
+    ...shareDeviceArgs(c.share, { tag: 'rootfs', source: vm.rootfs, readonly: false }, PCI_SLOTS[0]!),
     '-device',
     `virtio-serial-pci,id=vs,max_ports=8,addr=${PCI_SLOTS[1]}`,
     '-chardev',
@@ -248,11 +251,6 @@ export function qemuArgs(
     'unix:qmp.sock,server=on,wait=off',
     ...stdio,
     ...nic,
-    ...(vm.shares ?? []).flatMap((s, i) => [
-      '-chardev',
-      `socket,id=${s.tag},path=${s.tag}.sock`,
-      '-device',
-      `vhost-user-fs-pci,chardev=${s.tag},tag=${s.tag},addr=${PCI_SLOTS[3 + i]}`,
-    ]),
+    ...(vm.shares ?? []).flatMap((s, i) => shareDeviceArgs(c.share, s, PCI_SLOTS[3 + i]!)),
   ];
 }

@@ -15,6 +15,7 @@ import {
 import { LinuxRuntime } from '@skiff/runtime-linux';
 import { pickAccel } from './accel.js';
 import type { VmAssets } from './assets.js';
+import type { ShareKind } from './share.js';
 import type { ShimConfig } from './vm-config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,11 +24,13 @@ export interface VmRuntimeOptions {
   stateDir: string;
   assets: VmAssets;
   qemu: string;
-  virtiofsd: string;
+  /** Needed for the virtio-fs share only. */
+  virtiofsd?: string;
+  share: ShareKind;
   /** qemu's `-bios`: qboot where Debian's qemu has it (faster than SeaBIOS); default SeaBIOS. */
   firmware?: string;
   conmon?: string;
-  /** `auto` (probe KVM by booting, else TCG), `kvm` or `tcg`. */
+  /** `auto` (probe the platform's hardware accelerator by booting, else TCG), `kvm`, `hvf` or `tcg`. */
   accel: string;
   memoryMiB: number;
   cpus: number;
@@ -70,6 +73,7 @@ export class VmRuntime implements Runtime {
         initrd: o.assets.initrd,
         qemu: o.qemu,
         virtiofsd: o.virtiofsd,
+        share: o.share,
         accel,
         firmware: o.firmware,
         memoryMiB: o.memoryMiB,

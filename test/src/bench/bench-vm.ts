@@ -73,6 +73,7 @@ async function breakdown(runs: number): Promise<Record<Phase, number[]>> {
     assets,
     qemu: '/usr/bin/qemu-system-x86_64',
     virtiofsd: '/usr/lib/qemu/virtiofsd',
+    share: 'virtiofs',
     firmware: defaultFirmware(),
     accel: 'auto',
     memoryMiB: 256,

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { buildAssets } from '@skiff/runtime-vm';
 import test from 'ava';
 import { docker, registryWithBusybox, startRestartableDaemon } from '../harness/index.js';
 import { dockerCli } from '../harness/paths.js';
@@ -361,3 +362,59 @@ test.serial('docker run -it and docker exec -it give processes in the VM a termi
   t.is(inspect.stdout.trim(), '7 true');
   await docker(['rm', '-f', 'vm-tty'], { host });
 });
+
+/** The generic kernel's assets (it has 9p, the cloud kernel has not), built on first use. */
+const GENERIC_ASSETS = '/var/cache/skiff/vm-9p';
+
+test.serial(
+  "share 9p (macOS's file sharing, served by qemu itself): rootfs, volumes and ro binds; writes reach the rw layer",
+  async (t) => {
+    t.timeout(5 * 60_000);
+    // `skiff-vm-assets --dir … --kernel-package linux-image-amd64`, as a user who wants 9p runs it.
+    const assets = await buildAssets(GENERIC_ASSETS, { kernelPackage: 'linux-image-amd64', log: (m) => t.log(m) });
+    t.true(assets.shares.includes('9p'));
+    const reg = await registryWithBusybox();
+    t.teardown(() => reg.stop());
+    const d = await startRestartableDaemon({
+      storageDriver: 'overlay',
+      insecureRegistries: [reg.host],
+      config: { 'plugin-config': { '@skiff/runtime-vm': { assets: GENERIC_ASSETS, share: '9p' } } },
+    });
+    t.teardown(() => d.stop());
+    const host = d.current.dockerHost;
+    const dir = await mkdtemp(join(tmpdir(), 'skiff-vm-9p-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'ro'));
+    await writeFile(join(dir, 'ro', 'kept'), 'host data\n');
+    const volume = `vm-9p-${process.pid}`;
+    t.teardown(async () => void (await docker(['volume', 'rm', '-f', volume], { host })));
+    const name = `vm-9p-${process.pid}`;
+    t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+    const script = [
+      'uname -r',
+      'grep -c " 9p " /proc/mounts',
+      'echo from-vm > /vol/f',
+      'cat /ro/kept',
+      'touch /ro/x 2>/dev/null && echo ro-WRITABLE',
+      'echo made-in-vm > /hello',
+      'rm /bin/true',
+      'exit 4',
+    ].join('; ');
+    const run = await docker(
+      [
+        ...['run', '--runtime', 'vm', '--name', name, '-v', `${volume}:/vol`, '-v', `${dir}/ro:/ro:ro`],
+        ...[reg.image, 'sh', '-c', script],
+      ],
+      { host },
+    );
+    t.is(run.code, 4, `${run.stderr}\n--- skiffd:\n${d.current.output()}`);
+    // The rootfs and both mounts are 9p shares of the generic kernel.
+    t.is(run.stdout, `${assets.release}\n3\nhost data\n`);
+    const diff = await docker(['diff', name], { host });
+    t.regex(diff.stdout, /^A \/hello$/m, diff.stderr);
+    t.regex(diff.stdout, /^D \/bin\/true$/m);
+    t.deepEqual(await readdir(join(dir, 'ro')), ['kept']);
+    const after = await docker(['run', '--rm', '-v', `${volume}:/vol`, reg.image, 'cat', '/vol/f'], { host });
+    t.is(after.stdout, 'from-vm\n', after.stderr);
+  },
+);
