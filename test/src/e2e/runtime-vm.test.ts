@@ -138,7 +138,7 @@ test.serial('docker rm -f ends the VM', async (t) => {
   t.deepEqual(await qemuFor(id), []);
 });
 
-test.serial('a VM outlives a kill -9 of skiffd and its exit is recorded after the restart', async (t) => {
+test.serial('a VM outlives a kill -9 of skiffd: exec and attach after the restart, its exit is recorded', async (t) => {
   if (!assetsRelease()) return t.fail('no VM assets');
   const { reg, d } = await vmDaemon(t);
   const host = d.current.dockerHost;
@@ -153,7 +153,7 @@ test.serial('a VM outlives a kill -9 of skiffd and its exit is recorded after th
       reg.image,
       'sh',
       '-c',
-      'while [ ! -e /go ]; do sleep 0.2; done; echo bye; exit 5',
+      'i=0; while [ ! -e /go ]; do echo tick$i; i=$((i+1)); sleep 0.2; done; echo bye; exit 5',
     ],
     { host },
   );
@@ -165,13 +165,26 @@ test.serial('a VM outlives a kill -9 of skiffd and its exit is recorded after th
   t.deepEqual(await qemuFor(id), [qemu!], 'the same VM still runs after the restart');
   const ps = await docker(['ps', '--no-trunc', '--format', '{{.ID}} {{.Status}}'], { host: second.dockerHost });
   t.regex(ps.stdout, new RegExp(`^${id} Up `, 'm'), ps.stderr);
+  const exec = await docker(['exec', id, 'echo', 'exec-after-crash'], { host: second.dockerHost });
+  t.is(exec.stdout, 'exec-after-crash\n', exec.stderr);
+  const attach = docker(['attach', '--no-stdin', id], { host: second.dockerHost, timeoutMs: 60_000 });
+  await new Promise((r) => setTimeout(r, 1500));
   // Let the process end: the rootfs is shared with the guest (virtio-fs), so a file made here is seen there.
   const vm = JSON.parse(await readFile(`/proc/${qemu}/cwd/state.json`, 'utf8')) as { bundle: string };
   const oci = JSON.parse(await readFile(`${vm.bundle}/config.json`, 'utf8')) as { root: { path: string } };
   await writeFile(`${resolve(vm.bundle, oci.root.path)}/go`, '');
   const wait = await docker(['wait', id], { host: second.dockerHost });
   t.is(wait.stdout.trim(), '5', `${wait.stderr}\n--- skiffd:\n${second.output()}`);
-  t.is((await docker(['logs', id], { host: second.dockerHost })).stdout, 'bye\n');
+  const attached = await attach;
+  t.is(attached.code, 5, attached.stderr);
+  t.regex(attached.stdout, /tick\d+\nbye\n$/);
+  const logs = (await docker(['logs', id], { host: second.dockerHost })).stdout.split('\n').filter(Boolean);
+  t.is(logs.at(-1), 'bye');
+  t.deepEqual(
+    logs.slice(0, -1),
+    logs.slice(0, -1).map((_, k) => `tick${k}`),
+    'no line lost or repeated across the crash',
+  );
   t.deepEqual(await qemuFor(id), []);
 });
 
