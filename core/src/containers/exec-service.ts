@@ -98,6 +98,9 @@ export class ExecService {
     const c = this.containers.get(containerRef);
     const config = parseExecBody(body);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
+    // dockerd names the container as the request did.
+    if (c.State.Paused)
+      throw new ConflictError(`Container ${containerRef} is paused, unpause the container before exec`);
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: c.Id, config, running: false, started: false, exitCode: null, pid: 0 });
     this.publish(c, `exec_create: ${config.Cmd.join(' ')}`, id);
@@ -170,6 +173,7 @@ export class ExecService {
     if (e.started) throw new ConflictError(`Error: Exec command ${id} has already run`);
     const c = this.containers.get(e.containerId);
     if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
+    if (c.State.Paused) throw new ConflictError(`Container ${c.Id} is paused, unpause the container before exec`);
     const runtime = await this.containers.runtimeOf(c);
     if (!runtime.exec || !runtime.waitExec)
       throw new NotImplementedError(`runtime ${c.RuntimeName} does not support exec`);

@@ -2,7 +2,8 @@
  * The vm runtime's OCI runtime command line (what conmon runs in place of runc): `create` starts
  * the VM (virtiofsd + qemu under guest/monitor.sh) and reports the monitor's pid as the
  * container's; `start` tells the guest agent to run the process; `kill` forwards a signal to it
- * (SIGKILL ends the VM); `state` and `delete` work on `<root>/<id>/`.
+ * (SIGKILL ends the VM when the agent does not); `pause`/`resume` stop and continue the VM through
+ * qemu's monitor (QMP); `state` and `delete` work on `<root>/<id>/`.
  *
  * Usage: node oci-shim.js --config FILE [--root=DIR] [--log=FILE] [--log-format=json] CMD [ARGS] ID
  */
@@ -22,6 +23,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
@@ -43,6 +45,8 @@ interface VmState {
   pid: number;
   bundle: string;
   started: boolean;
+  /** Stopped by QMP `stop` (docker pause): the whole VM is frozen. */
+  paused?: boolean;
   /** The VM's tap in the container's (own) network namespace. */
   tap?: string;
 }
@@ -317,7 +321,7 @@ function state(g: Globals, id: string): void {
   const dir = join(g.root, id);
   const st = readState(dir, id);
   const running = alive(st.pid);
-  const status = !running ? 'stopped' : st.started ? 'running' : 'created';
+  const status = !running ? 'stopped' : st.paused ? 'paused' : st.started ? 'running' : 'created';
   process.stdout.write(
     JSON.stringify({ ociVersion: '1.0.2', id, pid: running ? st.pid : 0, status, bundle: st.bundle }),
   );
@@ -329,8 +333,8 @@ function kill(g: Globals, id: string, sig: string): void {
   if (!alive(st.pid)) throw new ShimError(`container ${id} is not running`);
   const n = signalNumber(sig);
   const sigkill = n === osConstants.signals.SIGKILL;
-  // Any signal before the process exists: the VM goes (the monitor's process group).
-  if (!st.started) {
+  // Any signal before the process exists, SIGKILL to a frozen VM: the VM goes (the monitor's process group).
+  if (!st.started || (sigkill && st.paused)) {
     process.kill(-st.pid, sigkill ? 'SIGKILL' : 'SIGTERM');
     return;
   }
@@ -366,6 +370,7 @@ function exec(g: Globals, flags: Map<string, string | true>, id: string): void {
   const dir = join(g.root, id);
   const st = readState(dir, id);
   if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
+  if (st.paused) throw new ShimError('cannot exec in a paused container (use resume)');
   const proc = JSON.parse(readFileSync(String(flags.get('--process')), 'utf8')) as Record<string, unknown>;
   const consoleSocket = flags.get('--console-socket');
   const tty = typeof consoleSocket === 'string';
@@ -376,6 +381,47 @@ function exec(g: Globals, flags: Map<string, string | true>, id: string): void {
   const spec = guestSpec({ process: proc }, { tty, stdin: !tty && stdinIsPipe() });
   writeFileSync(join(dir, `exec-${token}.req`), `exec ${token} ${spec.toString('hex')}\n`);
   execFileSync(cfg.relay, ['exec', dir, token, pidFile, ...(tty ? [consoleSocket] : [])], { stdio: 'inherit' });
+}
+
+/** Runs one QMP command on the VM's monitor socket (after the capabilities handshake). */
+function qmp(dir: string, command: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    // Relative, like qemu made it: the absolute path can exceed a unix socket address's 108 bytes.
+    process.chdir(dir);
+    const sock = connect('qmp.sock');
+    const fail = (why: string) => {
+      sock.destroy();
+      reject(new ShimError(`qemu's monitor: ${why}`));
+    };
+    sock.setTimeout(5000, () => fail('no answer in 5 s'));
+    sock.on('error', (e) => fail(e.message));
+    let buf = '';
+    let step = 0;
+    sock.on('data', (chunk) => {
+      buf += chunk.toString('utf8');
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const msg = JSON.parse(buf.slice(0, nl)) as { QMP?: unknown; return?: unknown; error?: { desc?: string } };
+        buf = buf.slice(nl + 1);
+        if (msg.error) return fail(msg.error.desc ?? 'error');
+        if (msg.QMP) sock.write('{"execute":"qmp_capabilities"}\n');
+        else if (msg.return !== undefined && step++ === 0) sock.write(`${JSON.stringify({ execute: command })}\n`);
+        else if (msg.return !== undefined) {
+          sock.end();
+          return resolvePromise();
+        }
+      }
+    });
+  });
+}
+
+/** docker pause / unpause: the whole VM stops or continues (QMP `stop` / `cont`), as a frozen cgroup. */
+async function setPaused(g: Globals, id: string, paused: boolean): Promise<void> {
+  const dir = join(g.root, id);
+  const st = readState(dir, id);
+  if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
+  if (Boolean(st.paused) === paused) throw new ShimError(`container ${id} is ${paused ? 'already' : 'not'} paused`);
+  await qmp(dir, paused ? 'stop' : 'cont');
+  writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...st, paused }));
 }
 
 function del(g: Globals, flags: Map<string, string | true>, id: string): void {
@@ -396,11 +442,15 @@ function del(g: Globals, flags: Map<string, string | true>, id: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const { g, cmd, flags, rest } = parse(argv);
   const id = rest[rest.length - 1] ?? '';
   try {
     switch (cmd) {
+      case 'pause':
+        return await setPaused(g, id, true);
+      case 'resume':
+        return await setPaused(g, id, false);
       case 'create':
         return create(g, flags, id);
       case 'start':
@@ -436,4 +486,4 @@ function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+await main(process.argv.slice(2));

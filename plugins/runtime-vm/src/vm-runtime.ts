@@ -143,6 +143,15 @@ export class VmRuntime implements Runtime {
     return (await this.runtime()).exec(id, spec);
   }
 
+  /** The whole VM stops (QMP `stop`): its processes, its clock and its devices, as a frozen cgroup would. */
+  async pause(id: string): Promise<void> {
+    return (await this.runtime()).pause(id);
+  }
+
+  async resume(id: string): Promise<void> {
+    return (await this.runtime()).resume(id);
+  }
+
   async resize(id: string, width: number, height: number, execId?: string): Promise<void> {
     return (await this.runtime()).resize(id, width, height, execId);
   }

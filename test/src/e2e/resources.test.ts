@@ -349,6 +349,10 @@ test('pause and unpause: inspect, ps, freezer, events, conflicts; stop thaws', a
   t.not(again.code, 0);
   t.regex(again.stderr, new RegExp(`Container ${id} is already paused`));
   t.is((await api(d.dockerHost, 'POST', `/v1.41/containers/${name}/pause`)).status, 409);
+  // No exec in a paused container: refused at create with a 409, naming the container as asked.
+  const exec = await cli('exec', name, 'true');
+  t.is(exec.code, 1);
+  t.regex(exec.stderr, new RegExp(`Container ${name} is paused, unpause the container before exec`));
   // Still counted as running: top works, stats too.
   t.is((await cli('top', name)).code, 0);
 

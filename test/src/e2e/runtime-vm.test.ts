@@ -431,3 +431,45 @@ test.serial(
     t.is(after.stdout, 'from-vm\n', after.stderr);
   },
 );
+
+test.serial('docker pause stops the whole VM, unpause continues it; a paused VM can be killed', async (t) => {
+  if (!assetsRelease()) return t.fail('no VM assets');
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const name = `vm-pause-${process.pid}`;
+  t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+  const ticker = 'i=0; while :; do echo tick$i; i=$((i+1)); sleep 0.1; done';
+  const run = await docker(['run', '-d', '--runtime', 'vm', '--name', name, reg.image, 'sh', '-c', ticker], { host });
+  t.is(run.code, 0, run.stderr);
+  const ticks = async () => (await docker(['logs', name], { host })).stdout.split('\n').filter(Boolean).length;
+  const until = async (ok: (n: number) => boolean) => {
+    for (let i = 0; i < 200; i++) {
+      const n = await ticks();
+      if (ok(n)) return n;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the VM printed nothing more in 20 s');
+  };
+  await until((n) => n >= 3);
+
+  const pause = await docker(['pause', name], { host });
+  t.is(pause.code, 0, `${pause.stderr}\n--- skiffd:\n${d.current.output()}`);
+  const state = await docker(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', name], { host });
+  t.is(state.stdout.trim(), 'paused true');
+  const frozen = await ticks();
+  await new Promise((r) => setTimeout(r, 1000));
+  t.is(await ticks(), frozen, 'nothing runs in a paused VM');
+  const exec = await docker(['exec', name, 'true'], { host });
+  t.not(exec.code, 0);
+  t.regex(exec.stderr, new RegExp(`Container ${name} is paused, unpause the container before exec`));
+
+  t.is((await docker(['unpause', name], { host })).code, 0);
+  await until((n) => n > frozen);
+  t.is((await docker(['inspect', '-f', '{{.State.Status}}', name], { host })).stdout.trim(), 'running');
+
+  t.is((await docker(['pause', name], { host })).code, 0);
+  const kill = await docker(['kill', name], { host });
+  t.is(kill.code, 0, kill.stderr);
+  t.is((await docker(['wait', name], { host })).stdout.trim(), '137');
+  t.deepEqual(await qemuFor(run.stdout.trim()), []);
+});
