@@ -1,7 +1,7 @@
 /*
  * skiff VM agent: PID 1 of the guest. Loads the virtio modules, mounts the container's rootfs
  * (the host's share "rootfs", virtio-fs or 9p), reads the process spec from fw_cfg, waits for "start" on the control
- * port, runs the process chrooted into the rootfs with its stdout/stderr on the "stdout"/"stderr"
+ * port, runs the process in the rootfs (moved over "/" in a mount namespace of its own) with its stdout/stderr on the "stdout"/"stderr"
  * virtio-serial ports, forwards "signal N" lines to it, and reports its exit status on the
  * "status" port before powering the VM off. Built static at `skiff-vm-assets` time.
  */
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,10 @@ struct spec {
   int nnp;
   char *mounts[256];
   int nmounts;
+  char *masked[64]; /* OCI maskedPaths */
+  int nmasked;
+  char *ropaths[64]; /* OCI readonlyPaths */
+  int nropaths;
 };
 
 static char *read_file(const char *path, size_t *len) {
@@ -232,6 +237,8 @@ static void parse_spec(struct spec *s, char *buf, size_t len) {
     else if (!strcmp(key, "caps"))
       s->caps = sscanf(val, "%llx %llx %llx %llx", &s->cap_bnd, &s->cap_eff, &s->cap_prm, &s->cap_inh) == 4;
     else if (!strcmp(key, "mount") && s->nmounts < 256) s->mounts[s->nmounts++] = val;
+    else if (!strcmp(key, "mask") && s->nmasked < 64) s->masked[s->nmasked++] = val;
+    else if (!strcmp(key, "ropath") && s->nropaths < 64) s->ropaths[s->nropaths++] = val;
     else if (!strcmp(key, "gid+") && s->ngids < 256) s->gids[s->ngids++] = (gid_t)strtoul(val, NULL, 10);
   }
 }
@@ -298,6 +305,35 @@ static void make_target(char *path) {
     *p = '/';
   }
   mkdir(path, 0755);
+}
+
+/*
+ * OCI maskedPaths and readonlyPaths, as runc applies them: a masked directory gets an empty
+ * read-only tmpfs, anything else masked a bind of /dev/null; a read-only path a read-only bind of
+ * itself. Only paths in the guest's own /proc and /sys (all of Docker's are): those are the
+ * agent's mounts, with no symlink of the image's on the way. A path this kernel lacks is skipped.
+ */
+static void protect_path(const char *path, int mask) {
+  if (strncmp(path, "/proc/", 6) && strncmp(path, "/sys/", 5)) return;
+  if (strstr(path, "/../") || strstr(path, "/./")) return;
+  char target[4096];
+  snprintf(target, sizeof target, "/rootfs%s", path);
+  struct stat st;
+  if (lstat(target, &st) != 0 || S_ISLNK(st.st_mode)) return;
+  int rc;
+  if (!mask) {
+    rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL);
+    if (rc == 0)
+      rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  } else if (S_ISDIR(st.st_mode)) {
+    rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0");
+  } else {
+    rc = mount("/rootfs/dev/null", target, NULL, MS_BIND, NULL);
+  }
+  if (rc != 0) {
+    dprintf(2, "skiff-agent: cannot %s %s: %s\n", mask ? "mask" : "make read-only", path, strerror(errno));
+    poweroff(255);
+  }
 }
 
 /* How the host's directories are shared: "virtiofs" or "9p" (skiff.share= on the command line). */
@@ -373,7 +409,7 @@ static int oom_killed(void) {
 
 static int cgroup_ok;
 
-/* Forks the spec's process chrooted into the container; stdio are the given fds (a pty slave with tty). */
+/* Forks the spec's process in the container's rootfs; stdio are the given fds (a pty slave with tty). */
 static pid_t spawn_process(struct spec *s, sigset_t *mask, int in, int out, int err) {
   pid_t pid = fork();
   if (pid != 0) return pid;
@@ -384,8 +420,14 @@ static pid_t spawn_process(struct spec *s, sigset_t *mask, int in, int out, int 
   dup2(out, 1);
   dup2(err, 2);
   if (s->tty) ioctl(0, TIOCSCTTY, 0);
-  if (chroot("/rootfs") != 0 || chdir("/") != 0) {
-    dprintf(2, "chroot: %s\n", strerror(errno));
+  /*
+   * Into the container's rootfs as switch_root does (pivot_root refuses an initramfs root): in a
+   * mount namespace of its own, the rootfs mount moves over "/" and becomes the root. A chroot
+   * escape then ends on that mount, never in the agent's initramfs (its ports and devices).
+   */
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || chdir("/rootfs") != 0 ||
+      mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0) {
+    dprintf(2, "entering the rootfs: %s\n", strerror(errno));
     _exit(127);
   }
   if (chdir(s->cwd) != 0) {
@@ -745,6 +787,8 @@ int main(void) {
   if (mount_share("rootfs", "/rootfs", 0) != 0) die("mount the rootfs share");
   mount_container_fs();
   for (int i = 0; i < s.nmounts; i++) container_mount(s.mounts[i]);
+  for (int i = 0; i < s.nmasked; i++) protect_path(s.masked[i], 1);
+  for (int i = 0; i < s.nropaths; i++) protect_path(s.ropaths[i], 0);
   if (s.hostname) sethostname(s.hostname, strlen(s.hostname));
   cgroup_ok = setup_cgroup(s.memory) == 0;
   int lo = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

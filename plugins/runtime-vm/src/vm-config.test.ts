@@ -33,6 +33,15 @@ test('guestSpec: the OCI process as NUL-separated pairs the agent reads', (t) =>
     ['hostname', 'box'],
     ['memory', String(64 * 1024 * 1024)],
   ]);
+  const masked = guestSpec({
+    process: { args: ['true'] },
+    linux: { maskedPaths: ['/proc/kcore', '/sys/firmware'], readonlyPaths: ['/proc/sys'] },
+  });
+  t.deepEqual(pairs(masked).slice(-3), [
+    ['mask', '/proc/kcore'],
+    ['mask', '/sys/firmware'],
+    ['ropath', '/proc/sys'],
+  ]);
   t.deepEqual(pairs(guestSpec({ process: { args: ['true'] } })), [
     ['arg', 'true'],
     ['cwd', '/'],

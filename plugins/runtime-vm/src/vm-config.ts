@@ -103,7 +103,7 @@ export function vmMounts(
 
 /**
  * The process spec the agent reads from fw_cfg: NUL-terminated key/value pairs (arg, env, cwd,
- * uid, gid, gid+, hostname, mount, readonly), from the OCI config.
+ * uid, gid, gid+, hostname, mount, readonly, mask, ropath), from the OCI config.
  */
 export function guestSpec(
   config: Record<string, unknown>,
@@ -138,6 +138,13 @@ export function guestSpec(
   if (opts.stdin) pairs.push(['stdin', '1']);
   if (opts.tty) pairs.push(['tty', '1']);
   for (const m of opts.mounts ?? []) pairs.push(['mount', m]);
+  const linux = (config.linux ?? {}) as { maskedPaths?: unknown; readonlyPaths?: unknown };
+  for (const [key, paths] of [
+    ['mask', linux.maskedPaths],
+    ['ropath', linux.readonlyPaths],
+  ] as const) {
+    if (Array.isArray(paths)) for (const p of paths) if (typeof p === 'string') pairs.push([key, p]);
+  }
   if ((config.root as { readonly?: unknown } | undefined)?.readonly === true) pairs.push(['readonly', '1']);
   return Buffer.from(pairs.map(([k, v]) => `${k}\0${v.replaceAll('\0', '')}\0`).join(''));
 }

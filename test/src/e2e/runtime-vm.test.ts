@@ -473,3 +473,40 @@ test.serial('docker pause stops the whole VM, unpause continues it; a paused VM 
   t.is((await docker(['wait', name], { host })).stdout.trim(), '137');
   t.deepEqual(await qemuFor(run.stdout.trim()), []);
 });
+
+test.serial(
+  "Docker's masked and read-only paths apply in the VM's /proc and /sys; --privileged lifts them",
+  async (t) => {
+    if (!assetsRelease()) return t.fail('no VM assets');
+    const { reg, d } = await vmDaemon(t);
+    const host = d.current.dockerHost;
+    const script = [
+      'wc -c < /proc/kcore',
+      'ls /sys/firmware | wc -l',
+      'grep -E " /proc/(sys|kcore|acpi|scsi|timer_list) " /proc/mounts | cut -d" " -f2-4 | sort',
+      'echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-WRITABLE',
+      'echo done',
+    ].join('; ');
+    const run = await docker(['run', '--rm', '--runtime', 'vm', reg.image, 'sh', '-c', script], { host });
+    t.is(run.code, 0, `${run.stderr}\n--- skiffd:\n${d.current.output()}`);
+    const lines = run.stdout.trim().split('\n');
+    t.is(lines[0]!.trim(), '0', '/proc/kcore is /dev/null');
+    t.is(lines[1]!.trim(), '0', '/sys/firmware is an empty tmpfs');
+    t.true(
+      lines.some((l) => l.startsWith('/proc/kcore ')),
+      run.stdout,
+    );
+    t.true(
+      lines.some((l) => /^\/proc\/sys proc ro,/.test(l)),
+      run.stdout,
+    );
+    t.false(run.stdout.includes('WRITABLE'));
+    t.is(lines.at(-1), 'done');
+    // --privileged: no masks, /proc/sys writable (as runc gives a privileged container).
+    const priv = await docker(
+      ['run', '--rm', '--runtime', 'vm', '--privileged', reg.image, 'sh', '-c', 'grep -c " /proc/kcore " /proc/mounts'],
+      { host },
+    );
+    t.is(priv.stdout.trim(), '0', priv.stderr);
+  },
+);
