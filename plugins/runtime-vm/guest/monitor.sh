@@ -6,6 +6,8 @@
 # Usage (cwd: the VM's state dir): monitor.sh VIRTIOFSD QEMU [QEMU ARGS...]
 virtiofsd=$1
 shift
+# Into the VM's cgroups on the host (docker stats/top), before anything is forked.
+for d in $SKIFF_VM_CGROUPS; do echo $$ >"$d/cgroup.procs"; done 2>/dev/null
 # Our stdin is conmon's (a pipe with -i): kept as fd 5 for the stdin relay.
 exec 5<&0 </dev/null
 : >virtiofsd.pid

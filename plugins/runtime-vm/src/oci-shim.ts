@@ -36,6 +36,7 @@ import {
   vmMemoryMiB,
   vmMounts,
 } from './vm-config.js';
+import { makeCgroups, removeCgroups } from './host-cgroup.js';
 import { virtiofsdLines } from './share.js';
 
 class ShimError extends Error {}
@@ -47,6 +48,8 @@ interface VmState {
   started: boolean;
   /** Stopped by QMP `stop` (docker pause): the whole VM is frozen. */
   paused?: boolean;
+  /** The VM's cgroup directories on the host (monitor, qemu, virtiofsd). */
+  cgroups?: string[];
   /** The VM's tap in the container's (own) network namespace. */
   tap?: string;
 }
@@ -217,6 +220,8 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   // Our stdio are conmon's pipes: the monitor (and qemu, for the guest's output) inherit them.
   const enter = !netns ? [] : netns.path ? ['nsenter', `--net=${netns.path}`] : ['unshare', '--net'];
   const argv = [...enter, '/bin/sh', cfg.monitor, cfg.virtiofsd ?? '-', ...qemuArgs(cfg, vm)];
+  const cgroupsPath = (oci.linux as { cgroupsPath?: unknown } | undefined)?.cgroupsPath;
+  const cgroups = typeof cgroupsPath === 'string' ? makeCgroups(cgroupsPath) : [];
   // conmon runs us in its directory for the task, where it looks for the `oom` marker.
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: dir,
@@ -225,12 +230,13 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
     env: {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       SKIFF_VM_OOM_FILE: join(process.cwd(), 'oom'),
+      SKIFF_VM_CGROUPS: cgroups.join(' '),
       ...(stdin ? { SKIFF_VM_STDIN: cfg.relay } : {}),
     },
   });
   if (!child.pid) throw new ShimError('cannot start the VM monitor');
   child.unref();
-  const state: VmState = { id, pid: child.pid, bundle, started: false, tap };
+  const state: VmState = { id, pid: child.pid, bundle, started: false, tap, cgroups };
   writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
   const pidFile = flags.get('--pid-file');
   if (typeof pidFile === 'string') writeFileSync(pidFile, String(child.pid));
@@ -439,6 +445,7 @@ function del(g: Globals, flags: Map<string, string | true>, id: string): void {
       // Gone meanwhile.
     }
   }
+  removeCgroups(st?.cgroups ?? []);
   rmSync(dir, { recursive: true, force: true });
 }
 

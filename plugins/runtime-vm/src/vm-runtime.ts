@@ -152,6 +152,16 @@ export class VmRuntime implements Runtime {
     return (await this.runtime()).resume(id);
   }
 
+  /** What the VM costs the host: its cgroup there holds the monitor, qemu and virtiofsd. */
+  async stats(id: string): Promise<Record<string, unknown>> {
+    return (await this.runtime()).stats(id);
+  }
+
+  /** The VM's host processes (qemu, virtiofsd, the monitor): the guest's are not listed. */
+  async pids(id: string): Promise<number[]> {
+    return (await this.runtime()).pids(id);
+  }
+
   async resize(id: string, width: number, height: number, execId?: string): Promise<void> {
     return (await this.runtime()).resize(id, width, height, execId);
   }

@@ -510,3 +510,37 @@ test.serial(
     t.is(priv.stdout.trim(), '0', priv.stderr);
   },
 );
+
+test.serial(
+  'docker stats and top show what a VM costs the host (its cgroup there); rm removes the cgroup',
+  async (t) => {
+    if (!assetsRelease()) return t.fail('no VM assets');
+    const { reg, d } = await vmDaemon(t);
+    const host = d.current.dockerHost;
+    const name = `vm-stats-${process.pid}`;
+    t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+    const run = await docker(['run', '-d', '--runtime', 'vm', '--name', name, reg.image, 'sleep', '600'], { host });
+    t.is(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    const [qemu] = await qemuFor(id);
+    t.truthy(qemu);
+    t.regex(await readFile(`/proc/${qemu}/cgroup`, 'utf8'), new RegExp(`/skiff/${id}$`, 'm'));
+
+    const stats = await docker(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}} {{.PIDs}}', name], {
+      host,
+    });
+    t.is(stats.code, 0, stats.stderr);
+    const [, used, unit, pids] = /^\S+ ([\d.]+)(\w+) \/ \S+ (\d+)$/.exec(stats.stdout.trim()) ?? [];
+    t.is(unit, 'MiB', stats.stdout);
+    t.true(Number(used) > 16, `qemu's guest memory is charged to the VM: ${stats.stdout}`);
+    t.true(Number(pids) >= 3, 'monitor, virtiofsd, qemu');
+    const top = await docker(['top', name], { host });
+    t.is(top.code, 0, top.stderr);
+    t.regex(top.stdout, /qemu-system-x86_64/);
+    t.regex(top.stdout, /virtiofsd/);
+
+    t.is((await docker(['rm', '-f', name], { host })).code, 0);
+    const left = execFileSync('find', ['/sys/fs/cgroup', '-maxdepth', '4', '-name', id], { encoding: 'utf8' });
+    t.is(left, '', 'no cgroup of the VM is left');
+  },
+);
