@@ -313,13 +313,12 @@ static void make_target(char *path) {
  * itself. Only paths in the guest's own /proc and /sys (all of Docker's are): those are the
  * agent's mounts, with no symlink of the image's on the way. A path this kernel lacks is skipped.
  */
-static void protect_path(const char *path, int mask) {
-  if (strncmp(path, "/proc/", 6) && strncmp(path, "/sys/", 5)) return;
-  if (strstr(path, "/../") || strstr(path, "/./")) return;
-  char target[4096];
-  snprintf(target, sizeof target, "/rootfs%s", path);
+static int protect_path(const char *path, int mask) {
+  if (strncmp(path, "/proc/", 6) && strncmp(path, "/sys/", 5)) return 0;
+  if (strstr(path, "/../") || strstr(path, "/./")) return 0;
+  const char *target = path;
   struct stat st;
-  if (lstat(target, &st) != 0 || S_ISLNK(st.st_mode)) return;
+  if (lstat(target, &st) != 0 || S_ISLNK(st.st_mode)) return 0;
   int rc;
   if (!mask) {
     rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL);
@@ -328,12 +327,10 @@ static void protect_path(const char *path, int mask) {
   } else if (S_ISDIR(st.st_mode)) {
     rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0");
   } else {
-    rc = mount("/rootfs/dev/null", target, NULL, MS_BIND, NULL);
+    rc = mount("/dev/null", target, NULL, MS_BIND, NULL);
   }
-  if (rc != 0) {
-    dprintf(2, "skiff-agent: cannot %s %s: %s\n", mask ? "mask" : "make read-only", path, strerror(errno));
-    poweroff(255);
-  }
+  if (rc != 0) dprintf(2, "cannot %s %s: %s\n", mask ? "mask" : "make read-only", path, strerror(errno));
+  return rc;
 }
 
 /* How the host's directories are shared: "virtiofs" or "9p" (skiff.share= on the command line). */
@@ -409,10 +406,41 @@ static int oom_killed(void) {
 
 static int cgroup_ok;
 
-/* Forks the spec's process in the container's rootfs; stdio are the given fds (a pty slave with tty). */
+/* The container's main process: its pid and mount namespaces are the ones execs join. */
+static pid_t main_pid = -1;
+
+/*
+ * Starts the spec's process in the container; stdio are the given fds (a pty slave with tty). The
+ * main process is PID 1 of a pid namespace of its own, as with runc (clone with CLONE_NEWPID works
+ * as fork for the caller); an exec joins its pid and mount namespaces.
+ */
 static pid_t spawn_process(struct spec *s, sigset_t *mask, int in, int out, int err) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
+  int own_pidns = -1, main_mntns = -1;
+  pid_t pid;
+  if (main_pid > 0) {
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/ns/mnt", main_pid);
+    main_mntns = open(p, O_RDONLY | O_CLOEXEC);
+    snprintf(p, sizeof p, "/proc/%d/ns/pid", main_pid);
+    int main_pidns = open(p, O_RDONLY | O_CLOEXEC);
+    own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    /* setns on a pid namespace applies to the children forked after it: ours, then back. */
+    int ok = main_mntns >= 0 && main_pidns >= 0 && own_pidns >= 0 && setns(main_pidns, CLONE_NEWPID) == 0;
+    if (main_pidns >= 0) close(main_pidns);
+    pid = ok ? fork() : -1;
+    if (own_pidns >= 0 && ok) setns(own_pidns, CLONE_NEWPID);
+    if (own_pidns >= 0) close(own_pidns);
+    if (pid != 0) {
+      if (main_mntns >= 0) close(main_mntns);
+      return pid;
+    }
+  } else {
+    pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    if (pid != 0) {
+      if (pid > 0) main_pid = pid;
+      return pid;
+    }
+  }
   sigprocmask(SIG_UNBLOCK, mask, NULL);
   setsid();
   if (cgroup_ok) write_file(CGROUP "/cgroup.procs", "0");
@@ -425,10 +453,27 @@ static pid_t spawn_process(struct spec *s, sigset_t *mask, int in, int out, int 
    * mount namespace of its own, the rootfs mount moves over "/" and becomes the root. A chroot
    * escape then ends on that mount, never in the agent's initramfs (its ports and devices).
    */
-  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || chdir("/rootfs") != 0 ||
-      mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0) {
-    dprintf(2, "entering the rootfs: %s\n", strerror(errno));
-    _exit(127);
+  if (main_mntns >= 0) {
+    /* The namespace's root is the moved rootfs (setns looks "/" up through the mounts). */
+    if (setns(main_mntns, CLONE_NEWNS) != 0 || chdir("/") != 0) {
+      dprintf(2, "entering the container: %s\n", strerror(errno));
+      _exit(127);
+    }
+  } else {
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || chdir("/rootfs") != 0 ||
+        mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0) {
+      dprintf(2, "entering the rootfs: %s\n", strerror(errno));
+      _exit(127);
+    }
+    /* A /proc of the new pid namespace, then the OCI masked and read-only paths on it and /sys. */
+    if (umount2("/proc", MNT_DETACH) != 0 || mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+      dprintf(2, "mounting /proc: %s\n", strerror(errno));
+      _exit(127);
+    }
+    for (int i = 0; i < s->nmasked; i++)
+      if (protect_path(s->masked[i], 1) != 0) _exit(127);
+    for (int i = 0; i < s->nropaths; i++)
+      if (protect_path(s->ropaths[i], 0) != 0) _exit(127);
   }
   if (chdir(s->cwd) != 0) {
     dprintf(2, "chdir to cwd (\"%s\") set in config.json failed: %s\n", s->cwd, strerror(errno));
@@ -787,8 +832,6 @@ int main(void) {
   if (mount_share("rootfs", "/rootfs", 0) != 0) die("mount the rootfs share");
   mount_container_fs();
   for (int i = 0; i < s.nmounts; i++) container_mount(s.mounts[i]);
-  for (int i = 0; i < s.nmasked; i++) protect_path(s.masked[i], 1);
-  for (int i = 0; i < s.nropaths; i++) protect_path(s.ropaths[i], 0);
   if (s.hostname) sethostname(s.hostname, strlen(s.hostname));
   cgroup_ok = setup_cgroup(s.memory) == 0;
   int lo = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

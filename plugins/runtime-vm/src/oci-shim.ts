@@ -261,6 +261,22 @@ function inNetns(pid: number, cmd: string, args: string[]): string {
   return execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, cmd, ...args], { encoding: 'utf8' });
 }
 
+/** qemu makes the tap after its chardevs: a start right after create can come before it. */
+function waitForTap(st: VmState): void {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      execFileSync('nsenter', [`--net=/proc/${st.pid}/ns/net`, 'ip', 'link', 'show', 'dev', st.tap!], {
+        stdio: 'pipe',
+      });
+      return;
+    } catch (e) {
+      if (!alive(st.pid) || Date.now() > deadline) throw e;
+      sleepSync(20);
+    }
+  }
+}
+
 /**
  * What the agent needs before the process starts: eth0's configuration (the core attached the
  * container's interface to our namespace after create; its traffic is mirrored to the VM's tap with
@@ -278,6 +294,7 @@ function guestSetup(st: VmState): string[] {
     const eth0 = links.find((l) => l.ifname === 'eth0');
     const inet = eth0?.addr_info?.find((a) => a.family === 'inet');
     if (eth0?.address && inet) {
+      waitForTap(st);
       const routes = JSON.parse(inNetns(st.pid, 'ip', ['-j', 'route', 'show', 'default'])) as { gateway?: string }[];
       const mtu = eth0.mtu ?? 1500;
       inNetns(st.pid, 'ip', ['link', 'set', st.tap, 'mtu', String(mtu), 'up']);

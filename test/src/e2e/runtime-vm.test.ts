@@ -544,3 +544,33 @@ test.serial(
     t.is(left, '', 'no cgroup of the VM is left');
   },
 );
+
+test.serial(
+  'the process is PID 1 of its own pid namespace in the VM, as with runc; docker exec joins it',
+  async (t) => {
+    if (!assetsRelease()) return t.fail('no VM assets');
+    const { reg, d } = await vmDaemon(t);
+    const host = d.current.dockerHost;
+    const name = `vm-pid1-${process.pid}`;
+    t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+    const run = await docker(
+      ['run', '-d', '--runtime', 'vm', '--name', name, reg.image, 'sh', '-c', 'echo pid $$; exec sleep 600'],
+      { host },
+    );
+    t.is(run.code, 0, run.stderr);
+    for (let i = 0; i < 300 && !(await docker(['logs', name], { host })).stdout.includes('pid'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    t.is((await docker(['logs', name], { host })).stdout, 'pid 1\n');
+    // The exec sees the container's processes only: PID 1, and its own sh, ls and wc.
+    const exec = await docker(['exec', name, 'sh', '-c', 'cat /proc/1/comm; ls -d /proc/[0-9]* | wc -l'], { host });
+    t.is(exec.code, 0, exec.stderr);
+    t.deepEqual(
+      exec.stdout.split('\n').map((l) => l.trim()),
+      ['sleep', '4', ''],
+    );
+    // PID 1 ignores a signal it has no handler for (as in a runc container): TERM leaves sleep running.
+    t.is((await docker(['kill', '-s', 'TERM', name], { host })).code, 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    t.is((await docker(['inspect', '-f', '{{.State.Running}}', name], { host })).stdout.trim(), 'true');
+  },
+);
