@@ -310,8 +310,9 @@ static void make_target(char *path) {
 /*
  * OCI maskedPaths and readonlyPaths, as runc applies them: a masked directory gets an empty
  * read-only tmpfs, anything else masked a bind of /dev/null; a read-only path a read-only bind of
- * itself. Only paths in the guest's own /proc and /sys (all of Docker's are): those are the
- * agent's mounts, with no symlink of the image's on the way. A path this kernel lacks is skipped.
+ * itself. Called in the main process's mount namespace, inside its rootfs. Only paths in /proc and
+ * /sys (all of Docker's are): kernel file systems mounted there by the agent and the process, with
+ * no symlink of the image's on the way. A path this kernel lacks is skipped.
  */
 static int protect_path(const char *path, int mask) {
   if (strncmp(path, "/proc/", 6) && strncmp(path, "/sys/", 5)) return 0;

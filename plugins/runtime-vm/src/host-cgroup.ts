@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleepSync } from './sleep-sync.js';
 
 /**
  * The VM's cgroup on the host (the Kata "sandbox cgroup"): the monitor, qemu and virtiofsd run in
@@ -52,7 +53,7 @@ export function removeCgroups(dirs: readonly string[], waitMs = 2000): void {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'EBUSY' || Date.now() > deadline) break;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        sleepSync(10);
       }
     }
   }

@@ -38,6 +38,7 @@ import {
 } from './vm-config.js';
 import { makeCgroups, removeCgroups } from './host-cgroup.js';
 import { virtiofsdLines } from './share.js';
+import { sleepSync } from './sleep-sync.js';
 
 class ShimError extends Error {}
 
@@ -110,10 +111,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function readState(dir: string, id: string): VmState {
@@ -257,8 +254,12 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** Runs a command in the VM's network namespace; its stderr goes into the error it throws. */
 function inNetns(pid: number, cmd: string, args: string[]): string {
-  return execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, cmd, ...args], { encoding: 'utf8' });
+  return execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, cmd, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** qemu makes the tap after its chardevs: a start right after create can come before it. */
@@ -266,9 +267,7 @@ function waitForTap(st: VmState): void {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      execFileSync('nsenter', [`--net=/proc/${st.pid}/ns/net`, 'ip', 'link', 'show', 'dev', st.tap!], {
-        stdio: 'pipe',
-      });
+      inNetns(st.pid, 'ip', ['link', 'show', 'dev', st.tap!]);
       return;
     } catch (e) {
       if (!alive(st.pid) || Date.now() > deadline) throw e;
