@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execDetachKeys } from '../api/detach-keys.js';
 import { ConflictError, InvalidParameterError, NotFoundError, NotImplementedError } from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
@@ -82,6 +83,8 @@ function parseExecBody(body: unknown): ExecConfig {
 /** `docker exec`: extra processes in running containers, kept in memory like dockerd's exec store. */
 export class ExecService {
   private readonly execs = new Map<string, ExecRecord>();
+  /** Settles when a created exec's process is up or has failed to start (resize waits on it). */
+  private readonly launches = new Map<string, PromiseWithResolvers<void>>();
 
   constructor(
     private readonly containers: ContainerService,
@@ -103,6 +106,7 @@ export class ExecService {
       throw new ConflictError(`Container ${containerRef} is paused, unpause the container before exec`);
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: c.Id, config, running: false, started: false, exitCode: null, pid: 0 });
+    this.launches.set(id, Promise.withResolvers());
     this.publish(c, `exec_create: ${config.Cmd.join(' ')}`, id);
     return { Id: id };
   }
@@ -191,6 +195,7 @@ export class ExecService {
         })
       ).pid;
     } catch (err) {
+      this.launched(id);
       const hint = (err as { exitCodeHint?: unknown }).exitCodeHint;
       e.exitCode = typeof hint === 'number' ? hint : 126;
       if (!sink) throw err;
@@ -200,6 +205,7 @@ export class ExecService {
       return;
     }
     e.running = true;
+    this.launched(id);
     this.publish(c, `exec_start: ${e.config.Cmd.join(' ')}`, id);
     if (stdin && runtime.openStdin) {
       runtime.openStdin(c.Id, id).then(
@@ -243,8 +249,24 @@ export class ExecService {
     await rm(logPath, { force: true });
   }
 
+  private launched(id: string): void {
+    this.launches.get(id)?.resolve();
+    this.launches.delete(id);
+  }
+
+  /** As dockerd: a resize sent before the exec's process is up (the CLI sends it at once) waits up to 10 s. */
   async resize(id: string, width: number, height: number): Promise<void> {
     const e = this.get(id);
+    const launch = this.launches.get(id);
+    if (launch) {
+      const timeout = new AbortController();
+      await Promise.race([
+        launch.promise,
+        sleep(10_000, undefined, { signal: timeout.signal }).then(() => {
+          throw new Error('timeout waiting for exec session ready');
+        }),
+      ]).finally(() => timeout.abort());
+    }
     if (!e.running) throw new NotFoundError('no such exec');
     const c = this.containers.get(e.containerId);
     const runtime = await this.containers.runtimeOf(c);
@@ -253,6 +275,10 @@ export class ExecService {
   }
 
   private forgetContainer(containerId: string): void {
-    for (const [id, e] of this.execs) if (e.containerId === containerId) this.execs.delete(id);
+    for (const [id, e] of this.execs) {
+      if (e.containerId !== containerId) continue;
+      this.execs.delete(id);
+      this.launched(id);
+    }
   }
 }

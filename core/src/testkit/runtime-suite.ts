@@ -53,6 +53,16 @@ function text(entries: LogEntry[], stream?: 'stdout' | 'stderr'): string {
     .join('');
 }
 
+async function untilLogged(logs: () => Promise<LogEntry[]>, expected: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = '';
+  while ((seen = text(await logs())) !== expected) {
+    if (Date.now() > deadline)
+      throw new Error(`the task logged ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function collect(it: AsyncIterable<LogEntry>): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
   for await (const e of it) out.push(e);
@@ -286,6 +296,8 @@ export function runtimeSuite(
     await rt.close();
     const again = await reopen();
     t.is((await again.state(id)).status, 'running');
+    // The kill must not race the echo: the output written before the exit has to be kept.
+    await untilLogged(() => c.logs(again), 'before\n');
     const waited = again.wait(id);
     await again.kill(id, 'KILL', { all: true });
     t.is((await waited).exitCode, 137);

@@ -94,6 +94,28 @@ test('exec inspect reports the exit code once the stream has ended', async (t) =
   await cli(['rm', '-f', name]);
 });
 
+test("a resize sent before the exec's process is up waits for it, as dockerd's does", async (t) => {
+  const { d, name, cli } = await runningContainer();
+  const created = await api(d.dockerHost, 'POST', `/v1.41/containers/${name}/exec`, {
+    // busybox's stty prints no size for a 0x0 terminal: the loop ends once the resize has reached it.
+    Cmd: ['sh', '-c', 'until [ "$(stty size 2>/dev/null)" ]; do sleep 0.05; done; stty size'],
+    AttachStdout: true,
+    Tty: true,
+  });
+  const id = (created.json as { Id: string }).Id;
+  const resized = api(d.dockerHost, 'POST', `/v1.41/exec/${id}/resize?h=30&w=100`);
+  const started = await api(
+    d.dockerHost,
+    'POST',
+    `/v1.41/exec/${id}/start`,
+    { Detach: false, Tty: true },
+    { timeoutMs: 30_000 },
+  );
+  t.is((await resized).status, 200, (await resized).body);
+  t.is(started.body, '30 100\r\n');
+  await cli(['rm', '-f', name]);
+});
+
 test('exec -it runs a shell on a pseudo-terminal', async (t) => {
   const { host, name, cli } = await runningContainer();
   // script(1) gives the docker CLI a real pty; the shell's exit code comes back through exec inspect.
