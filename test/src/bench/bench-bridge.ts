@@ -8,7 +8,7 @@
 
 import { startNetnsDaemon, uid } from '../harness/netns-daemon.js';
 import { run, runOk } from '../harness/proc.js';
-import { type Engine, findDockerd, fmt, startDockerd, timeDockerCli } from './run-bench.js';
+import { type Engine, findDockerd, fmt, startDockerd, timeDockerCliInterleaved } from './run-bench.js';
 import { type Summary, summarize } from './stats.js';
 
 interface NetnsEngine {
@@ -57,23 +57,29 @@ interface Result {
   none: Summary;
 }
 
-async function measure(e: NetnsEngine, runs: number): Promise<Result> {
-  const sample = async (net: string[]) =>
-    summarize(await timeDockerCli(e.host, ['run', '--rm', ...net, e.image, 'true'], { runs, warmups: 2 }));
-  return { name: e.name, bridge: await sample([]), none: await sample(['--network', 'none']) };
+/** Both engines interleaved round by round (see timeDockerCliInterleaved), bridge then none. */
+async function measure(engines: NetnsEngine[], runs: number): Promise<Result[]> {
+  const sample = (net: string[]) =>
+    timeDockerCliInterleaved(
+      engines.map((e) => e.host),
+      ['run', '--rm', ...net, engines[0]!.image, 'true'],
+      { runs, warmups: 2 },
+    );
+  const [bridge, none] = [await sample([]), await sample(['--network', 'none'])];
+  return engines.map((e, i) => ({ name: e.name, bridge: summarize(bridge[i]!), none: summarize(none[i]!) }));
 }
 
 /** Runs the benchmark and prints its report; false when skiffd failed. */
 export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolean> {
   console.log(
-    `bench bridge: docker run --rm <busybox> true on the default bridge and with --network none — ${opts.runs} runs, each engine in its own netns`,
+    `bench bridge: docker run --rm <busybox> true on the default bridge and with --network none — ${opts.runs} runs, each engine in its own netns, engines interleaved`,
   );
-  const results: Result[] = [];
-  let skiffd: NetnsEngine | undefined;
+  let results: Result[] = [];
+  const engines: NetnsEngine[] = [];
   let ok = true;
   try {
-    skiffd = await skiffdInNetns();
-    results.push(await measure(skiffd, opts.runs));
+    const skiffd = await skiffdInNetns();
+    engines.push(skiffd);
     const bin = await findDockerd();
     if (!bin) console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
     else {
@@ -81,19 +87,14 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
         console.error(`  dockerd: FAILED: ${e.message}`);
         return undefined;
       });
-      if (dockerd) {
-        try {
-          results.push(await measure(dockerd, opts.runs));
-        } finally {
-          await dockerd.stop();
-        }
-      }
+      if (dockerd) engines.push(dockerd);
     }
+    results = await measure(engines, opts.runs);
   } catch (err) {
     ok = false;
-    console.error(`  skiffd: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`  FAILED: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    await skiffd?.stop();
+    for (const e of engines.reverse()) await e.stop();
   }
   console.log('\nengine     bridge median  none median  bridge - none');
   for (const r of results) {

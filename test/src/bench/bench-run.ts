@@ -2,76 +2,68 @@
  * The run benchmark: median/p90 wall time of `docker run --rm --network none IMAGE true` against
  * skiffd (storage drivers from BENCH_DRIVERS, default overlay), and against a private dockerd when
  * one is installed, with the ratio skiffd/dockerd. BENCH_RUNS (default 20) timed runs follow 2
- * warm-ups. A report, never a pass/fail threshold.
+ * warm-ups, the engines taking turns run by run. A report, never a pass/fail threshold.
  */
 
 import { type StorageDriverName, startDaemon } from '../harness/daemon.js';
 import { registryWithBusybox } from '../harness/fixture.js';
-import { type Engine, findDockerd, fmt, pull, startDockerd, timeDockerCli } from './run-bench.js';
+import { type Engine, findDockerd, fmt, pull, startDockerd, timeDockerCliInterleaved } from './run-bench.js';
 import { type Summary, summarize } from './stats.js';
 
 const warmups = 2;
-
-async function measure(engine: Engine, image: string, runs: number): Promise<Summary> {
-  await pull(engine, image);
-  const samples = await timeDockerCli(engine.dockerHost, ['run', '--rm', '--network', 'none', image, 'true'], {
-    runs,
-    warmups,
-  });
-  return summarize(samples);
-}
 
 /** Runs the benchmark and prints its report; false when an engine failed. */
 export async function runBenchmark(opts: { runs: number; drivers: StorageDriverName[] }): Promise<boolean> {
   const { runs, drivers } = opts;
   const registry = await registryWithBusybox();
+  const engines: Engine[] = [];
   const results: Array<{ name: string; summary: Summary }> = [];
   let failed = false;
   try {
     console.log(
-      `bench run: docker run --rm --network none ${registry.image} true — ${runs} runs after ${warmups} warm-ups`,
+      `bench run: docker run --rm --network none ${registry.image} true — ${runs} runs after ${warmups} warm-ups, engines interleaved`,
     );
     for (const driver of drivers) {
       const name = `skiffd (${driver})`;
-      let engine: Engine | undefined;
       try {
         const d = await startDaemon({ storageDriver: driver, insecureRegistries: [registry.host] });
-        engine = {
+        engines.push({
           name,
           dockerHost: d.dockerHost,
           pid: d.pid,
           output: d.output,
           stop: async () => void (await d.stop()),
-        };
-        const summary = await measure(engine, registry.image, runs);
-        results.push({ name, summary });
-        console.log(`  ${name}: median ${fmt(summary.median)}, p90 ${fmt(summary.p90)}`);
+        });
       } catch (e) {
         failed = true;
         console.error(`  ${name}: FAILED: ${e instanceof Error ? e.message : String(e)}`);
-        if (engine) console.error(engine.output().split('\n').slice(-30).join('\n'));
-      } finally {
-        await engine?.stop();
       }
     }
-
     const dockerd = await findDockerd();
-    if (!dockerd) {
-      console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
-    } else {
-      let engine: Engine | undefined;
+    if (!dockerd) console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
+    else {
       try {
-        engine = await startDockerd(dockerd, registry.host);
-        const summary = await measure(engine, registry.image, runs);
-        results.push({ name: 'dockerd', summary });
-        console.log(`  dockerd: median ${fmt(summary.median)}, p90 ${fmt(summary.p90)}`);
+        engines.push(await startDockerd(dockerd, registry.host));
       } catch (e) {
         console.error(`  dockerd: FAILED: ${e instanceof Error ? e.message : String(e)}`);
-      } finally {
-        await engine?.stop();
       }
     }
+    try {
+      for (const engine of engines) await pull(engine, registry.image);
+      const samples = await timeDockerCliInterleaved(
+        engines.map((e) => e.dockerHost),
+        ['run', '--rm', '--network', 'none', registry.image, 'true'],
+        { runs, warmups },
+      );
+      engines.forEach((e, i) => results.push({ name: e.name, summary: summarize(samples[i]!) }));
+    } catch (e) {
+      failed = true;
+      console.error(`  FAILED: ${e instanceof Error ? e.message : String(e)}`);
+      for (const engine of engines)
+        console.error(`${engine.name}:\n${engine.output().split('\n').slice(-30).join('\n')}`);
+    }
   } finally {
+    for (const engine of engines.reverse()) await engine.stop();
     await registry.stop();
   }
 

@@ -42,6 +42,45 @@ export async function timeDockerCli(
   }
 }
 
+const SETTLE_MS = 200;
+
+/**
+ * Like timeDockerCli, for several engines at once: each round runs `args` once against every host,
+ * in an order that alternates from round to round, so a machine that gets slower or faster during
+ * the benchmark (other tenants, thermal limits) weighs on every engine alike and their ratio holds.
+ * A pause after each run lets work an engine does after answering (skiffd tears a `--rm` container
+ * down after releasing its waiters) finish before another engine is timed. Wall times in ms, one
+ * array per host.
+ */
+export async function timeDockerCliInterleaved(
+  hosts: readonly string[],
+  args: readonly string[],
+  opts: { runs: number; warmups: number },
+): Promise<number[][]> {
+  const config = await mkdtemp(path.join(os.tmpdir(), 'skiff-bench-cli-'));
+  try {
+    await writeFile(path.join(config, 'config.json'), '{}\n');
+    const samples = hosts.map(() => [] as number[]);
+    for (let i = 0; i < opts.warmups + opts.runs; i++) {
+      const order = hosts.map((_, h) => h);
+      if (i % 2) order.reverse();
+      for (const h of order) {
+        const env = { ...process.env, DOCKER_HOST: hosts[h], DOCKER_CONFIG: config };
+        const t0 = process.hrtime.bigint();
+        const r = await run(dockerCli(), args, { env, timeoutMs: 120_000 });
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        if (r.code !== 0)
+          throw new Error(`docker ${args.join(' ')} on ${hosts[h]} exited ${r.code}: ${r.stderr.trim()}`);
+        if (i >= opts.warmups) samples[h]!.push(ms);
+        await sleep(SETTLE_MS);
+      }
+    }
+    return samples;
+  } finally {
+    await rm(config, { recursive: true, force: true });
+  }
+}
+
 /** $BENCH_DOCKERD, else the dockerd in PATH (Debian docker.io), else undefined. */
 export async function findDockerd(): Promise<string | undefined> {
   if (process.env.BENCH_DOCKERD) return path.resolve(process.env.BENCH_DOCKERD);
