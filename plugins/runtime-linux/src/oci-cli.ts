@@ -4,6 +4,7 @@ import { lstat, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, SystemError } from '@skiff/core/plugin-api';
+import { deleteStoppedRunc } from './stopped-runc.js';
 
 export interface OciState {
   id: string;
@@ -104,9 +105,12 @@ export class OciCli {
     await this.run(all ? ['kill', '--all', id, signal] : ['kill', id, signal]);
   }
 
-  /** `delete --force`: removes the runtime's state and cgroups; succeeds when there is nothing to delete. */
+  /**
+   * `delete --force`: removes the runtime's state and cgroups; succeeds when there is nothing to
+   * delete. A runc container whose init has exited is removed here (see deleteStoppedRunc).
+   */
   async delete(id: string): Promise<void> {
-    await this.run(['delete', '--force', id]);
+    if (!(await deleteStoppedRunc(this.root, id))) await this.run(['delete', '--force', id]);
   }
 }
 

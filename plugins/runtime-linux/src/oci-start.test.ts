@@ -1,24 +1,11 @@
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { fixture } from './testing/fixture.js';
-
-/** runc for everything but `start`, which it refuses: a start that works did not need it. */
-async function runcWithoutStart(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'skiff-nostart-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'runc-nostart');
-  await writeFile(
-    path,
-    `#!/bin/sh\nfor a; do [ "$a" = start ] && { echo '{"level":"error","msg":"start refused by the test"}' >&2; exit 1; }; done\nexec runc "$@"\n`,
-  );
-  await chmod(path, 0o755);
-  return path;
-}
+import { runcRefusing } from './testing/runc-refusing.js';
 
 test('start releases the created init through its exec fifo, without `runc start`', async (t) => {
-  const f = await fixture(t, { binary: await runcWithoutStart(t) });
+  const f = await fixture(t, { binary: await runcRefusing(t, 'start') });
   await f.writeConfig(['sh', '-c', 'exit 7']);
   const { pid } = await f.runtime.create({
     id: f.id,
@@ -35,7 +22,7 @@ test('start releases the created init through its exec fifo, without `runc start
 });
 
 test('a created task whose init is gone is left to the runtime, and its error', async (t) => {
-  const f = await fixture(t, { binary: await runcWithoutStart(t) });
+  const f = await fixture(t, { binary: await runcRefusing(t, 'start') });
   await f.writeConfig(['true']);
   const { pid } = await f.runtime.create({
     id: f.id,
