@@ -587,10 +587,12 @@ static void drain_pty(int pty, void (*to)(void *, const char *, size_t), void *a
 }
 
 /*
- * An exec (one at a time: the host serializes them). Its output goes to the "exec" port in frames
- * (type 1 stdout, 2 stderr, 3 exit status; a 4-byte token from the request; a 4-byte length).
- * With a tty, out is the pty master (input goes to it too); with stdin, input goes to a pipe.
+ * An exec. Execs run side by side (up to MAX_EXECS); their output goes to the "exec" port in frames
+ * (type 1 stdout, 2 stderr, 3 exit status; a 4-byte token from the request; a 4-byte length) that
+ * the host demultiplexes by token. With a tty, out is the pty master (input goes to it too); with
+ * stdin, input goes to a pipe.
  */
+#define MAX_EXECS 16
 struct exec_state {
   pid_t pid;
   int out, err; /* read ends, -1 once drained */
@@ -623,8 +625,15 @@ static size_t unhex(char *hex) {
   return n;
 }
 
-/* "exec <token hex> <spec hex>" */
-static void start_exec(struct exec_state *x, char *req, sigset_t *mask) {
+/* The running exec with `token`, or NULL. */
+static struct exec_state *exec_of(struct exec_state *xs, uint32_t token) {
+  for (int i = 0; i < MAX_EXECS; i++)
+    if (xs[i].pid > 0 && xs[i].token == token) return &xs[i];
+  return NULL;
+}
+
+/* "exec <token hex> <spec hex>", in a free slot of xs. */
+static void start_exec(struct exec_state *xs, char *req, sigset_t *mask) {
   char *sp = strchr(req, ' ');
   if (!sp) return;
   *sp = 0;
@@ -633,8 +642,11 @@ static void start_exec(struct exec_state *x, char *req, sigset_t *mask) {
   size_t n = unhex(blob);
   static struct spec es;
   parse_spec(&es, blob, n);
-  if (x->pid > 0 || es.nargs == 0) {
-    const char *msg = es.nargs == 0 ? "exec: empty command\n" : "exec: another exec is running\n";
+  struct exec_state *x = NULL;
+  for (int i = 0; i < MAX_EXECS && !x; i++)
+    if (xs[i].pid <= 0) x = &xs[i];
+  if (!x || es.nargs == 0) {
+    const char *msg = es.nargs == 0 ? "exec: empty command\n" : "exec: too many execs running in this VM\n";
     frame(exec_port, 2, token, msg, (uint32_t)strlen(msg));
     unsigned char c = 126;
     frame(exec_port, 3, token, &c, 1);
@@ -682,10 +694,11 @@ static void start_exec(struct exec_state *x, char *req, sigset_t *mask) {
 }
 
 /* "stdin TOKEN [HEX]": input for the exec TOKEN; no data is the end of its input. */
-static void exec_stdin(struct exec_state *x, char *args) {
+static void exec_stdin(struct exec_state *xs, char *args) {
   char *sp = strchr(args, ' ');
   if (sp) *sp = 0;
-  if (x->pid <= 0 || (uint32_t)strtoul(args, NULL, 16) != x->token || x->in.fd < 0) return;
+  struct exec_state *x = exec_of(xs, (uint32_t)strtoul(args, NULL, 16));
+  if (!x || x->in.fd < 0) return;
   if (sp) outq_push(&x->in, sp + 1, unhex(sp + 1));
   else if (!x->tty) x->in.close_after = 1;
   outq_flush(&x->in);
@@ -868,37 +881,48 @@ int main(void) {
   static char line[1 << 20];
   size_t used = 0;
   pid_t child = -1;
-  struct exec_state x = {.pid = 0, .out = -1, .err = -1, .status = -1, .in = {.fd = -1}};
+  static struct exec_state xs[MAX_EXECS];
+  for (int i = 0; i < MAX_EXECS; i++) xs[i] = (struct exec_state){.pid = 0, .out = -1, .err = -1, .status = -1, .in = {.fd = -1}};
   exec_port = execp;
   for (;;) {
-    enum { CTL, SIG, XOUT, XERR, XIN, TTYPORT, TTY, N };
-    struct pollfd p[N] = {
+    /* Then, for each exec slot: its output, its errors, its input. */
+    enum { CTL, SIG, TTYPORT, TTY, N };
+    enum { XOUT, XERR, XIN, PER_EXEC };
+    struct pollfd p[N + PER_EXEC * MAX_EXECS] = {
         [CTL] = {.fd = ctl, .events = POLLIN},
         [SIG] = {.fd = sfd, .events = POLLIN},
-        [XOUT] = {.fd = x.out, .events = POLLIN},
-        [XERR] = {.fd = x.err, .events = POLLIN},
-        [XIN] = {.fd = x.in.len && !x.tty ? x.in.fd : -1, .events = POLLOUT},
         [TTYPORT] = {.fd = main_tty_port, .events = POLLIN},
         [TTY] = {.fd = main_pty, .events = (short)(POLLIN | (tty_in.len ? POLLOUT : 0))},
     };
-    if (x.tty && x.in.len) p[XOUT].events |= POLLOUT;
-    if (poll(p, N, -1) < 0) {
+    for (int e = 0; e < MAX_EXECS; e++) {
+      struct exec_state *x = &xs[e];
+      struct pollfd *q = &p[N + PER_EXEC * e];
+      int live = x->pid > 0;
+      q[XOUT] = (struct pollfd){.fd = live ? x->out : -1, .events = (short)(POLLIN | (x->tty && x->in.len ? POLLOUT : 0))};
+      q[XERR] = (struct pollfd){.fd = live ? x->err : -1, .events = POLLIN};
+      q[XIN] = (struct pollfd){.fd = live && x->in.len && !x->tty ? x->in.fd : -1, .events = POLLOUT};
+    }
+    if (poll(p, N + PER_EXEC * MAX_EXECS, -1) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
     char buf[16384];
-    for (int i = XOUT; i <= XERR; i++) {
-      if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = read(p[i].fd, buf, sizeof buf);
-      if (n > 0) frame(execp, (uint8_t)(i - XOUT + 1), x.token, buf, (uint32_t)n);
-      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-        if (x.tty) x.in.fd = -1; /* the same fd */
-        close(p[i].fd);
-        if (i == XOUT) x.out = -1;
-        else x.err = -1;
+    for (int e = 0; e < MAX_EXECS; e++) {
+      struct exec_state *x = &xs[e];
+      struct pollfd *q = &p[N + PER_EXEC * e];
+      for (int i = XOUT; i <= XERR; i++) {
+        if (q[i].fd < 0 || !(q[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        ssize_t n = read(q[i].fd, buf, sizeof buf);
+        if (n > 0) frame(execp, (uint8_t)(i - XOUT + 1), x->token, buf, (uint32_t)n);
+        else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+          if (x->tty) x->in.fd = -1; /* the same fd */
+          close(q[i].fd);
+          if (i == XOUT) x->out = -1;
+          else x->err = -1;
+        }
       }
+      if ((q[XIN].fd >= 0 && q[XIN].revents) || (q[XOUT].fd >= 0 && (q[XOUT].revents & POLLOUT))) outq_flush(&x->in);
     }
-    if (p[XIN].revents || (p[XOUT].revents & POLLOUT)) outq_flush(&x.in);
     if (p[TTYPORT].revents & POLLIN) {
       ssize_t n = read(main_tty_port, buf, sizeof buf);
       if (n > 0) outq_push(&tty_in, buf, (size_t)n);
@@ -921,10 +945,11 @@ int main(void) {
       while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         if (w == child) poweroff_oom(code, cgroup_ok && oom_killed());
-        if (w == x.pid) x.status = code;
+        for (int e = 0; e < MAX_EXECS; e++)
+          if (w == xs[e].pid) xs[e].status = code;
       }
     }
-    finish_exec(&x);
+    for (int e = 0; e < MAX_EXECS; e++) finish_exec(&xs[e]);
     if (p[CTL].revents & POLLIN) {
       ssize_t n = read(ctl, line + used, sizeof line - 1 - used);
       if (n > 0) used += (size_t)n;
@@ -949,16 +974,17 @@ int main(void) {
           /* To the container's main process only, as runc does (its children are not signalled). */
           kill(child, atoi(line + 7));
         } else if (!strncmp(line, "exec ", 5)) {
-          start_exec(&x, line + 5, &mask);
+          start_exec(xs, line + 5, &mask);
         } else if (!strncmp(line, "stdin ", 6)) {
-          exec_stdin(&x, line + 6);
+          exec_stdin(xs, line + 6);
         } else if (!strncmp(line, "resize ", 7)) {
           char *sp = strchr(line + 7, ' ');
           if (sp) {
             *sp = 0;
             uint32_t token = (uint32_t)strtoul(line + 7, NULL, 16);
+            struct exec_state *x = token ? exec_of(xs, token) : NULL;
             if (token == 0) set_size(tty_in.fd, sp + 1);
-            else if (x.pid > 0 && x.tty && token == x.token) set_size(x.out, sp + 1);
+            else if (x && x->tty) set_size(x->out, sp + 1);
           }
         }
         size_t rest = used - (size_t)(nl + 1 - line);

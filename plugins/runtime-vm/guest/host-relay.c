@@ -10,10 +10,13 @@
  *     Window sizes (conmon sets them on the master: we get SIGWINCH) go to the agent as
  *     "resize 0 ROWS COLS" lines on the control fifo CTL.
  *   exec DIR TOKEN PIDFILE [CONSOLE]
- *     docker exec: the process conmon supervises for an exec. Waits its turn (execs run one at a
- *     time: flock on DIR/exec.lock), sends the request DIR/exec-TOKEN.req to the agent, writes the
- *     exec port's frames for TOKEN to stdout/stderr (or the pty with CONSOLE), sends our stdin as
- *     "stdin TOKEN HEX" lines ("stdin TOKEN" at its end), and exits with the process's status.
+ *     docker exec: the process conmon supervises for an exec. Makes the fifo DIR/exec-TOKEN.out,
+ *     sends the request DIR/exec-TOKEN.req to the agent, writes the frames `demux` puts in the fifo
+ *     to stdout/stderr (or the pty with CONSOLE), sends our stdin as "stdin TOKEN HEX" lines
+ *     ("stdin TOKEN" at its end), and exits with the process's status.
+ *   demux DIR
+ *     Beside qemu for the VM's life (started by the monitor): reads the exec port's frames from
+ *     DIR/exec.out and passes each to its exec's fifo, DIR/exec-TOKEN.out, so execs run side by side.
  *
  * tty and exec return once conmon has the pty master (or at once), leaving a child that does the
  * relaying: the runtime command conmon runs must return, and conmon (a subreaper) adopts the child.
@@ -114,10 +117,17 @@ static int send_console(const char *path, int fd, const char *name) {
 
 /* One line to the agent's control fifo (lines up to PIPE_BUF are never interleaved with others). */
 static int ctl_line(const char *ctl, const char *line, size_t len) {
+  /* Relays of side-by-side execs write here too: a line longer than PIPE_BUF (an exec request)
+   * must not interleave with theirs. */
+  char lock_path[4200];
+  snprintf(lock_path, sizeof lock_path, "%s.lock", ctl);
   for (int i = 0; i < 3000; i++) {
     int fd = open(ctl, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
+      int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (lock >= 0) flock(lock, LOCK_EX);
       int rc = write_all(fd, line, len);
+      if (lock >= 0) close(lock);
       close(fd);
       return rc;
     }
@@ -257,6 +267,18 @@ static char *read_whole(const char *path, size_t *len) {
   return buf;
 }
 
+/* Whether qemu still holds the VM's control fifo open for reading (a writer's open then succeeds). */
+static int vm_alive(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/ctl.in", dir);
+  int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return errno != ENXIO && errno != ENOENT;
+  close(fd);
+  return 1;
+}
+
+static int relay_exec(const char *dir, int in, int input, int winch, const char *ctl, const char *token, int slave, int console);
+
 static int exec_mode(const char *dir, const char *token, const char *pidfile, const char *console) {
   int slave = -1;
   if (console && console_pty(console, &slave) != 0) return 1;
@@ -272,32 +294,45 @@ static int exec_mode(const char *dir, const char *token, const char *pidfile, co
     winch = winch_fd(slave);
     for (int fd = 0; fd < 3; fd++) dup2(slave, fd);
   }
-  char path[4096], ctl[4096];
+  char path[4096], ctl[4096], out[4096];
   snprintf(ctl, sizeof ctl, "%s/ctl.in", dir);
-  snprintf(path, sizeof path, "%s/exec.lock", dir);
-  int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0 || flock(lock, LOCK_EX) != 0) return 255;
   snprintf(path, sizeof path, "%s/exec-%s.req", dir, token);
   size_t reqlen = 0;
   char *req = read_whole(path, &reqlen);
   unlink(path);
   if (!req) return 255;
-  snprintf(path, sizeof path, "%s/exec.out", dir);
-  int in = open(path, O_RDONLY | O_CLOEXEC);
-  if (in < 0 || ctl_line(ctl, req, reqlen) != 0) return 255;
+  /* Ours before the request goes out: demux opens it at the exec's first frame. Non-blocking open
+   * (there is no writer yet); reads block (poll) from here. */
+  snprintf(out, sizeof out, "%s/exec-%s.out", dir, token);
+  if (mkfifo(out, 0600) != 0) return 255;
+  int in = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (in < 0 || ctl_line(ctl, req, reqlen) != 0) {
+    unlink(out);
+    return 255;
+  }
   if (console) send_size(ctl, token, slave);
   /* Our stdin counts only when it is conmon's pipe (docker exec -i) or the pty. */
   struct stat st0;
   int input = console || (fstat(0, &st0) == 0 && (S_ISFIFO(st0.st_mode) || S_ISSOCK(st0.st_mode))) ? 0 : -1;
+  int status = relay_exec(dir, in, input, winch, ctl, token, slave, console != NULL);
+  unlink(out);
+  return status;
+}
+
+/* The exec's frames from `in` (our fifo) to stdout/stderr, its input and window sizes to the agent. */
+static int relay_exec(const char *dir, int in, int input, int winch, const char *ctl, const char *token, int slave, int console) {
   unsigned long want = strtoul(token, NULL, 16);
   static unsigned char buf[1 << 17];
   size_t used = 0;
   for (;;) {
     struct pollfd p[3] = {{.fd = in, .events = POLLIN}, {.fd = input, .events = POLLIN}, {.fd = winch, .events = POLLIN}};
-    if (poll(p, 3, -1) < 0) {
+    int ready = poll(p, 3, 1000);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       return 255;
     }
+    /* A fifo that demux never opened reports nothing: notice a VM that is gone by its control fifo. */
+    if (ready == 0 && !vm_alive(dir)) return 255;
     if (p[1].revents) {
       unsigned char data[1500];
       ssize_t n = read(0, data, sizeof data);
@@ -315,9 +350,9 @@ static int exec_mode(const char *dir, const char *token, const char *pidfile, co
     }
     if (!p[0].revents) continue;
     ssize_t n = read(in, buf + used, sizeof buf - used);
-    if (n == 0) return 255; /* the VM is gone */
+    if (n == 0) return 255; /* demux is gone: so is the VM */
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN) continue;
       return 255;
     }
     used += (size_t)n;
@@ -340,11 +375,72 @@ static int exec_mode(const char *dir, const char *token, const char *pidfile, co
   }
 }
 
+/* An exec's fifo, open from its first frame to its exit frame (fd -1: its relay is gone). */
+struct route {
+  unsigned long token;
+  int fd;
+};
+
+static int route_fd(const char *dir, struct route *routes, size_t max, unsigned long token) {
+  struct route *free_slot = NULL;
+  for (size_t i = 0; i < max; i++) {
+    if (routes[i].token == token) return routes[i].fd;
+    if (!routes[i].token && !free_slot) free_slot = &routes[i];
+  }
+  char path[4096];
+  snprintf(path, sizeof path, "%s/exec-%lx.out", dir, token);
+  /* Non-blocking: no reader (its relay was killed) fails at once instead of hanging every exec. */
+  int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  if (free_slot) *free_slot = (struct route){token, fd};
+  return fd;
+}
+
+static int demux_mode(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/exec.out", dir);
+  int in = open(path, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return 1;
+  static struct route routes[64];
+  static unsigned char buf[1 << 17];
+  size_t used = 0;
+  for (;;) {
+    ssize_t n = read(in, buf + used, sizeof buf - used);
+    if (n == 0) return 0; /* qemu is gone */
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    used += (size_t)n;
+    size_t off = 0;
+    while (used - off >= 9) {
+      unsigned char *h = buf + off;
+      unsigned long tok = (unsigned long)h[1] << 24 | h[2] << 16 | h[3] << 8 | h[4];
+      size_t len = (size_t)h[5] << 24 | h[6] << 16 | h[7] << 8 | h[8];
+      if (len > sizeof buf - 9) return 1;
+      if (used - off < 9 + len) break;
+      int fd = route_fd(dir, routes, sizeof routes / sizeof routes[0], tok);
+      if (fd >= 0 && write_all(fd, h, 9 + len) != 0) fd = -1;
+      for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (routes[i].token != tok) continue;
+        if (h[0] == 3 || fd < 0) {
+          if (routes[i].fd >= 0) close(routes[i].fd);
+          routes[i] = h[0] == 3 ? (struct route){0, -1} : (struct route){tok, -1};
+        }
+      }
+      off += 9 + len;
+    }
+    memmove(buf, buf + off, used - off);
+    used -= off;
+  }
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc == 3 && !strcmp(argv[1], "stdin")) return stdin_mode(argv[2]);
   if (argc == 5 && !strcmp(argv[1], "tty")) return tty_mode(argv[2], argv[3], argv[4]);
   if ((argc == 5 || argc == 6) && !strcmp(argv[1], "exec")) return exec_mode(argv[2], argv[3], argv[4], argv[5]);
-  fprintf(stderr, "usage: skiff-vm-relay stdin SOCKET | tty CONSOLE SOCKET CTL | exec DIR TOKEN PIDFILE [CONSOLE]\n");
+  if (argc == 3 && !strcmp(argv[1], "demux")) return demux_mode(argv[2]);
+  fprintf(stderr, "usage: skiff-vm-relay stdin SOCKET | tty CONSOLE SOCKET CTL | exec DIR TOKEN PIDFILE [CONSOLE] | demux DIR\n");
   return 2;
 }

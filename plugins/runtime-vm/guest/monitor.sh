@@ -45,8 +45,10 @@ done <shares
 qemu=$!
 echo $qemu >qemu.pid
 if [ -n "$SKIFF_VM_STDIN" ]; then
-  "$SKIFF_VM_STDIN" stdin stdin.sock <&5 5<&- >/dev/null 2>&1 &
+  "$SKIFF_VM_RELAY" stdin stdin.sock <&5 5<&- >/dev/null 2>&1 &
 fi
+# The exec port's frames to each exec's relay (ends with qemu).
+"$SKIFF_VM_RELAY" demux . </dev/null >/dev/null 2>&1 5<&- &
 exec 5<&-
 wait $qemu
 rc=$?

@@ -228,7 +228,8 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       SKIFF_VM_OOM_FILE: join(process.cwd(), 'oom'),
       SKIFF_VM_CGROUPS: cgroups.join(' '),
-      ...(stdin ? { SKIFF_VM_STDIN: cfg.relay } : {}),
+      SKIFF_VM_RELAY: cfg.relay,
+      ...(stdin ? { SKIFF_VM_STDIN: '1' } : {}),
     },
   });
   if (!child.pid) throw new ShimError('cannot start the VM monitor');
@@ -383,8 +384,9 @@ function stdinIsPipe(): boolean {
 
 /**
  * `exec --process FILE --pid-file P --detach [--console-socket S] ID`: the relay (guest/host-relay.c)
- * becomes the process conmon supervises for the exec: it waits its turn (execs run one at a time),
- * asks the agent to run the process, and relays its stdio (a pty with a console socket).
+ * becomes the process conmon supervises for the exec: it asks the agent to run the process and
+ * relays its stdio (a pty with a console socket); execs run side by side (the monitor's `demux`
+ * hands each its frames of the exec port).
  */
 function exec(g: Globals, flags: Map<string, string | true>, id: string): void {
   if (!g.config) throw new ShimError('no --config');

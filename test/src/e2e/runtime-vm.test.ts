@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildAssets } from '@skiff/runtime-vm';
 import test from 'ava';
 import { docker, registryWithBusybox, startRestartableDaemon } from '../harness/index.js';
@@ -264,6 +265,34 @@ test.serial('docker exec runs a process in the VM', async (t) => {
   const counted = await docker(['exec', '-i', 'vm-exec', 'sh', '-c', 'wc -l; exit 6'], { host, stdin: 'a\nb\n' });
   t.is(counted.code, 6, counted.stderr);
   t.is(counted.stdout.trim(), '2');
+  // Side by side, as with runc: the first exec waits (30 s at most) for a file the last one makes.
+  const held = docker(
+    [
+      'exec',
+      'vm-exec',
+      'sh',
+      '-c',
+      'touch /tmp/holding; i=0; until [ -e /tmp/go ]; do i=$((i+1)); [ $i -gt 300 ] && exit 9; sleep 0.1; done; echo held; exit 3',
+    ],
+    { host },
+  );
+  // Once it runs (queued behind it, this check would only come back after its 30 s).
+  for (let i = 0; (await docker(['exec', 'vm-exec', 'test', '-e', '/tmp/holding'], { host })).code !== 0; i++) {
+    if (i > 100) return t.fail('the first exec never ran');
+    await sleep(100);
+  }
+  const side = await Promise.all(
+    [1, 2, 3].map((n) => docker(['exec', 'vm-exec', 'sh', '-c', `echo side ${n}; exit ${n}`], { host })),
+  );
+  t.deepEqual(
+    side.map((r) => [r.code, r.stdout]),
+    [1, 2, 3].map((n) => [n, `side ${n}\n`]),
+  );
+  const releaser = await docker(['exec', 'vm-exec', 'touch', '/tmp/go'], { host });
+  t.is(releaser.code, 0, releaser.stderr);
+  const h = await held;
+  t.is(h.code, 3, h.stderr);
+  t.is(h.stdout, 'held\n');
   await docker(['rm', '-f', 'vm-exec'], { host });
 });
 
