@@ -267,6 +267,20 @@ static char *read_whole(const char *path, size_t *len) {
   return buf;
 }
 
+/*
+ * The exec port's frame at buf+off: type (1 stdout, 2 stderr, 3 exit status), token and length (both
+ * big-endian), data. 1 with its token and length when it is all in buf, 0 when more is needed, -1
+ * when it could never fit.
+ */
+static int frame_at(const unsigned char *buf, size_t used, size_t off, size_t cap, unsigned long *tok, size_t *len) {
+  if (used - off < 9) return 0;
+  const unsigned char *h = buf + off;
+  *tok = (unsigned long)h[1] << 24 | h[2] << 16 | h[3] << 8 | h[4];
+  *len = (size_t)h[5] << 24 | h[6] << 16 | h[7] << 8 | h[8];
+  if (*len > cap - 9) return -1;
+  return used - off >= 9 + *len;
+}
+
 /* Whether qemu still holds the VM's control fifo open for reading (a writer's open then succeeds). */
 static int vm_alive(const char *dir) {
   char path[4096];
@@ -356,19 +370,15 @@ static int relay_exec(const char *dir, int in, int input, int winch, const char 
       return 255;
     }
     used += (size_t)n;
-    /* Frames: type (1 stdout, 2 stderr, 3 exit status), token, length (both big-endian), data. */
-    size_t off = 0;
-    while (used - off >= 9) {
+    size_t off = 0, len;
+    unsigned long tok;
+    for (int r; (r = frame_at(buf, used, off, sizeof buf, &tok, &len)) != 0; off += 9 + len) {
+      if (r < 0) return 255;
       unsigned char *h = buf + off;
-      unsigned long tok = (unsigned long)h[1] << 24 | h[2] << 16 | h[3] << 8 | h[4];
-      size_t len = (size_t)h[5] << 24 | h[6] << 16 | h[7] << 8 | h[8];
-      if (len > sizeof buf - 9) return 255;
-      if (used - off < 9 + len) break;
       if (tok == want) {
         if (h[0] == 1 || h[0] == 2) write_all(h[0], h + 9, len);
         else if (h[0] == 3) return len > 0 ? h[9] : 255;
       }
-      off += 9 + len;
     }
     memmove(buf, buf + off, used - off);
     used -= off;
@@ -412,13 +422,11 @@ static int demux_mode(const char *dir) {
       return 1;
     }
     used += (size_t)n;
-    size_t off = 0;
-    while (used - off >= 9) {
+    size_t off = 0, len;
+    unsigned long tok;
+    for (int r; (r = frame_at(buf, used, off, sizeof buf, &tok, &len)) != 0; off += 9 + len) {
+      if (r < 0) return 1;
       unsigned char *h = buf + off;
-      unsigned long tok = (unsigned long)h[1] << 24 | h[2] << 16 | h[3] << 8 | h[4];
-      size_t len = (size_t)h[5] << 24 | h[6] << 16 | h[7] << 8 | h[8];
-      if (len > sizeof buf - 9) return 1;
-      if (used - off < 9 + len) break;
       int fd = route_fd(dir, routes, sizeof routes / sizeof routes[0], tok);
       if (fd >= 0 && write_all(fd, h, 9 + len) != 0) fd = -1;
       for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -428,7 +436,6 @@ static int demux_mode(const char *dir) {
           routes[i] = h[0] == 3 ? (struct route){0, -1} : (struct route){tok, -1};
         }
       }
-      off += 9 + len;
     }
     memmove(buf, buf + off, used - off);
     used -= off;
