@@ -391,19 +391,21 @@ struct route {
   int fd;
 };
 
-static int route_fd(const char *dir, struct route *routes, size_t max, unsigned long token) {
+/* The route of `token`, opened at its first frame; NULL when all are taken (its frames are dropped). */
+static struct route *route_of(const char *dir, struct route *routes, size_t max, unsigned long token) {
   struct route *free_slot = NULL;
   for (size_t i = 0; i < max; i++) {
-    if (routes[i].token == token) return routes[i].fd;
+    if (routes[i].token == token) return &routes[i];
     if (!routes[i].token && !free_slot) free_slot = &routes[i];
   }
+  if (!free_slot) return NULL;
   char path[4096];
   snprintf(path, sizeof path, "%s/exec-%lx.out", dir, token);
   /* Non-blocking: no reader (its relay was killed) fails at once instead of hanging every exec. */
   int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  if (free_slot) *free_slot = (struct route){token, fd};
-  return fd;
+  *free_slot = (struct route){token, fd};
+  return free_slot;
 }
 
 static int demux_mode(const char *dir) {
@@ -427,14 +429,15 @@ static int demux_mode(const char *dir) {
     for (int r; (r = frame_at(buf, used, off, sizeof buf, &tok, &len)) != 0; off += 9 + len) {
       if (r < 0) return 1;
       unsigned char *h = buf + off;
-      int fd = route_fd(dir, routes, sizeof routes / sizeof routes[0], tok);
-      if (fd >= 0 && write_all(fd, h, 9 + len) != 0) fd = -1;
-      for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (routes[i].token != tok) continue;
-        if (h[0] == 3 || fd < 0) {
-          if (routes[i].fd >= 0) close(routes[i].fd);
-          routes[i] = h[0] == 3 ? (struct route){0, -1} : (struct route){tok, -1};
-        }
+      struct route *r = route_of(dir, routes, sizeof routes / sizeof routes[0], tok);
+      if (!r) continue;
+      if (r->fd >= 0 && write_all(r->fd, h, 9 + len) != 0) {
+        close(r->fd);
+        r->fd = -1;
+      }
+      if (h[0] == 3) {
+        if (r->fd >= 0) close(r->fd);
+        *r = (struct route){0, -1};
       }
     }
     memmove(buf, buf + off, used - off);
