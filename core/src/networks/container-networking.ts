@@ -5,6 +5,7 @@ import { writeNetworkEtcFiles } from '../containers/etc-files.js';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
 import type { IpamDriver } from '../plugin-api/ipam.js';
 import type { Logger } from '../plugin-api/logger.js';
+import type { Runtime } from '../plugin-api/runtime.js';
 import type { AttachRequest, NetworkDriver, PortMapping } from '../plugin-api/network-driver.js';
 import { splitCidr } from './cidr.js';
 import { parseEndpointSettings, type NetworkingRequest } from './create-options.js';
@@ -17,6 +18,7 @@ import { portsView, resolvePorts, wantedPorts } from './ports.js';
 export interface ContainerLookup {
   get(ref: string): ContainerRecord;
   list(): ContainerRecord[];
+  runtimeOf(c: ContainerRecord): Promise<Runtime>;
 }
 
 /** How a container's task gets its network namespace. */
@@ -386,6 +388,10 @@ export class ContainerNetworking {
       const rows = this.store.endpointsOf(c.Id);
       if (rows.some((r) => r.networkId === n.Id))
         throw new ForbiddenError(`endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
+      if (rows.length && (await this.lookup().runtimeOf(c)).capabilities().singleNetwork)
+        throw new ConflictError(
+          `container ${c.Name.slice(1)} runs on runtime ${c.RuntimeName}, which connects a container to one network: disconnect it from ${rows.map((r) => this.store.get(r.networkId)?.Name ?? r.networkId).join(', ')} first`,
+        );
       for (const r of rows) {
         const other = this.store.get(r.networkId);
         if (!other) continue;

@@ -71,6 +71,11 @@ export interface RuntimeCapabilities {
   stdin: boolean;
   /** Tasks keep running, and report their exit, when the daemon is gone. */
   survivesDaemonRestart: boolean;
+  /**
+   * The task's processes reach one network only (a VM with one NIC): connecting a container that
+   * already has a network is refused. Unset means any number.
+   */
+  singleNetwork?: boolean;
 }
 
 /**

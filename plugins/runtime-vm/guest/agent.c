@@ -632,6 +632,13 @@ static struct exec_state *exec_of(struct exec_state *xs, uint32_t token) {
   return NULL;
 }
 
+/* An exec that cannot start: its error, then exit code 126 (as runc's exec failures). */
+static void exec_refused(uint32_t token, const char *msg) {
+  frame(exec_port, 2, token, msg, (uint32_t)strlen(msg));
+  unsigned char c = 126;
+  frame(exec_port, 3, token, &c, 1);
+}
+
 /* "exec <token hex> <spec hex>", in a free slot of xs. */
 static void start_exec(struct exec_state *xs, char *req, sigset_t *mask) {
   char *sp = strchr(req, ' ');
@@ -646,20 +653,14 @@ static void start_exec(struct exec_state *xs, char *req, sigset_t *mask) {
   for (int i = 0; i < MAX_EXECS && !x; i++)
     if (xs[i].pid <= 0) x = &xs[i];
   if (!x || es.nargs == 0) {
-    const char *msg = es.nargs == 0 ? "exec: empty command\n" : "exec: too many execs running in this VM\n";
-    frame(exec_port, 2, token, msg, (uint32_t)strlen(msg));
-    unsigned char c = 126;
-    frame(exec_port, 3, token, &c, 1);
+    exec_refused(token, es.nargs == 0 ? "exec: empty command\n" : "exec: too many execs running in this VM\n");
     return;
   }
   int in, out, err, slave = -1, pi[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
   if (es.tty) {
     int m = container_pty(&slave);
     if (m < 0) {
-      const char *msg = "exec: cannot allocate a pty\n";
-      frame(exec_port, 2, token, msg, (uint32_t)strlen(msg));
-      unsigned char c = 126;
-      frame(exec_port, 3, token, &c, 1);
+      exec_refused(token, "exec: cannot allocate a pty\n");
       return;
     }
     in = out = err = slave;
@@ -690,6 +691,16 @@ static void start_exec(struct exec_state *xs, char *req, sigset_t *mask) {
     close(in);
     close(out);
     close(err);
+  }
+  if (x->pid < 0) {
+    /* No process: free the slot and end the exec (its relay waits for an exit frame). */
+    if (x->in.fd == x->out) x->in.fd = -1; /* a pty master is both */
+    if (x->out >= 0) close(x->out);
+    if (x->err >= 0) close(x->err);
+    x->out = x->err = -1;
+    outq_reset(&x->in);
+    x->pid = 0;
+    exec_refused(token, "exec: cannot start the process in the VM\n");
   }
 }
 

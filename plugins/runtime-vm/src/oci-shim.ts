@@ -291,6 +291,12 @@ function guestSetup(st: VmState): string[] {
       mtu?: number;
       addr_info?: { family: string; local: string; prefixlen: number }[];
     }[];
+    // The VM has one NIC, mirrored to eth0: a second network would be silently unreachable.
+    const others = links.filter((l) => l.ifname !== 'lo' && l.ifname !== 'eth0' && l.ifname !== st.tap);
+    if (others.length)
+      throw new ShimError(
+        `the vm runtime connects a container to one network; this one also has ${others.map((l) => l.ifname).join(', ')} (disconnect the other networks)`,
+      );
     const eth0 = links.find((l) => l.ifname === 'eth0');
     const inet = eth0?.addr_info?.find((a) => a.family === 'inet');
     if (eth0?.address && inet) {

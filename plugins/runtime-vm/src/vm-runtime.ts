@@ -53,7 +53,7 @@ export class VmRuntime implements Runtime {
   }
 
   capabilities(): RuntimeCapabilities {
-    return { terminal: true, stdin: true, survivesDaemonRestart: true };
+    return { terminal: true, stdin: true, survivesDaemonRestart: true, singleNetwork: true };
   }
 
   /** Probes the accelerator, writes the shim's config and wrapper, on first use. */
