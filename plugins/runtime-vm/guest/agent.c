@@ -792,6 +792,34 @@ static void configure_net(char *line) {
   close(sock);
 }
 
+/* The kernel's in6_ifreq (<linux/ipv6.h> clashes with the libc headers). */
+struct in6_ifreq_k {
+  struct in6_addr addr;
+  uint32_t prefixlen;
+  int ifindex;
+};
+
+/*
+ * "net6 IP PREFIX GATEWAY|-": an IPv6 address of the container's interface on eth0 (after "net"
+ * brought it up), without duplicate address detection: the host side already holds it, as with
+ * runc, and a tentative address would not answer for a second.
+ */
+static void configure_net6(char *line) {
+  char ip[64], gw[64];
+  int prefix;
+  if (sscanf(line, "%63s %d %63s", ip, &prefix, gw) != 3) return;
+  write_file("/proc/sys/net/ipv6/conf/eth0/accept_dad", "0");
+  int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return;
+  struct in6_ifreq_k req = {.prefixlen = (uint32_t)prefix, .ifindex = (int)if_nametoindex("eth0")};
+  if (inet_pton(AF_INET6, ip, &req.addr) != 1 || ioctl(sock, SIOCSIFADDR, &req) != 0)
+    logmsg("cannot set the IPv6 address %s of eth0", ip);
+  struct in6_rtmsg rt = {.rtmsg_flags = RTF_UP | RTF_GATEWAY, .rtmsg_metric = 1, .rtmsg_ifindex = req.ifindex};
+  if (strcmp(gw, "-") != 0 && inet_pton(AF_INET6, gw, &rt.rtmsg_gateway) == 1 && ioctl(sock, SIOCADDRT, &rt) != 0)
+    logmsg("%s", "cannot add the IPv6 default route");
+  close(sock);
+}
+
 /* "file DEST HEX": the host's /etc/hosts, resolv.conf, hostname for the container, bind-mounted. */
 static void provide_file(char *line, int n) {
   char *sp = strchr(line, ' ');
@@ -969,6 +997,8 @@ int main(void) {
         *nl = 0;
         if (!strncmp(line, "net ", 4)) {
           configure_net(line + 4);
+        } else if (!strncmp(line, "net6 ", 5)) {
+          configure_net6(line + 5);
         } else if (!strncmp(line, "file ", 5)) {
           static int nfiles;
           provide_file(line + 5, nfiles++);

@@ -289,7 +289,7 @@ function guestSetup(st: VmState): string[] {
       ifname: string;
       address?: string;
       mtu?: number;
-      addr_info?: { family: string; local: string; prefixlen: number }[];
+      addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
     }[];
     // The VM has one NIC, mirrored to eth0: a second network would be silently unreachable.
     const others = links.filter((l) => l.ifname !== 'lo' && l.ifname !== 'eth0' && l.ifname !== st.tap);
@@ -315,6 +315,16 @@ function guestSetup(st: VmState): string[] {
         ]);
       }
       lines.push(`net ${eth0.address} ${inet.local} ${inet.prefixlen} ${routes[0]?.gateway ?? '-'} ${mtu}`);
+      // IPv6 networks: the global addresses (the guest makes its own link-local one from the MAC).
+      const inet6 = eth0.addr_info?.filter((a) => a.family === 'inet6' && a.scope === 'global') ?? [];
+      if (inet6.length) {
+        const routes6 = JSON.parse(inNetns(st.pid, 'ip', ['-j', '-6', 'route', 'show', 'default'])) as {
+          gateway?: string;
+        }[];
+        inet6.forEach((a, i) =>
+          lines.push(`net6 ${a.local} ${a.prefixlen} ${(i === 0 && routes6[0]?.gateway) || '-'}`),
+        );
+      }
     }
   }
   const oci = JSON.parse(readFileSync(join(st.bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
