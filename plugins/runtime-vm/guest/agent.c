@@ -179,7 +179,8 @@ struct spec {
   gid_t gid;
   gid_t gids[256];
   int ngids;
-  unsigned long long memory;
+  char *limits[16]; /* "FILE VALUE": the container's cgroup limits (memory.max, pids.max, cpu.max, ...) */
+  int nlimits;
   int stdin;
   int tty;
   int readonly;
@@ -229,7 +230,7 @@ static void parse_spec(struct spec *s, char *buf, size_t len) {
     else if (!strcmp(key, "hostname")) s->hostname = val;
     else if (!strcmp(key, "uid")) s->uid = (uid_t)strtoul(val, NULL, 10);
     else if (!strcmp(key, "gid")) s->gid = (gid_t)strtoul(val, NULL, 10);
-    else if (!strcmp(key, "memory")) s->memory = strtoull(val, NULL, 10);
+    else if (!strcmp(key, "limit") && s->nlimits < 16) s->limits[s->nlimits++] = val;
     else if (!strcmp(key, "stdin")) s->stdin = 1;
     else if (!strcmp(key, "tty")) s->tty = 1;
     else if (!strcmp(key, "readonly")) s->readonly = 1;
@@ -380,17 +381,28 @@ static int write_file(const char *path, const char *text) {
   return n < 0 ? -1 : 0;
 }
 
-/* The container's processes run in a cgroup with the container's memory limit (OOM is reported). */
-static int setup_cgroup(unsigned long long memory) {
+/* "FILE VALUE": one of the container cgroup's limit files (the host computes the values). */
+static void set_limit(const char *line) {
+  static const char *const files[] = {"memory.max", "memory.low", "pids.max", "cpu.max", "cpu.weight"};
+  const char *sp = strchr(line, ' ');
+  if (!sp) return;
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    if (strlen(files[i]) != (size_t)(sp - line) || strncmp(line, files[i], (size_t)(sp - line))) continue;
+    char path[64];
+    snprintf(path, sizeof path, CGROUP "/%s", files[i]);
+    if (write_file(path, sp + 1) != 0) logmsg("cannot set %s", files[i]);
+    return;
+  }
+}
+
+/* The container's processes run in a cgroup with the container's limits (an OOM kill is reported). */
+static int setup_cgroup(struct spec *s) {
   mkdir("/sys/fs/cgroup", 0755);
   if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL) != 0) return -1;
-  write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+  for (const char *const *c = (const char *const[]){"+memory", "+pids", "+cpu", NULL}; *c; c++)
+    if (write_file("/sys/fs/cgroup/cgroup.subtree_control", *c) != 0) logmsg("cannot enable the %s controller", *c + 1);
   if (mkdir(CGROUP, 0755) != 0) return -1;
-  if (memory > 0) {
-    char v[32];
-    snprintf(v, sizeof v, "%llu", memory);
-    if (write_file(CGROUP "/memory.max", v) != 0) logmsg("%s", "cannot set memory.max");
-  }
+  for (int i = 0; i < s->nlimits; i++) set_limit(s->limits[i]);
   return 0;
 }
 
@@ -886,7 +898,7 @@ int main(void) {
   mount_container_fs();
   for (int i = 0; i < s.nmounts; i++) container_mount(s.mounts[i]);
   if (s.hostname) sethostname(s.hostname, strlen(s.hostname));
-  cgroup_ok = setup_cgroup(s.memory) == 0;
+  cgroup_ok = setup_cgroup(&s) == 0;
   int lo = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (lo >= 0) {
     if_up(lo, "lo");
@@ -999,6 +1011,9 @@ int main(void) {
           configure_net(line + 4);
         } else if (!strncmp(line, "net6 ", 5)) {
           configure_net6(line + 5);
+        } else if (!strncmp(line, "limit ", 6)) {
+          /* docker update: a limit of the running container. */
+          if (cgroup_ok) set_limit(line + 6);
         } else if (!strncmp(line, "file ", 5)) {
           static int nfiles;
           provide_file(line + 5, nfiles++);

@@ -27,6 +27,9 @@ import { connect } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
+  GUEST_OVERHEAD_MIB,
+  guestLimits,
+  type GuestResources,
   guestSpec,
   MAX_SHARES,
   type OciMount,
@@ -53,6 +56,8 @@ interface VmState {
   cgroups?: string[];
   /** The VM's tap in the container's (own) network namespace. */
   tap?: string;
+  /** The VM's memory, fixed when it started. */
+  memoryMiB?: number;
 }
 
 interface Globals {
@@ -61,7 +66,16 @@ interface Globals {
   log?: string;
 }
 
-const VALUE_FLAGS = new Set(['--bundle', '-b', '--pid-file', '--console-socket', '--preserve-fds', '--process']);
+const VALUE_FLAGS = new Set([
+  '--bundle',
+  '-b',
+  '--pid-file',
+  '--console-socket',
+  '--preserve-fds',
+  '--process',
+  '--resources',
+  '-r',
+]);
 
 function parse(argv: string[]): { g: Globals; cmd: string; flags: Map<string, string | true>; rest: string[] } {
   const g: Globals = { root: '/run/skiff-vm' };
@@ -234,7 +248,7 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   });
   if (!child.pid) throw new ShimError('cannot start the VM monitor');
   child.unref();
-  const state: VmState = { id, pid: child.pid, bundle, started: false, tap, cgroups };
+  const state: VmState = { id, pid: child.pid, bundle, started: false, tap, cgroups, memoryMiB: vm.memoryMiB };
   writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
   const pidFile = flags.get('--pid-file');
   if (typeof pidFile === 'string') writeFileSync(pidFile, String(child.pid));
@@ -483,6 +497,25 @@ function del(g: Globals, flags: Map<string, string | true>, id: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * `update --resources FILE|- ID` (docker update): the new limits go to the container's cgroup in
+ * the guest. The VM's own size stays: a memory limit above what the VM has takes a restart.
+ */
+function update(g: Globals, flags: Map<string, string | true>, id: string): void {
+  const dir = join(g.root, id);
+  const st = readState(dir, id);
+  if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
+  const from = flags.get('--resources') ?? flags.get('-r') ?? '-';
+  const r = JSON.parse(readFileSync(from === '-' || from === true ? 0 : from, 'utf8')) as GuestResources;
+  const limit = r.memory?.limit;
+  const room = ((st.memoryMiB ?? 0) - GUEST_OVERHEAD_MIB) * 1024 * 1024;
+  if (typeof limit === 'number' && limit > 0 && st.memoryMiB && limit > room)
+    throw new ShimError(
+      `the VM was started with ${st.memoryMiB} MiB: a memory limit above ${room / 1024 / 1024} MiB takes a restart of the container`,
+    );
+  for (const line of guestLimits(r)) control(dir, `limit ${line}`, 5000, st.pid);
+}
+
 async function main(argv: string[]): Promise<void> {
   const { g, cmd, flags, rest } = parse(argv);
   const id = rest[rest.length - 1] ?? '';
@@ -505,6 +538,8 @@ async function main(argv: string[]): Promise<void> {
         return del(g, flags, id);
       case 'exec':
         return exec(g, flags, id);
+      case 'update':
+        return update(g, flags, id);
       case '--version':
       case 'version':
         process.stdout.write('skiff-vm-oci version 0.1.0\n');

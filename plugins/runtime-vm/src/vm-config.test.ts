@@ -1,5 +1,5 @@
 import test from 'ava';
-import { guestSpec, KERNEL_CMDLINE, qemuArgs, vmCpus, vmMemoryMiB, vmMounts } from './vm-config.js';
+import { guestLimits, guestSpec, KERNEL_CMDLINE, qemuArgs, vmCpus, vmMemoryMiB, vmMounts } from './vm-config.js';
 
 function pairs(buf: Buffer): string[][] {
   const parts = buf.toString('utf8').split('\0').slice(0, -1);
@@ -31,7 +31,7 @@ test('guestSpec: the OCI process as NUL-separated pairs the agent reads', (t) =>
     ['gid+', '10'],
     ['gid+', '20'],
     ['hostname', 'box'],
-    ['memory', String(64 * 1024 * 1024)],
+    ['limit', `memory.max ${64 * 1024 * 1024}`],
   ]);
   const masked = guestSpec({
     process: { args: ['true'] },
@@ -167,4 +167,30 @@ test('qemuArgs with 9p: qemu serves the shares itself, plain guest memory, the a
   t.false(args.some((a) => a.includes('vhost-user-fs') || a.includes('memory-backend-memfd')));
   t.true(args.includes(`${KERNEL_CMDLINE} skiff.share=9p`));
   t.is(args[args.indexOf('-cpu') + 1], 'host', 'a hardware accelerator passes the CPU through');
+});
+
+test('guestLimits: OCI resources as cgroup v2 files of the guest, converted as runc does', (t) => {
+  t.deepEqual(
+    guestLimits({
+      memory: { limit: 128 * 1024 * 1024, reservation: 64 * 1024 * 1024 },
+      cpu: { quota: 50000, period: 100000, shares: 512 },
+      pids: { limit: 20 },
+    }),
+    [
+      `memory.max ${128 * 1024 * 1024}`,
+      `memory.low ${64 * 1024 * 1024}`,
+      'pids.max 20',
+      'cpu.max 50000 100000',
+      'cpu.weight 20',
+    ],
+  );
+  // docker update's "no limit" values.
+  t.deepEqual(guestLimits({ memory: { limit: -1 }, pids: { limit: -1 }, cpu: { quota: -1 } }), [
+    'memory.max max',
+    'pids.max max',
+    'cpu.max max 100000',
+  ]);
+  t.deepEqual(guestLimits({ cpu: { shares: 2 } }), ['cpu.weight 1']);
+  t.deepEqual(guestLimits({ cpu: { shares: 262144 } }), ['cpu.weight 10000']);
+  t.deepEqual(guestLimits({}), []);
 });

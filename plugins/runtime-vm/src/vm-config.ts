@@ -55,6 +55,39 @@ export function vmCpus(cpu: { quota?: unknown; period?: unknown } | undefined, f
   return quota > 0 ? Math.max(1, Math.ceil(quota / period)) : fallback;
 }
 
+/** The OCI resources the guest applies to the container's cgroup (cgroup v2 there). */
+export interface GuestResources {
+  memory?: { limit?: unknown; reservation?: unknown };
+  cpu?: { quota?: unknown; period?: unknown; shares?: unknown };
+  pids?: { limit?: unknown };
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * The container's limits as "FILE VALUE" lines for its cgroup v2 in the guest, converted as runc
+ * converts v1 values for v2 (shares → cpu.weight). Only what `resources` sets; -1 or 0 means no
+ * limit (`max`). cpuset is left out: the guest's vCPUs are not the host's CPUs (the VM's size
+ * follows the quota instead).
+ */
+export function guestLimits(r: GuestResources): string[] {
+  const out: string[] = [];
+  const limit = num(r.memory?.limit);
+  if (limit !== undefined) out.push(`memory.max ${limit > 0 ? limit : 'max'}`);
+  const low = num(r.memory?.reservation);
+  if (low !== undefined) out.push(`memory.low ${low > 0 ? low : 0}`);
+  const pids = num(r.pids?.limit);
+  if (pids !== undefined) out.push(`pids.max ${pids > 0 ? pids : 'max'}`);
+  const quota = num(r.cpu?.quota);
+  const period = num(r.cpu?.period);
+  if (quota !== undefined || period !== undefined)
+    out.push(`cpu.max ${quota !== undefined && quota > 0 ? quota : 'max'} ${period && period > 0 ? period : 100000}`);
+  const shares = num(r.cpu?.shares);
+  if (shares !== undefined && shares > 0)
+    out.push(`cpu.weight ${Math.min(10000, Math.max(1, 1 + Math.floor(((shares - 2) * 9999) / 262142)))}`);
+  return out;
+}
+
 export interface OciMount {
   destination: string;
   type?: string;
@@ -117,8 +150,7 @@ export function guestSpec(
     capabilities?: Record<'bounding' | 'effective' | 'permitted' | 'inheritable', string[] | undefined>;
     noNewPrivileges?: boolean;
   };
-  const memory = (config.linux as { resources?: { memory?: { limit?: unknown } } } | undefined)?.resources?.memory
-    ?.limit;
+  const resources = (config.linux as { resources?: GuestResources } | undefined)?.resources ?? {};
   const pairs: [string, string][] = [];
   for (const a of proc.args ?? []) pairs.push(['arg', a]);
   for (const e of proc.env ?? []) pairs.push(['env', e]);
@@ -127,7 +159,7 @@ export function guestSpec(
   pairs.push(['gid', String(proc.user?.gid ?? 0)]);
   for (const g of proc.user?.additionalGids ?? []) pairs.push(['gid+', String(g)]);
   if (typeof config.hostname === 'string' && config.hostname) pairs.push(['hostname', config.hostname]);
-  if (typeof memory === 'number' && memory > 0) pairs.push(['memory', String(memory)]);
+  for (const l of guestLimits(resources)) pairs.push(['limit', l]);
   // Capability sets as hex masks: bounding, effective, permitted, inheritable (none given: all kept, as runc).
   const caps = proc.capabilities;
   if (caps) {

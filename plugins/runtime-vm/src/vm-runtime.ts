@@ -152,6 +152,11 @@ export class VmRuntime implements Runtime {
     return (await this.runtime()).resume(id);
   }
 
+  /** docker update: the container's limits in the guest (the VM keeps the size it started with). */
+  async update(id: string, resources: Record<string, unknown>): Promise<void> {
+    return (await this.runtime()).update(id, resources);
+  }
+
   /** What the VM costs the host: its cgroup there holds the monitor, qemu and virtiofsd. */
   async stats(id: string): Promise<Record<string, unknown>> {
     return (await this.runtime()).stats(id);

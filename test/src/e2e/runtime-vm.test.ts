@@ -603,3 +603,67 @@ test.serial(
     t.is((await docker(['inspect', '-f', '{{.State.Running}}', name], { host })).stdout.trim(), 'true');
   },
 );
+
+test.serial(
+  '--pids-limit applies in the VM; docker update changes limits live, within the memory the VM has',
+  async (t) => {
+    if (!assetsRelease()) return t.fail('no VM assets');
+    const { reg, d } = await vmDaemon(t);
+    const host = d.current.dockerHost;
+    const name = `vm-limits-${process.pid}`;
+    t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+    const run = await docker(
+      [
+        'run',
+        '-d',
+        '--runtime',
+        'vm',
+        '--name',
+        name,
+        '--pids-limit',
+        '8',
+        '--memory',
+        '96m',
+        reg.image,
+        'sleep',
+        '600',
+      ],
+      { host },
+    );
+    t.is(run.code, 0, run.stderr);
+    // Ten background sleeps (their output elsewhere, so the exec ends with the shell): PID 1, the
+    // shell and six fit under 8.
+    const forks = 'i=0; while [ $i -lt 10 ]; do sleep 60 >/dev/null 2>&1 & i=$((i+1)); done; echo forked $i';
+    const limited = await docker(['exec', name, 'sh', '-c', forks], { host });
+    t.not(limited.code, 0);
+    t.regex(limited.stderr, /can't fork/);
+
+    t.is((await docker(['update', '--pids-limit', '40', name], { host })).code, 0);
+    const raised = await docker(['exec', name, 'sh', '-c', forks], { host });
+    t.is(raised.code, 0, raised.stderr);
+    t.is(raised.stdout, 'forked 10\n');
+
+    // The VM was sized for 96 MiB (plus the guest's own): a larger limit needs a new VM.
+    const bigger = await docker(['update', '--memory', '512m', '--memory-swap', '-1', name], { host });
+    t.is(bigger.code, 1);
+    t.regex(
+      bigger.stderr,
+      /the VM was started with 160 MiB: a memory limit above 96 MiB takes a restart of the container/,
+    );
+    const smaller = await docker(['update', '--memory', '64m', '--memory-swap', '-1', '--cpus', '0.5', name], { host });
+    t.is(smaller.code, 0, smaller.stderr);
+    const hc = await docker(
+      ['inspect', '-f', '{{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', name],
+      {
+        host,
+      },
+    );
+    t.is(hc.stdout.trim(), `40 ${64 * 1024 * 1024} 500000000`);
+    // The new limit holds in the guest: dd's 32 MiB buffer fits under 64 MiB, not under 24 MiB (the
+    // guest's OOM killer ends dd).
+    const fill = 'dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $?';
+    t.is((await docker(['exec', name, 'sh', '-c', fill], { host })).stdout, '0\n');
+    t.is((await docker(['update', '--memory', '24m', name], { host })).code, 0);
+    t.is((await docker(['exec', name, 'sh', '-c', fill], { host })).stdout, '137\n');
+  },
+);
