@@ -42,6 +42,12 @@ export interface DaemonConfig {
   defaultNetwork?: string;
   /** The firewall plugin network drivers use (masquerade, isolation, published ports). */
   firewallDriver: string;
+  /** Driver of new networks that name none (`docker network create` without `-d`); existing networks keep theirs. */
+  defaultNetworkDriver: string;
+  /** IPAM driver of new networks that name none (`--ipam-driver`); `default` is skiffd's own. */
+  defaultIpamDriver: string;
+  /** Driver of new volumes that name none (`docker volume create`, `-v name:/path`, image volumes). */
+  defaultVolumeDriver: string;
   /** Linux bridge of the default `bridge` network (dockerd's `bridge` key names one); `none` = no default bridge. */
   bridge: string;
   /** Address and prefix of the default bridge (`172.26.0.1/16`). */
@@ -86,6 +92,9 @@ const DEFAULTS: DaemonConfig = {
   pluginRegisterTimeout: 10,
   allowStorageDriverSwitch: false,
   firewallDriver: 'nftables',
+  defaultNetworkDriver: 'bridge',
+  defaultIpamDriver: 'default',
+  defaultVolumeDriver: 'local',
   bridge: 'skiff0',
   defaultAddressPools: [],
   clusterStoreOpts: {},
@@ -117,6 +126,10 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'plugin-register-timeout': 'pluginRegisterTimeout',
   'default-network': 'defaultNetwork',
   'firewall-driver': 'firewallDriver',
+  // Not dockerd keys: which driver new objects get when they name none (skiff swaps drivers by config).
+  'default-network-driver': 'defaultNetworkDriver',
+  'default-ipam-driver': 'defaultIpamDriver',
+  'default-volume-driver': 'defaultVolumeDriver',
   bridge: 'bridge',
   bip: 'bip',
   'fixed-cidr': 'fixedCidr',
@@ -244,6 +257,9 @@ function check(cfg: DaemonConfig): DaemonConfig {
   str('defaultRuntime');
   if (cfg.defaultNetwork !== undefined) str('defaultNetwork');
   str('firewallDriver');
+  str('defaultNetworkDriver');
+  str('defaultIpamDriver');
+  str('defaultVolumeDriver');
   str('bridge');
   if (cfg.bip !== undefined) str('bip');
   if (cfg.fixedCidr !== undefined) str('fixedCidr');

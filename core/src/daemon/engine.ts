@@ -138,7 +138,10 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
   const networking = await wireNetworking(config, drivers, db, ipam, events, log, di);
   if (cluster) await watchGlobalNetworks(networking.networks, drivers, log.child('networks'));
   const vlog = log.child('volumes');
-  const volumes = new ContainerVolumes(new VolumeService(new VolumeStore(db), drivers, events, vlog), vlog);
+  const volumes = new ContainerVolumes(
+    new VolumeService(new VolumeStore(db), drivers, events, vlog, config.defaultVolumeDriver),
+    vlog,
+  );
   const pluginManager = new PluginManager({
     store,
     registry: drivers,
@@ -252,11 +255,18 @@ async function wireNetworking(
     ipam,
     drivers,
     events,
-    { bridgeName: config.bridge, bip: config.bip, fixedCidr: config.fixedCidr, mtu: config.mtu },
+    {
+      bridgeName: config.bridge,
+      bip: config.bip,
+      fixedCidr: config.fixedCidr,
+      mtu: config.mtu,
+      defaultDriver: config.defaultNetworkDriver,
+      defaultIpamDriver: config.defaultIpamDriver,
+    },
     nlog,
   );
   await networks.init();
-  return { networks, containers: new ContainerNetworking(networks, store, ipam, nlog, config.defaultNetwork) };
+  return { networks, containers: new ContainerNetworking(networks, store, nlog, config.defaultNetwork) };
 }
 
 function reportPlugins(status: PluginStatus[], required: Set<string>, log: Logger): void {

@@ -3,7 +3,6 @@ import { isIP } from 'node:net';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from '../containers/container-types.js';
 import { writeNetworkEtcFiles } from '../containers/etc-files.js';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
-import type { IpamDriver } from '../plugin-api/ipam.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
 import type { AttachRequest, NetworkDriver, PortMapping } from '../plugin-api/network-driver.js';
@@ -48,7 +47,6 @@ export class ContainerNetworking {
   constructor(
     private readonly networks: NetworkService,
     private readonly store: NetworkStore,
-    private readonly ipam: IpamDriver,
     private readonly log: Logger,
     /** daemon.json `default-network`; unset = bridge when it exists, else none. */
     private readonly defaultNetwork?: string,
@@ -257,13 +255,14 @@ export class ContainerNetworking {
   ): Promise<void> {
     const caps = driver.capabilities();
     const leases: { poolId: string; address: string }[] = [];
+    const ipam = caps.needsIpam ? await this.networks.ipamOf(n) : undefined;
     try {
-      if (caps.needsIpam) {
+      if (ipam) {
         for (const pool of n.pools) {
           const v6 = pool.subnet.includes(':');
           if (v6 && !n.EnableIPv6) continue;
           const preferred = v6 ? row.config.ipv6 : row.config.ipv4;
-          const address = await this.ipam.requestAddress(pool.poolId, preferred ? { preferred } : {});
+          const address = await ipam.requestAddress(pool.poolId, preferred ? { preferred } : {});
           leases.push({ poolId: pool.poolId, address });
         }
       }
@@ -295,7 +294,7 @@ export class ContainerNetworking {
       this.store.putEndpoint(row);
       this.networks.publish(n, 'connect', { container: c.Id });
     } catch (err) {
-      for (const l of leases) await this.ipam.releaseAddress(l.poolId, l.address).catch(() => {});
+      for (const l of leases) await ipam?.releaseAddress(l.poolId, l.address).catch(() => {});
       throw err;
     }
   }
@@ -328,10 +327,19 @@ export class ContainerNetworking {
     await driver
       ?.detach(live.request, live.result)
       .catch((err) => this.log.warn('network detach failed', { container: row.containerId, error: err as Error }));
-    for (const l of live.leases) {
-      await this.ipam
-        .releaseAddress(l.poolId, l.address)
-        .catch((err) => this.log.warn('cannot release address', { address: l.address, error: err as Error }));
+    if (live.leases.length) {
+      // A network that is gone took its pools (and their addresses) with it.
+      const ipam = n
+        ? await this.networks.ipamOf(n).catch((err: Error) => {
+            this.log.warn('cannot release addresses', { network: n.Name, error: err });
+            return undefined;
+          })
+        : undefined;
+      for (const l of live.leases) {
+        await ipam
+          ?.releaseAddress(l.poolId, l.address)
+          .catch((err) => this.log.warn('cannot release address', { address: l.address, error: err as Error }));
+      }
     }
     row.live = undefined;
     if (this.store.endpoint(row.containerId, row.networkId)) this.store.putEndpoint(row);

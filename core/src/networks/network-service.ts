@@ -5,7 +5,7 @@ import { checkFilterKeys, matchLabel, pruneCutoff, pruneLabelsMatch } from '../u
 import type { EventBus } from '../plugin-api/events.js';
 import type { IpamDriver } from '../plugin-api/ipam.js';
 import type { Logger } from '../plugin-api/logger.js';
-import type { IpamPool, NetworkDriver, NetworkDriverCapabilities } from '../plugin-api/network-driver.js';
+import type { NetworkDriver, NetworkDriverCapabilities } from '../plugin-api/network-driver.js';
 import type { DriverRegistry } from '../plugins/driver-registry.js';
 import { formatPrefix, parseIp, parsePrefix } from './cidr.js';
 import { KeyedLock, specOf } from './network-spec.js';
@@ -16,14 +16,20 @@ type Json = Record<string, unknown>;
 
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-/** Settings of the builtin networks (daemon.json: bridge, bip, fixed-cidr, mtu). */
+/** Settings of the builtin networks (daemon.json: bridge, bip, fixed-cidr, mtu) and of new ones. */
 export interface BuiltinSettings {
   /** Linux bridge of the default `bridge` network; `none` = no default bridge network. */
   bridgeName: string;
   bip?: string;
   fixedCidr?: string;
   mtu?: number;
+  /** Drivers of new networks that name none (daemon.json default-network-driver, default-ipam-driver). */
+  defaultDriver?: string;
+  defaultIpamDriver?: string;
 }
+
+/** skiffd's own IPAM driver's name (the IpamDriver the service is built with). */
+const OWN_IPAM = 'default';
 
 /** The builtin networks: name = driver name, like dockerd's bridge, host and none. */
 const BUILTINS = ['bridge', 'host', 'none'] as const;
@@ -73,6 +79,15 @@ export class NetworkService {
     const d = await this.drivers.get('network', n.Driver);
     if (!this.caps.has(n.Driver)) this.caps.set(n.Driver, d.capabilities());
     return d;
+  }
+
+  /** The IPAM driver of a network: skiffd's own, or the `ipam` plugin it was created with. */
+  async ipamOf(n: Pick<NetworkRecord, 'Name' | 'IPAM'>): Promise<IpamDriver> {
+    const name = n.IPAM.Driver || OWN_IPAM;
+    if (name === OWN_IPAM) return this.ipam;
+    if (!this.drivers.has('ipam', name))
+      throw new NotFoundError(`network ${n.Name} needs the "${name}" IPAM driver, which is not loaded`);
+    return this.drivers.get('ipam', name);
   }
 
   /** Capabilities of a driver already in use (for views, which are synchronous). */
@@ -171,12 +186,13 @@ export class NetworkService {
     if (!NETWORK_NAME.test(name)) throw new InvalidParameterError(`invalid name: ${name}`);
     if ((BUILTINS as readonly string[]).includes(name) && this.store.byName(name)?.builtin)
       throw new ForbiddenError(`operation is not permitted on predefined ${name} network `);
-    const driver = optStr(body.Driver, 'Driver') ?? 'bridge';
+    const driver = optStr(body.Driver, 'Driver') || this.builtin.defaultDriver || 'bridge';
     const ipam = isObj(body.IPAM) ? body.IPAM : {};
     if (body.IPAM !== undefined && body.IPAM !== null && !isObj(body.IPAM))
       throw new InvalidParameterError('IPAM must be an object');
-    const ipamDriver = optStr(ipam.Driver, 'IPAM.Driver') ?? 'default';
-    if (ipamDriver !== 'default') throw new NotFoundError(`plugin "${ipamDriver}" not found`);
+    const ipamDriver = optStr(ipam.Driver, 'IPAM.Driver') || this.builtin.defaultIpamDriver || OWN_IPAM;
+    if (ipamDriver !== OWN_IPAM && !this.drivers.has('ipam', ipamDriver))
+      throw new NotFoundError(`plugin "${ipamDriver}" not found`);
     const rawConfig = ipam.Config ?? [];
     if (!Array.isArray(rawConfig)) throw new InvalidParameterError('IPAM.Config must be a list');
     const config: IpamConfigEntry[] = rawConfig.map((c, i) => {
@@ -203,6 +219,7 @@ export class NetworkService {
     const id = await this.createNetwork({
       name,
       driver,
+      ipamDriver,
       options: strMap(body.Options, 'Options'),
       labels: strMap(body.Labels, 'Labels'),
       config,
@@ -217,6 +234,8 @@ export class NetworkService {
   private async createNetwork(o: {
     name: string;
     driver: string;
+    /** Builtin networks: skiffd's own. */
+    ipamDriver?: string;
     options: Labels;
     labels: Labels;
     config: IpamConfigEntry[];
@@ -245,7 +264,7 @@ export class NetworkService {
         Attachable: o.attachable,
         Options: o.options,
         Labels: o.labels,
-        IPAM: { Driver: 'default', Options: o.builtin ? null : {}, Config: [] },
+        IPAM: { Driver: o.ipamDriver ?? OWN_IPAM, Options: o.builtin ? null : {}, Config: [] },
         pools: [],
         state: {},
         builtin: o.builtin,
@@ -262,14 +281,14 @@ export class NetworkService {
             { Subnet: rec.state.subnet, ...(rec.state.gateway ? { Gateway: rec.state.gateway } : {}) },
           ];
       } catch (err) {
-        await this.releasePools(rec.pools);
+        await this.releasePools(rec);
         throw err;
       }
       try {
         this.store.insert(rec);
       } catch (err) {
         await driver.deleteNetwork(specOf(rec)).catch(() => {});
-        await this.releasePools(rec.pools);
+        await this.releasePools(rec);
         throw err;
       }
       this.publish(rec, 'create');
@@ -288,8 +307,9 @@ export class NetworkService {
     if (rec.EnableIPv6 && !entries.some(isV6))
       throw new InvalidParameterError('EnableIPv6 needs an IPv6 subnet (IPAM.Config)');
     if (!entries.some((e) => !isV6(e))) entries.unshift({});
+    const ipam = await this.ipamOf(rec);
     for (const e of entries) {
-      const pool = await this.ipam.requestPool({
+      const pool = await ipam.requestPool({
         pool: e.Subnet,
         range: e.IPRange,
         gateway: e.Gateway,
@@ -298,7 +318,7 @@ export class NetworkService {
       rec.pools.push(pool);
       // --aux-address: addresses the driver must never hand to a container.
       for (const ip of Object.values(e.AuxiliaryAddresses ?? {}))
-        await this.ipam.requestAddress(pool.poolId, { preferred: ip });
+        await ipam.requestAddress(pool.poolId, { preferred: ip });
       if (e.Subnet && !rec.builtin) rec.userSubnets = true;
       // dockerd shows the config as given, with the gateway it picked when it picked the subnet.
       rec.IPAM.Config.push(e.Subnet ? e : { Subnet: pool.subnet, Gateway: pool.gateway });
@@ -306,9 +326,14 @@ export class NetworkService {
     }
   }
 
-  private async releasePools(pools: IpamPool[]): Promise<void> {
-    for (const p of pools) {
-      await this.ipam
+  private async releasePools(n: NetworkRecord): Promise<void> {
+    if (!n.pools.length) return;
+    const ipam = await this.ipamOf(n).catch((err: Error) => {
+      this.log.warn('cannot release address pools', { network: n.Name, error: err });
+      return undefined;
+    });
+    for (const p of ipam ? n.pools : []) {
+      await ipam!
         .releasePool(p.poolId)
         .catch((err) => this.log.warn('cannot release address pool', { pool: p.subnet, error: err as Error }));
     }
@@ -326,7 +351,7 @@ export class NetworkService {
       const driver = await this.driverOf(n).catch(() => undefined);
       await driver?.deleteNetwork(specOf(n));
       this.store.delete(n.Id);
-      await this.releasePools(n.pools);
+      await this.releasePools(n);
       this.publish(n, 'destroy');
     });
   }

@@ -58,7 +58,8 @@ export class ContainerVolumes {
     const vd = hc.VolumeDriver;
     if (vd !== undefined && vd !== null && typeof vd !== 'string')
       throw new InvalidParameterError('HostConfig.VolumeDriver must be a string');
-    const defaultDriver = vd || 'local';
+    // Unset: the volume's own driver when it exists, else the daemon's default volume driver.
+    const defaultDriver = vd || undefined;
     for (const b of hc.Binds ?? []) {
       const m = parseBind(b);
       add(m.Type === 'volume' ? { ...m, Driver: defaultDriver } : m);

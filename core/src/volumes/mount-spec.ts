@@ -74,7 +74,6 @@ export function parseBind(raw: string): MountRequest {
     Name: src,
     Source: '',
     Destination: destination,
-    Driver: 'local',
     Mode: mode || 'z',
     RW: m.rw,
     Propagation: '',
@@ -134,7 +133,7 @@ export function parseMount(raw: unknown): MountRequest {
   if (type === 'volume') {
     if (source.startsWith('/')) bad(`invalid mount path: '${source}'`);
     const driverCfg = obj(volOpts?.DriverConfig);
-    const driver = typeof driverCfg?.Name === 'string' && driverCfg.Name ? driverCfg.Name : 'local';
+    const driver = typeof driverCfg?.Name === 'string' && driverCfg.Name ? driverCfg.Name : undefined;
     return {
       Type: 'volume',
       Name: source,

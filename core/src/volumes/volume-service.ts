@@ -63,6 +63,8 @@ export class VolumeService {
     private readonly drivers: DriverRegistry,
     private readonly events: EventBus,
     private readonly log: Logger,
+    /** Driver of new volumes that name none (daemon.json default-volume-driver). */
+    readonly defaultDriver: string = DEFAULT_VOLUME_DRIVER,
   ) {}
 
   driver(name: string): Promise<VolumeDriver> {
@@ -74,7 +76,7 @@ export class VolumeService {
   /** Creates a volume, or returns the existing one of that name (as dockerd does). */
   async create(req: CreateVolumeRequest, anonymous = false): Promise<VolumeRecord> {
     const name = req.Name || randomBytes(32).toString('hex');
-    const driverName = req.Driver || DEFAULT_VOLUME_DRIVER;
+    const driverName = req.Driver || this.defaultDriver;
     const pending = this.creating.get(name);
     if (pending) await pending.catch(() => {});
     const existing = this.store.get(name);

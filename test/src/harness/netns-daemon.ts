@@ -24,9 +24,9 @@ export interface NetnsDaemon {
   output(): string;
   /** kill -9 and start again on the same directories (crash recovery). */
   crashAndRestart(): Promise<void>;
-  /** kill -9 only (the namespace and its containers stay); `relaunch()` starts it again. */
+  /** kill -9 only (the namespace and its containers stay); `relaunch()` starts it again, with `config` replacing daemon.json's keys it names. */
   crash(): Promise<void>;
-  relaunch(): Promise<void>;
+  relaunch(config?: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -129,7 +129,10 @@ export async function startNetnsDaemon(
       process.kill(proc.pid, 'SIGKILL');
       await proc.exited;
     },
-    relaunch: launch,
+    relaunch: async (more) => {
+      if (more) await writeFile(configFile, JSON.stringify({ ...config, ...more }));
+      await launch();
+    },
     stop,
   };
 }
