@@ -42,11 +42,11 @@ export interface DaemonConfig {
   defaultNetwork?: string;
   /** The firewall plugin network drivers use (masquerade, isolation, published ports). */
   firewallDriver: string;
-  /** Driver of new networks that name none (`docker network create` without `-d`); existing networks keep theirs. */
+  /** Driver of new networks whose create request names none; existing networks keep theirs. */
   defaultNetworkDriver: string;
-  /** IPAM driver of new networks that name none (`--ipam-driver`); `default` is skiffd's own. */
+  /** IPAM driver of new networks whose request names none; `default` is skiffd's own. */
   defaultIpamDriver: string;
-  /** Driver of new volumes that name none (`docker volume create`, `-v name:/path`, image volumes). */
+  /** Driver of new volumes that name none (API creates, `-v name:/path`, image volumes). */
   defaultVolumeDriver: string;
   /** Linux bridge of the default `bridge` network (dockerd's `bridge` key names one); `none` = no default bridge. */
   bridge: string;

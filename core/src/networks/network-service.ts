@@ -332,8 +332,9 @@ export class NetworkService {
       this.log.warn('cannot release address pools', { network: n.Name, error: err });
       return undefined;
     });
-    for (const p of ipam ? n.pools : []) {
-      await ipam!
+    if (!ipam) return;
+    for (const p of n.pools) {
+      await ipam
         .releasePool(p.poolId)
         .catch((err) => this.log.warn('cannot release address pool', { pool: p.subnet, error: err as Error }));
     }
