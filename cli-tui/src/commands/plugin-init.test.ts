@@ -50,7 +50,7 @@ test('plugin init refuses an unknown kind, a bad name and a non-empty directory'
   t.teardown(() => rm(base, { recursive: true, force: true }));
   await t.throwsAsync(scaffoldPlugin({ kind: 'teleport', name: 'x', dir: join(base, 'a') }), {
     instanceOf: StatusError,
-    message: /unknown plugin kind "teleport" \(one of: storage, network, volume, runtime\)/,
+    message: /unknown plugin kind "teleport" \(one of: storage, network, ipam, volume, runtime\)/,
   });
   await t.throwsAsync(scaffoldPlugin({ kind: 'volume', name: 'Bad Name', dir: join(base, 'b') }), {
     message: /invalid driver name/,

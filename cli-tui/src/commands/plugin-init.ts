@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { StatusError } from '../cli/errors.js';
 import type { SubCommand } from '../cli/group.js';
 
-export const SCAFFOLD_KINDS = ['storage', 'network', 'volume', 'runtime'] as const;
+export const SCAFFOLD_KINDS = ['storage', 'network', 'ipam', 'volume', 'runtime'] as const;
 export type ScaffoldKind = (typeof SCAFFOLD_KINDS)[number];
 
 /** The @skiff/core range new plugins declare: the minor line of the CLI's own version. */
@@ -124,6 +124,34 @@ export class ${cls} implements NetworkDriver {
 }
 `;
     }
+    case 'ipam': {
+      const cls = className(name, 'IpamDriver');
+      return `import { type IpamDriver, type IpamPool, NotImplementedError } from '@skiff/core/plugin-api';
+
+/** IPAM driver "${name}": pools and the addresses handed out in them, kept under \`stateDir\`. */
+export class ${cls} implements IpamDriver {
+  readonly name = '${name}';
+
+  constructor(private readonly stateDir: string) {}
+
+  async requestPool(req: { pool?: string; range?: string; gateway?: string; v6: boolean; exclude?: string[] }): Promise<IpamPool> {
+    ${TODO('requestPool')}
+  }
+
+  async releasePool(poolId: string): Promise<void> {
+    ${TODO('releasePool')}
+  }
+
+  async requestAddress(poolId: string, opts?: { preferred?: string }): Promise<string> {
+    ${TODO('requestAddress')}
+  }
+
+  async releaseAddress(poolId: string, address: string): Promise<void> {
+    ${TODO('releaseAddress')}
+  }
+}
+`;
+    }
     case 'volume': {
       const cls = className(name, 'VolumeDriver');
       return `import { type Labels, NotImplementedError, type VolumeDriver, type VolumeInfo } from '@skiff/core/plugin-api';
@@ -223,7 +251,13 @@ export class ${cls} implements Runtime {
 }
 
 function driverClass(kind: ScaffoldKind, name: string): string {
-  const suffix = { storage: 'Driver', network: 'NetworkDriver', volume: 'VolumeDriver', runtime: 'Runtime' }[kind];
+  const suffix = {
+    storage: 'Driver',
+    network: 'NetworkDriver',
+    ipam: 'IpamDriver',
+    volume: 'VolumeDriver',
+    runtime: 'Runtime',
+  }[kind];
   return className(name, suffix);
 }
 
@@ -232,6 +266,7 @@ function pluginSource(kind: ScaffoldKind, name: string): string {
   const make = {
     storage: `new ${cls}(r.paths.root)`,
     network: `new ${cls}(r.paths.state)`,
+    ipam: `new ${cls}(r.paths.state)`,
     volume: `new ${cls}(r.paths)`,
     runtime: `new ${cls}(r.paths.state)`,
   }[kind];
@@ -273,6 +308,13 @@ networkDriverSuite(test, '${name}', (ctx) =>
   providedNetworkDriver(plugin, { paths: { root: ctx.stateDir, state: ctx.stateDir } }),
 );
 `;
+    case 'ipam':
+      return `import { ipamDriverSuite } from '@skiff/core/testkit';
+import test from 'ava';
+import { ${cls} } from './driver.js';
+
+ipamDriverSuite(test, '${name}', async (ctx) => new ${cls}(ctx.state));
+`;
     case 'volume':
       return `import { providedVolumeDriver, volumeDriverSuite } from '@skiff/core/testkit';
 import test from 'ava';
@@ -293,6 +335,7 @@ runtimeSuite(test, '${name}', async (stateDir) => new ${cls}(stateDir));
 const SUITES: Record<ScaffoldKind, string> = {
   storage: 'graphDriverSuite',
   network: 'networkDriverSuite',
+  ipam: 'ipamDriverSuite',
   volume: 'volumeDriverSuite',
   runtime: 'runtimeSuite',
 };

@@ -4,3 +4,4 @@ export * from './runtime-suite.js';
 export * from './network-suite.js';
 export * from './volume-suite.js';
 export * from './netns.js';
+export * from './ipam-suite.js';
