@@ -53,6 +53,15 @@ async function vmDaemon(t: import('ava').ExecutionContext) {
   return { reg, d };
 }
 
+/** A VM daemon and a container name for the test; the container goes at the test's end. */
+async function vmNamed(t: import('ava').ExecutionContext, prefix: string) {
+  const { reg, d } = await vmDaemon(t);
+  const host = d.current.dockerHost;
+  const name = `${prefix}-${process.pid}`;
+  t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+  return { reg, d, host, name };
+}
+
 test.serial(
   'a vm container runs the guest kernel, propagates its exit code, logs its output, reads stdin',
   async (t) => {
@@ -463,10 +472,7 @@ test.serial(
 
 test.serial('docker pause stops the whole VM, unpause continues it; a paused VM can be killed', async (t) => {
   if (!assetsRelease()) return t.fail('no VM assets');
-  const { reg, d } = await vmDaemon(t);
-  const host = d.current.dockerHost;
-  const name = `vm-pause-${process.pid}`;
-  t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+  const { reg, d, host, name } = await vmNamed(t, 'vm-pause');
   const ticker = 'i=0; while :; do echo tick$i; i=$((i+1)); sleep 0.1; done';
   const run = await docker(['run', '-d', '--runtime', 'vm', '--name', name, reg.image, 'sh', '-c', ticker], { host });
   t.is(run.code, 0, run.stderr);
@@ -544,10 +550,7 @@ test.serial(
   'docker stats and top show what a VM costs the host (its cgroup there); rm removes the cgroup',
   async (t) => {
     if (!assetsRelease()) return t.fail('no VM assets');
-    const { reg, d } = await vmDaemon(t);
-    const host = d.current.dockerHost;
-    const name = `vm-stats-${process.pid}`;
-    t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+    const { reg, host, name } = await vmNamed(t, 'vm-stats');
     const run = await docker(['run', '-d', '--runtime', 'vm', '--name', name, reg.image, 'sleep', '600'], { host });
     t.is(run.code, 0, run.stderr);
     const id = run.stdout.trim();
@@ -578,10 +581,7 @@ test.serial(
   'the process is PID 1 of its own pid namespace in the VM, as with runc; docker exec joins it',
   async (t) => {
     if (!assetsRelease()) return t.fail('no VM assets');
-    const { reg, d } = await vmDaemon(t);
-    const host = d.current.dockerHost;
-    const name = `vm-pid1-${process.pid}`;
-    t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+    const { reg, host, name } = await vmNamed(t, 'vm-pid1');
     const run = await docker(
       ['run', '-d', '--runtime', 'vm', '--name', name, reg.image, 'sh', '-c', 'echo pid $$; exec sleep 600'],
       { host },
@@ -608,10 +608,7 @@ test.serial(
   '--pids-limit applies in the VM; docker update changes limits live, within the memory the VM has',
   async (t) => {
     if (!assetsRelease()) return t.fail('no VM assets');
-    const { reg, d } = await vmDaemon(t);
-    const host = d.current.dockerHost;
-    const name = `vm-limits-${process.pid}`;
-    t.teardown(async () => void (await docker(['rm', '-f', name], { host })));
+    const { reg, host, name } = await vmNamed(t, 'vm-limits');
     const run = await docker(
       [
         'run',
