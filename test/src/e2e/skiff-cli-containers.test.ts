@@ -42,7 +42,10 @@ async function setup() {
   };
 }
 
-/** Relative times ("3 seconds ago", "Up Less than a second") and column padding vary between two runs. */
+/**
+ * Relative times ("3 seconds ago", "Up Less than a second"), column padding and the C (recent CPU
+ * percentage) column of `top`'s ps -ef rows vary between two runs.
+ */
 function normalise(text: string): string {
   return text
     .replace(/^time="[^"]*" level=\w+ msg=.*\n/gm, '') // the docker CLI's own racy log lines (cp)
@@ -51,6 +54,7 @@ function normalise(text: string): string {
       'T',
     )
     .replace(/ {2,}/g, '  ')
+    .replace(/^(\S+  \d+  \d+  )\d+(  )/gm, '$1C$2')
     .replace(/\bskiff\b/g, 'docker');
 }
 
