@@ -54,7 +54,7 @@ function normalise(text: string): string {
       'T',
     )
     .replace(/ {2,}/g, '  ')
-    .replace(/^(\S+  \d+  \d+  )\d+(  )/gm, '$1C$2')
+    .replace(/^(\S+ {2}\d+ {2}\d+ {2})\d+( {2})/gm, '$1C$2')
     .replace(/\bskiff\b/g, 'docker');
 }
 
