@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings a Debian 12 machine (as root) to the state the build and tests need. Idempotent and
 # quiet: on a ready machine it only checks (well under 3 s) and prints nothing.
-#   - Debian packages: runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini
+#   - Debian packages: runc crun conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini
 #     docker-compose (the compose e2e suite) attr (setfattr: overlay opaque dirs when unpacking layers)
 #     qemu-system-x86 qemu-system-common (virtiofsd) gcc libc6-dev (the vm runtime's VMs and guest agent)
 #   - npm ci when node_modules is missing or older than package-lock.json
@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-apt_packages=(runc conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr etcd-server python3-docker openssl qemu-system-x86 qemu-system-common gcc libc6-dev)
+apt_packages=(runc crun conmon docker-registry skopeo umoci busybox-static nftables iproute2 tini docker-compose attr etcd-server python3-docker openssl qemu-system-x86 qemu-system-common gcc libc6-dev)
 
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${apt_packages[@]}" 2>/dev/null || true)
 missing=()
@@ -35,6 +35,17 @@ if ((${#missing[@]})); then
   if command -v systemctl >/dev/null && systemctl is-active -q etcd 2>/dev/null; then
     systemctl disable --now etcd >/dev/null 2>&1 || true
   fi
+fi
+
+# A hybrid cgroup layout (v1 controllers plus a cgroup2 mount at /sys/fs/cgroup/unified) that leaves
+# a controller on the v2 side (hugetlb here: nothing mounted it as v1) makes crun refuse every
+# container. systemd's hybrid layout mounts every controller as v1; do the same for the leftovers.
+unified=/sys/fs/cgroup/unified/cgroup.controllers
+if [[ $EUID -eq 0 && -f $unified && $(stat -fc %T /sys/fs/cgroup) == tmpfs ]]; then
+  for c in $(<"$unified"); do
+    { mkdir -p "/sys/fs/cgroup/$c" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"; } 2>/dev/null ||
+      say "warning: could not mount the $c cgroup controller as v1 (crun will refuse containers here)"
+  done
 fi
 
 if ! command -v docker >/dev/null && [[ ! -x /usr/local/bin/docker ]]; then

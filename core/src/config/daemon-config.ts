@@ -20,7 +20,11 @@ export interface DaemonConfig {
   /** Start with another storage driver than the one holding images and containers (they stay aside). */
   allowStorageDriverSwitch: boolean;
   storageOpts: string[];
-  defaultRuntime: string;
+  /**
+   * Unset = the first of PREFERRED_RUNTIMES that can run containers on this host (set at
+   * start-up: crun starts a container in about half runc's time).
+   */
+  defaultRuntime?: string;
   runtimes: Record<string, RuntimeEntry>;
   insecureRegistries: string[];
   /** Per-registry CA and client certificates, as docker's certs.d (`<dir>/<host:port>/`). */
@@ -73,12 +77,20 @@ export class ConfigError extends InvalidParameterError {}
 
 export const DEFAULT_CONFIG_FILE = '/etc/skiff/daemon.json';
 
+/** The default runtime when daemon.json names none: the first of these that starts. */
+export const PREFERRED_RUNTIMES = ['crun', 'runc'];
+
+/** The default runtime's name, once start-up has chosen it (see startDefaultRuntime). */
+export function defaultRuntimeName(cfg: DaemonConfig): string {
+  if (cfg.defaultRuntime === undefined) throw new Error('the default runtime is chosen at start-up, before it is read');
+  return cfg.defaultRuntime;
+}
+
 const DEFAULTS: DaemonConfig = {
   dataRoot: '/var/lib/skiff',
   execRoot: '/run/skiff',
   hosts: ['unix:///run/skiff/skiff.sock'],
   storageOpts: [],
-  defaultRuntime: 'runc',
   // `vm` runs each container in a qemu VM when @skiff/runtime-vm loaded (qemu and its assets present).
   runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' }, vm: { runtimeType: 'vm' } },
   insecureRegistries: [],
@@ -161,7 +173,8 @@ Options:
       --exec-root string          Root directory for execution state (default "${DEFAULTS.execRoot}")
   -H, --host list                 Daemon socket to listen on (unix://path)
   -s, --storage-driver string     Storage driver to use (overlay, vfs, …)
-      --default-runtime string    Default OCI runtime for containers (default "runc")
+      --default-runtime string    Default OCI runtime for containers (default: crun where it
+                                  can run containers, else runc)
       --insecure-registry list    Registry to reach over plain HTTP (127.0.0.0/8 always is)
       --plugin list               Extra plugin package to load
       --cluster-store string      Cluster store of overlay networks (etcd://host:port[,host:port])
@@ -254,7 +267,7 @@ function check(cfg: DaemonConfig): DaemonConfig {
   };
   str('dataRoot');
   str('execRoot');
-  str('defaultRuntime');
+  if (cfg.defaultRuntime !== undefined) str('defaultRuntime');
   if (cfg.defaultNetwork !== undefined) str('defaultNetwork');
   str('firewallDriver');
   str('defaultNetworkDriver');
@@ -307,7 +320,7 @@ function check(cfg: DaemonConfig): DaemonConfig {
   for (const h of cfg.hosts) {
     if (!h.startsWith('unix://')) throw new ConfigError(`unsupported host ${h}: only unix:// sockets are served`);
   }
-  if (!cfg.runtimes[cfg.defaultRuntime]) {
+  if (cfg.defaultRuntime !== undefined && !cfg.runtimes[cfg.defaultRuntime]) {
     throw new ConfigError(
       `default runtime ${cfg.defaultRuntime} is not among the configured runtimes: ${Object.keys(cfg.runtimes).join(', ')}`,
     );

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { DaemonConfig } from '../config/daemon-config.js';
+import { type DaemonConfig, defaultRuntimeName } from '../config/daemon-config.js';
 import { mountAll, resolveDirInRoot, rootfsPath, splitRelativePath, unmountAll } from '../host/index.js';
 import type { ImageService } from '../images/image-service.js';
 import {
@@ -176,7 +176,7 @@ export class ContainerService {
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw new InvalidParameterError('No command specified');
     const env = mergeEnv(imgCfg.Env ?? [], config.Env);
-    const runtimeName = hostConfig.Runtime ?? this.config.defaultRuntime;
+    const runtimeName = hostConfig.Runtime ?? defaultRuntimeName(this.config);
     if (!this.config.runtimes[runtimeName]) throw new InvalidParameterError(`Unknown runtime specified ${runtimeName}`);
     validateLogConfig(hostConfig.LogConfig);
     settleHostConfig(hostConfig, runtimeName);

@@ -37,6 +37,7 @@ import { VolumeService } from '../volumes/volume-service.js';
 import { VolumeStore } from '../volumes/volume-store.js';
 import { ClusterConfigError, wireCluster } from './cluster.js';
 import { CoreTokens } from './core-tokens.js';
+import { DefaultRuntimeError, startDefaultRuntime } from './default-runtime.js';
 import { FIRST_PARTY_PLUGINS, STORAGE_PREFERENCE } from './first-party.js';
 import { chooseStorageDriver, storageDriverData } from './storage-switch.js';
 import { systemInfo } from './system-info.js';
@@ -120,15 +121,8 @@ export async function createEngine(config: DaemonConfig, log: Logger): Promise<C
     throw new StartupError(`storage driver "${storageName}" failed to start: ${err.message}`);
   });
   di.bind(Tokens.GraphDriver).toConstantValue(graph);
-  const rtEntry = config.runtimes[config.defaultRuntime]!;
-  const rtType = rtEntry.runtimeType ?? 'linux';
-  if (!drivers.has('runtime', rtType)) {
-    throw new StartupError(
-      `default runtime "${config.defaultRuntime}" needs the "${rtType}" runtime driver, which is not available${whyMissing('runtime', status)}`,
-    );
-  }
-  const runtime = await drivers.get('runtime', rtType, { ...rtEntry }, config.defaultRuntime).catch((err: Error) => {
-    throw new StartupError(`runtime "${config.defaultRuntime}" failed to start: ${err.message}`);
+  const runtime = await startDefaultRuntime(config, drivers, log, whyMissing('runtime', status)).catch((err: Error) => {
+    throw err instanceof DefaultRuntimeError ? new StartupError(err.message) : err;
   });
   di.bind(Tokens.Runtime).toConstantValue(runtime);
 

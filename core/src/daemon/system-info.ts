@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
 import { ENGINE_VERSION } from '../api/api-version.js';
-import type { DaemonConfig } from '../config/daemon-config.js';
+import { type DaemonConfig, defaultRuntimeName } from '../config/daemon-config.js';
 import type { ContainerService } from '../containers/container-service.js';
 import type { ImageService } from '../images/image-service.js';
 
@@ -93,7 +93,7 @@ export async function systemInfo(opts: {
     ExperimentalBuild: false,
     ServerVersion: ENGINE_VERSION,
     Runtimes: Object.fromEntries(Object.entries(opts.config.runtimes).map(([k, v]) => [k, { path: v.path ?? k }])),
-    DefaultRuntime: opts.config.defaultRuntime,
+    DefaultRuntime: defaultRuntimeName(opts.config),
     Swarm: {
       NodeID: '',
       NodeAddr: '',

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, constants, open, readSync } from 'node:fs';
+import { closeSync, constants, open, readSync, writeSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -66,10 +66,11 @@ export class OciCli {
   }
 
   /**
-   * Starts a created container. runc and crun park the container's init writing to `exec.fifo`
-   * in the container's state dir until a reader opens it; `runc start` is that reader (plus a Go
-   * start-up of ~10 ms). Reading the fifo here does the same; whatever looks unusual (no fifo, an
-   * init that is gone) is left to the runtime's own `start`, for its checks and error messages.
+   * Starts a created container. runc and crun park the container's init on `exec.fifo` in the
+   * container's state dir: runc's init waits to write a byte until a reader opens it (`runc start`
+   * reads it, after a Go start-up of ~10 ms); crun's init waits to read the byte `crun start`
+   * writes. Doing the same here saves a process; whatever looks unusual (no fifo, an init that is
+   * gone) is left to the runtime's own `start`, for its checks and error messages.
    */
   async start(id: string): Promise<void> {
     if (!(await this.releaseInit(id))) await this.run(['start', id]);
@@ -78,6 +79,11 @@ export class OciCli {
   private async releaseInit(id: string): Promise<boolean> {
     const fifo = join(this.root, id, 'exec.fifo');
     if (!(await lstat(fifo).catch(() => undefined))?.isFIFO()) return false;
+    return (await writeToWaitingReader(fifo)) || this.readFromWaitingWriter(fifo);
+  }
+
+  /** runc's way: the init writes one byte once the fifo has a reader. */
+  private async readFromWaitingWriter(fifo: string): Promise<boolean> {
     const fd = await new Promise<number | undefined>((resolve) =>
       open(fifo, constants.O_RDONLY | constants.O_NONBLOCK, (err, n) => resolve(err ? undefined : n)),
     );
@@ -114,6 +120,26 @@ export class OciCli {
   }
 }
 
+/**
+ * crun's way: the init holds the fifo open for reading and waits for one byte. Opening for
+ * writing without blocking succeeds only while such a reader exists (else ENXIO: runc's init, or
+ * one that is gone). The fifo is unlinked before the write, as crun does: its absence is how crun
+ * tells a started container from a created one.
+ */
+async function writeToWaitingReader(fifo: string): Promise<boolean> {
+  const fd = await new Promise<number | undefined>((resolve) =>
+    open(fifo, constants.O_WRONLY | constants.O_NONBLOCK, (err, n) => resolve(err ? undefined : n)),
+  );
+  if (fd === undefined) return false;
+  try {
+    await unlink(fifo);
+    writeSync(fd, Buffer.alloc(1));
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a non-blocking pipe fd until its writer closes it (and closes it); the number of bytes. */
 function bytesUntilEof(fd: number): Promise<number> {
   return new Promise((resolve) => {
@@ -127,8 +153,15 @@ function bytesUntilEof(fd: number): Promise<number> {
 }
 
 export function classify(msg: string, what: string): Error {
-  if (/does not exist|not found/i.test(msg)) return new NotFoundError(`${what}: ${msg}`);
-  if (/not running|has stopped|already running|cannot start|not paused|is paused|is not created/i.test(msg)) {
+  // crun names no missing container: it fails to open the state file (`…/<id>/status`).
+  if (/does not exist|not found|\/status`: No such file or directory/i.test(msg))
+    return new NotFoundError(`${what}: ${msg}`);
+  // crun: `start` of a started container (its exec fifo is gone), `kill` of an exited one.
+  if (
+    /not running|has stopped|already running|cannot start|not paused|is paused|is not created|exec\.fifo`: No such file|No such process/i.test(
+      msg,
+    )
+  ) {
     return new ConflictError(`${what}: ${msg}`);
   }
   return new SystemError(`${what}: ${msg}`);

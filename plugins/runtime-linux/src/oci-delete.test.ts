@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { deleteStoppedRunc } from './stopped-runc.js';
 import { fixture } from './testing/fixture.js';
-import { runcRefusing } from './testing/runc-refusing.js';
+import { runtimeRefusing } from './testing/runtime-refusing.js';
 
 const exists = (p: string) =>
   stat(p).then(
@@ -17,7 +17,7 @@ async function cgroupPaths(stateFile: string): Promise<string[]> {
 }
 
 test('an exited task is deleted without `runc delete`: its cgroups and runc state are gone', async (t) => {
-  const f = await fixture(t, { binary: await runcRefusing(t, 'delete') });
+  const f = await fixture(t, { binary: await runtimeRefusing(t, 'delete') });
   await f.writeConfig(['true']);
   await f.runtime.create({ id: f.id, bundle: f.bundle, terminal: false, stdin: false, logPath: f.logPath });
   const root = join(f.stateDir, 'roots', 'runc-nodelete', f.id);

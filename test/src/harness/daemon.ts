@@ -27,7 +27,7 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Passed as --insecure-registry (127.0.0.1 registries of the harness are plain HTTP). */
   insecureRegistries?: string[];
-  /** Default runc. */
+  /** Unset: skiffd's own choice (crun where it can run containers, else runc). */
   defaultRuntime?: string;
   /** Fixed paths instead of unique temp ones (quickstart). All are deleted by stop(). */
   root?: string;
@@ -89,7 +89,7 @@ async function prepare(opts: DaemonOptions): Promise<Prepared> {
   // dockerd refuses a directive given both as a flag and in the file; so do we.
   const args = ['--config-file', configFile, '--root', root, '--exec-root', execRoot, '-H', `unix://${socket}`];
   if (!('storage-driver' in config)) args.push('--storage-driver', opts.storageDriver);
-  if (!('default-runtime' in config)) args.push('--default-runtime', opts.defaultRuntime ?? 'runc');
+  if (opts.defaultRuntime && !('default-runtime' in config)) args.push('--default-runtime', opts.defaultRuntime);
   if (!('insecure-registries' in config)) {
     for (const r of opts.insecureRegistries ?? []) args.push('--insecure-registry', r);
   }
