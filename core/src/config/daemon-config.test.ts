@@ -37,7 +37,7 @@ test('flags parse like dockerd and override the file', async (t) => {
   t.deepEqual(cfg.hosts, ['unix:///tmp/s.sock']);
   t.is(cfg.storageDriver, 'vfs');
   t.deepEqual(cfg.insecureRegistries, ['a:5000', 'b:5000', 'c:5000']);
-  t.is(cfg.defaultRuntime, undefined, 'unset: skiffd picks crun or runc at start-up');
+  t.is(cfg.defaultRuntime, undefined, 'unset: skiffd picks runc (or crun) at start-up');
 });
 
 test('--data-root is accepted as a synonym of --root', (t) => {

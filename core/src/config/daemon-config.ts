@@ -21,8 +21,8 @@ export interface DaemonConfig {
   allowStorageDriverSwitch: boolean;
   storageOpts: string[];
   /**
-   * Unset = the first of PREFERRED_RUNTIMES that can run containers on this host (set at
-   * start-up: crun starts a container in about half runc's time).
+   * Unset = the first of PREFERRED_RUNTIMES that can run containers on this host, set at start-up:
+   * runc, as dockerd (its containers' mounts are dockerd's to the letter), else crun.
    */
   defaultRuntime?: string;
   runtimes: Record<string, RuntimeEntry>;
@@ -78,7 +78,7 @@ export class ConfigError extends InvalidParameterError {}
 export const DEFAULT_CONFIG_FILE = '/etc/skiff/daemon.json';
 
 /** The default runtime when daemon.json names none: the first of these that starts. */
-export const PREFERRED_RUNTIMES = ['crun', 'runc'];
+export const PREFERRED_RUNTIMES = ['runc', 'crun'];
 
 /** The default runtime's name, once start-up has chosen it (see startDefaultRuntime). */
 export function defaultRuntimeName(cfg: DaemonConfig): string {
@@ -173,8 +173,8 @@ Options:
       --exec-root string          Root directory for execution state (default "${DEFAULTS.execRoot}")
   -H, --host list                 Daemon socket to listen on (unix://path)
   -s, --storage-driver string     Storage driver to use (overlay, vfs, …)
-      --default-runtime string    Default OCI runtime for containers (default: crun where it
-                                  can run containers, else runc)
+      --default-runtime string    Default OCI runtime for containers (default: runc, or crun
+                                  where runc cannot run containers)
       --insecure-registry list    Registry to reach over plain HTTP (127.0.0.0/8 always is)
       --plugin list               Extra plugin package to load
       --cluster-store string      Cluster store of overlay networks (etcd://host:port[,host:port])

@@ -32,37 +32,37 @@ function logger(lines: string[]): Logger {
 const runtimes = { runc: { path: 'runc' }, crun: { path: 'crun' } };
 const config = (o: Partial<DaemonConfig> = {}) => ({ runtimes, ...o }) as DaemonConfig;
 
-test('unset: crun where it starts, recorded in the config', async (t) => {
+test('unset: runc where it starts, recorded in the config', async (t) => {
   const cfg = config();
   const rt = (await startDefaultRuntime(cfg, registry(['runc', 'crun']), logger([]))) as unknown as {
     binary: string;
   };
-  t.is(rt.binary, 'crun');
-  t.is(cfg.defaultRuntime, 'crun');
+  t.is(rt.binary, 'runc');
+  t.is(cfg.defaultRuntime, 'runc');
 });
 
-test('unset: runc when crun cannot start, with the reason logged', async (t) => {
+test('unset: crun when runc cannot start, with the reason logged', async (t) => {
   const cfg = config();
   const lines: string[] = [];
-  await startDefaultRuntime(cfg, registry(['runc']), logger(lines));
-  t.is(cfg.defaultRuntime, 'runc');
-  t.regex(lines.join('\n'), /default runtime runc; passed over: runtime "crun" failed to start: crun cannot run/);
+  await startDefaultRuntime(cfg, registry(['crun']), logger(lines));
+  t.is(cfg.defaultRuntime, 'crun');
+  t.regex(lines.join('\n'), /default runtime crun; passed over: runtime "runc" failed to start: runc cannot run/);
 });
 
 test('unset and nothing starts: the last candidate’s error', async (t) => {
   await t.throwsAsync(startDefaultRuntime(config(), registry([]), logger([])), {
     instanceOf: DefaultRuntimeError,
-    message: /runtime "runc" failed to start: runc cannot run containers here/,
+    message: /runtime "crun" failed to start: crun cannot run containers here/,
   });
 });
 
 test('named: that runtime or its error, never another', async (t) => {
-  const cfg = config({ defaultRuntime: 'crun' });
-  await t.throwsAsync(startDefaultRuntime(cfg, registry(['runc']), logger([])), {
+  const cfg = config({ defaultRuntime: 'runc' });
+  await t.throwsAsync(startDefaultRuntime(cfg, registry(['crun']), logger([])), {
     instanceOf: DefaultRuntimeError,
-    message: /runtime "crun" failed to start/,
+    message: /runtime "runc" failed to start/,
   });
-  t.is(cfg.defaultRuntime, 'crun');
+  t.is(cfg.defaultRuntime, 'runc');
 });
 
 test('a runtime whose driver is missing says which driver, and why it is missing', async (t) => {

@@ -13,11 +13,30 @@ export function exitCodeHintOf(runtimeMessage: string): 126 | 127 | undefined {
   return undefined;
 }
 
-/** The OCI runtime refused to start a process; `runtimeMessage` is the runtime's own words. */
+/**
+ * crun's words for a process it could not start, put as runc's: dockerd passes runc's on, and the
+ * docker CLI reads them (exit 127 on "executable file not found" or "no such file or directory",
+ * 126 on "permission denied", case-sensitive). `argv0` is the command crun's words leave out.
+ */
+export function asRuncWording(message: string, argv0?: string): string {
+  const missing = /^executable file `(.*)` not found in \$PATH: No such file or directory$/.exec(message);
+  if (missing) {
+    const file = missing[1]!;
+    return file.includes('/')
+      ? `exec: "${file}": stat ${file}: no such file or directory`
+      : `exec: "${file}": executable file not found in $PATH`;
+  }
+  if (/^open executable: (Permission denied|Operation not permitted)$/.test(message))
+    return `exec: ${JSON.stringify(argv0 ?? '')}: permission denied`;
+  return message;
+}
+
+/** The OCI runtime refused to start a process; `runtimeMessage` is the runtime's own words (runc's). */
 export class OciRuntimeError extends SystemError {
   readonly runtimeMessage: string;
   readonly exitCodeHint: 126 | 127 | undefined;
-  constructor(operation: 'create' | 'exec', runtimeMessage: string, options?: { cause?: unknown }) {
+  constructor(operation: 'create' | 'exec', message: string, options?: { cause?: unknown; argv0?: string }) {
+    const runtimeMessage = asRuncWording(message, options?.argv0);
     super(`OCI runtime ${operation} failed: ${runtimeMessage}`, options);
     this.runtimeMessage = runtimeMessage;
     this.exitCodeHint = exitCodeHintOf(runtimeMessage);
@@ -30,14 +49,14 @@ export class OciRuntimeError extends SystemError {
  * `OCI runtime create failed: …`.
  */
 export class RuntimeCreateError extends OciRuntimeError {
-  constructor(runtimeMessage: string, options?: { cause?: unknown }) {
+  constructor(runtimeMessage: string, options?: { cause?: unknown; argv0?: string }) {
     super('create', runtimeMessage, options);
   }
 }
 
 /** `runc exec` could not start the process; the message reads like dockerd's `OCI runtime exec failed: …`. */
 export class RuntimeExecError extends OciRuntimeError {
-  constructor(runtimeMessage: string, options?: { cause?: unknown }) {
+  constructor(runtimeMessage: string, options?: { cause?: unknown; argv0?: string }) {
     super('exec', runtimeMessage, options);
   }
 }

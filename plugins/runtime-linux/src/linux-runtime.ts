@@ -103,6 +103,17 @@ function cleanRuntimeMessage(msg: string): string {
   return msg.trim();
 }
 
+/** The command of the bundle's process, for messages about it. */
+async function bundleArgv0(bundle: string): Promise<string | undefined> {
+  try {
+    const config = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { process?: { args?: unknown } };
+    const argv = config.process?.args;
+    return Array.isArray(argv) && typeof argv[0] === 'string' ? argv[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function normalizeSignal(signal: string | number): string {
   if (typeof signal === 'number') {
     if (!Number.isInteger(signal) || signal < 1 || signal > 64)
@@ -295,7 +306,7 @@ export class LinuxRuntime implements Runtime {
     await this.cleanup(id, info).catch((err) =>
       this.log?.warn('rollback after a failed create', { id, error: String(err) }),
     );
-    throw new RuntimeCreateError(message);
+    throw new RuntimeCreateError(message, { argv0: await bundleArgv0(spec.bundle) });
   }
 
   async start(id: string): Promise<void> {
@@ -670,7 +681,7 @@ export class LinuxRuntime implements Runtime {
     if (/paused container/i.test(message))
       throw new ConflictError(`container ${id} is paused, unpause the container before exec`);
     if (/stopped container|not running/i.test(message)) throw new ConflictError(`container ${id} is not running`);
-    throw new RuntimeExecError(message);
+    throw new RuntimeExecError(message, { argv0: args[0] });
   }
 
   /** This process's one wait for an exec's exit (inotify on its directory), shared by all callers. */

@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '@skiff/core/plugin-api';
 import { cgroupPids, readTaskStats, type TaskStats, taskCgroup } from './cgroups.js';
 import { classify, lastLogError, type OciCli } from './oci-cli.js';
 
-/** Runs one runtime subcommand, optionally feeding `input` on its stdin. */
-function runOci(oci: OciCli, args: readonly string[], input?: string): Promise<void> {
+/** Runs one runtime subcommand. */
+function runOci(oci: OciCli, args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(oci.binary, [...oci.flags, '--log-format=json', ...args], {
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     const err: Buffer[] = [];
     child.stderr?.on('data', (b: Buffer) => err.push(b));
@@ -20,10 +21,6 @@ function runOci(oci: OciCli, args: readonly string[], input?: string): Promise<v
       const msg = lastLogError(stderr) ?? (stderr.trim() || (sig ? `killed by ${sig}` : `exit status ${code}`));
       reject(classify(msg, `${oci.binary} ${args[0]}`));
     });
-    if (input !== undefined && child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(input);
-    }
   });
 }
 
@@ -37,19 +34,25 @@ export function resumeTask(oci: OciCli, id: string): Promise<void> {
 }
 
 /**
- * `runtime update --resources -` with an OCI `linux.resources` object. runc leaves whatever the
- * object does not mention (or sets to 0) as it is.
+ * `runtime update --resources FILE` with an OCI `linux.resources` object. runc leaves whatever the
+ * object does not mention (or sets to 0) as it is. A file, not `-`: crun reads `-` by opening
+ * /dev/stdin, which a socket (Node's stdio pipes) refuses.
  */
 export async function updateTask(oci: OciCli, id: string, resources: Record<string, unknown>): Promise<void> {
   if (typeof resources !== 'object' || resources === null || Array.isArray(resources))
     throw new InvalidParameterError('resources must be an object');
+  const dir = await mkdtemp(join(tmpdir(), 'skiff-update-'));
   try {
-    await runOci(oci, ['update', '--resources', '-', id], JSON.stringify(resources));
+    const file = join(dir, 'resources.json');
+    await writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+    await runOci(oci, ['update', '--resources', file, id]);
   } catch (e) {
     // The kernel refuses values it cannot apply (EINVAL/EBUSY on a cgroup file): the caller's input.
     if (e instanceof SystemError && /invalid argument|device or resource busy/i.test(e.message))
       throw new InvalidParameterError(e.message, { cause: e });
     throw e;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

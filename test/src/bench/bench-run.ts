@@ -1,10 +1,12 @@
 /**
  * The run benchmark: median/p90 wall time of `docker run --rm --network none IMAGE true` against
- * skiffd (storage drivers from BENCH_DRIVERS, default overlay), and against a private dockerd when
+ * skiffd (storage drivers from BENCH_DRIVERS, default overlay; with runc, the default runtime, and
+ * with crun where it can run containers), and against a private dockerd when
  * one is installed, with the ratio skiffd/dockerd. BENCH_RUNS (default 20) timed runs follow 2
  * warm-ups, the engines taking turns run by run. A report, never a pass/fail threshold.
  */
 
+import { crunOnThisHost } from '../harness/crun.js';
 import { type StorageDriverName, startDaemon } from '../harness/daemon.js';
 import { registryWithBusybox } from '../harness/fixture.js';
 import { type Engine, findDockerd, fmt, pull, startDockerd, timeDockerCliInterleaved } from './run-bench.js';
@@ -23,10 +25,17 @@ export async function runBenchmark(opts: { runs: number; drivers: StorageDriverN
     console.log(
       `bench run: docker run --rm --network none ${registry.image} true — ${runs} runs after ${warmups} warm-ups, engines interleaved`,
     );
-    for (const driver of drivers) {
-      const name = `skiffd (${driver})`;
+    const crun = crunOnThisHost();
+    if (crun.state !== 'ok') console.log(`  skiffd with crun: not measured (crun ${crun.state} here)`);
+    const runtimes = ['runc', ...(crun.state === 'ok' ? ['crun'] : [])];
+    for (const [driver, runtime] of drivers.flatMap((d) => runtimes.map((r) => [d, r] as const))) {
+      const name = `skiffd (${driver}${runtime === 'runc' ? '' : `, ${runtime}`})`;
       try {
-        const d = await startDaemon({ storageDriver: driver, insecureRegistries: [registry.host] });
+        const d = await startDaemon({
+          storageDriver: driver,
+          insecureRegistries: [registry.host],
+          defaultRuntime: runtime,
+        });
         engines.push({
           name,
           dockerHost: d.dockerHost,
@@ -67,10 +76,10 @@ export async function runBenchmark(opts: { runs: number; drivers: StorageDriverN
     await registry.stop();
   }
 
-  console.log('\nengine               runs   median      p90      min      max');
+  console.log('\nengine                   runs   median      p90      min      max');
   for (const { name, summary: s } of results) {
     console.log(
-      `${name.padEnd(20)} ${String(s.runs).padStart(4)} ${fmt(s.median).padStart(8)} ${fmt(s.p90).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}`,
+      `${name.padEnd(24)} ${String(s.runs).padStart(4)} ${fmt(s.median).padStart(8)} ${fmt(s.p90).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}`,
     );
   }
   const base = results.find((r) => r.name === 'dockerd');

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
-import { api, docker, driverDaemons, expectStartFailure } from '../harness/index.js';
+import { api, crunOnThisHost, docker, driverDaemons, expectStartFailure } from '../harness/index.js';
 
 // docker logs options, size rotation (--log-opt max-size/max-file), --log-driver none, and runtime
 // selection (--runtime, daemon.json runtimes with crun).
@@ -152,24 +151,6 @@ test('bad LogConfig at create: unknown driver or option, bad sizes are 400s like
   t.is(viaApi.status, 400, viaApi.body);
   t.is((await api(d.dockerHost, 'GET', '/_ping')).status, 200);
 });
-
-/** What this host lets crun do: not installed, refused (hybrid cgroups), or fine. */
-function crunOnThisHost(): { state: 'missing' } | { state: 'refused'; version: string } | { state: 'ok' } {
-  let version: string;
-  try {
-    version = /crun version (\S+)/.exec(execFileSync('crun', ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
-  } catch {
-    return { state: 'missing' };
-  }
-  const mounts = execFileSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' });
-  const v1 = / - cgroup /.test(mounts);
-  const v2 = /^\S+ \S+ \S+ \S+ (\S+) .* - cgroup2 /m.exec(mounts)?.[1];
-  if (v1 && v2) {
-    const controllers = execFileSync('cat', [`${v2}/cgroup.controllers`], { encoding: 'utf8' }).trim();
-    if (controllers) return { state: 'refused', version };
-  }
-  return { state: 'ok' };
-}
 
 test('--runtime: unknown names are a 400; crun says clearly why it cannot run here', async (t) => {
   const { d, cli, reg } = await setup();

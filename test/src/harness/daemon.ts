@@ -27,7 +27,7 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Passed as --insecure-registry (127.0.0.1 registries of the harness are plain HTTP). */
   insecureRegistries?: string[];
-  /** Unset: skiffd's own choice (crun where it can run containers, else runc). */
+  /** Unset: skiffd's own choice (runc, or crun where runc is missing). */
   defaultRuntime?: string;
   /** Fixed paths instead of unique temp ones (quickstart). All are deleted by stop(). */
   root?: string;

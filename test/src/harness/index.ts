@@ -9,6 +9,7 @@ export {
 } from './busybox.js';
 export { cleanupDirs, mountsUnder, processesUnder, unmountUnder } from './cleanup.js';
 export { type ClientOptions, docker, skiff } from './clients.js';
+export { crunOnThisHost } from './crun.js';
 export {
   type Daemon,
   type DaemonOptions,
