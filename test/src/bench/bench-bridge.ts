@@ -1,11 +1,13 @@
 /**
  * The default-bridge benchmark: `docker run --rm <busybox> true` on the engine's default bridge
- * network and with `--network none`, same docker CLI, for skiffd and (when installed) dockerd.
+ * network and with `--network none`, same docker CLI, for skiffd (with runc, and with crun where
+ * it can run containers) and (when installed) dockerd.
  * Each engine runs in a network namespace of its own, so its bridge, veths and firewall rules
  * never touch the machine's. Reports medians, the bridge's cost over `none` per engine, and the
  * ratio to dockerd. BENCH_RUNS samples (default 20) after two warm-ups; never a threshold.
  */
 
+import { crunOnThisHost } from '../harness/crun.js';
 import { startNetnsDaemon, uid } from '../harness/netns-daemon.js';
 import { run, runOk } from '../harness/proc.js';
 import { type Engine, findDockerd, fmt, startDockerd, timeDockerCliInterleaved } from './run-bench.js';
@@ -18,11 +20,14 @@ interface NetnsEngine {
   stop(): Promise<void>;
 }
 
-async function skiffdInNetns(): Promise<NetnsEngine> {
+async function skiffdInNetns(runtime: string): Promise<NetnsEngine> {
   const teardowns: Array<() => void | Promise<void>> = [];
-  const d = await startNetnsDaemon({ teardown: (fn) => void teardowns.push(fn) });
+  const d = await startNetnsDaemon(
+    { teardown: (fn) => void teardowns.push(fn) },
+    { config: { 'default-runtime': runtime } },
+  );
   return {
-    name: 'skiffd',
+    name: runtime === 'runc' ? 'skiffd' : `skiffd (${runtime})`,
     host: d.host,
     image: d.image,
     stop: async () => {
@@ -78,8 +83,15 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
   const engines: NetnsEngine[] = [];
   let ok = true;
   try {
-    const skiffd = await skiffdInNetns();
+    const skiffd = await skiffdInNetns('runc');
     engines.push(skiffd);
+    const crun = crunOnThisHost();
+    if (crun.state === 'ok') {
+      const withCrun = await skiffdInNetns('crun');
+      engines.push(withCrun);
+      // Every engine runs the first one's image name.
+      await runOk('docker', ['-H', withCrun.host, 'tag', withCrun.image, skiffd.image]);
+    } else console.log(`  skiffd with crun: not measured (crun ${crun.state} here)`);
     const bin = await findDockerd();
     if (!bin) console.log('  dockerd: not installed (Debian docker.io); no side-by-side numbers');
     else {
@@ -96,16 +108,16 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
   } finally {
     for (const e of engines.reverse()) await e.stop();
   }
-  console.log('\nengine     bridge median  none median  bridge - none');
+  console.log('\nengine           bridge median  none median  bridge - none');
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(10)} ${fmt(r.bridge.median).padStart(13)} ${fmt(r.none.median).padStart(12)} ${fmt(r.bridge.median - r.none.median).padStart(14)}`,
+      `${r.name.padEnd(16)} ${fmt(r.bridge.median).padStart(13)} ${fmt(r.none.median).padStart(12)} ${fmt(r.bridge.median - r.none.median).padStart(14)}`,
     );
   }
-  const [s, d] = [results.find((r) => r.name === 'skiffd'), results.find((r) => r.name === 'dockerd')];
-  if (s && d)
+  const d = results.find((r) => r.name === 'dockerd');
+  for (const s of d ? results.filter((r) => r !== d) : [])
     console.log(
-      `ratio skiffd/dockerd on the default bridge: median ${(s.bridge.median / d.bridge.median).toFixed(2)}x`,
+      `ratio ${s.name}/dockerd on the default bridge: median ${(s.bridge.median / d!.bridge.median).toFixed(2)}x`,
     );
   return ok;
 }
