@@ -81,17 +81,12 @@ const MIGRATIONS: string[] = [
    );`,
 ];
 
-/**
- * Opens (creating if needed) the metadata database: WAL, migrated. synchronous=NORMAL: a commit
- * is in the WAL before the call returns, so a crash of skiffd (kill -9) loses nothing; only a
- * power cut can drop the last commits, never corrupt the database. FULL would fsync on every
- * commit, on the event loop, several times per `docker run`.
- */
+/** Opens (creating if needed) the metadata database: WAL, synchronous=FULL, migrated. */
 export function openDatabase(file: string): DatabaseSync {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec(
-    'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;',
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;',
   );
   const { user_version: current } = db.prepare('PRAGMA user_version').get() as { user_version: number };
   if (current > MIGRATIONS.length) {
