@@ -4,6 +4,7 @@ import { lstat, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, SystemError } from '@skiff/core/plugin-api';
+import { deleteStoppedCrun } from './stopped-crun.js';
 import { deleteStoppedRunc } from './stopped-runc.js';
 
 export interface OciState {
@@ -113,10 +114,12 @@ export class OciCli {
 
   /**
    * `delete --force`: removes the runtime's state and cgroups; succeeds when there is nothing to
-   * delete. A runc container whose init has exited is removed here (see deleteStoppedRunc).
+   * delete. A runc or crun container whose init has exited is removed here (deleteStoppedRunc,
+   * deleteStoppedCrun: each knows its runtime's state file only).
    */
   async delete(id: string): Promise<void> {
-    if (!(await deleteStoppedRunc(this.root, id))) await this.run(['delete', '--force', id]);
+    if ((await deleteStoppedRunc(this.root, id)) || (await deleteStoppedCrun(this.root, id))) return;
+    await this.run(['delete', '--force', id]);
   }
 }
 

@@ -14,8 +14,8 @@ interface RuncState {
   };
 }
 
-/** Whether `pid` is still the process runc started (its start time, in clock ticks, is /proc's field 22). */
-async function sameProcess(pid: number, start: number): Promise<boolean> {
+/** Whether `pid` is still the process the runtime started (its start time, in clock ticks, is /proc's field 22). */
+export async function sameProcess(pid: number, start: number): Promise<boolean> {
   let stat: string;
   try {
     stat = await readFile(`/proc/${pid}/stat`, 'utf8');
