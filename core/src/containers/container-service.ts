@@ -224,7 +224,7 @@ export class ContainerService {
     const top = image.layers.at(-1)?.chainId.replace(/^sha256:/, '');
     for (let attempt = 1; ; attempt++) {
       try {
-        this.store.insert(record);
+        this.store.insert(record, () => this.net.record(id, netPlan));
         break;
       } catch (err) {
         if (name || !(err instanceof ConflictError) || attempt > 20) throw err;
@@ -232,7 +232,6 @@ export class ContainerService {
       }
     }
     try {
-      this.net.record(id, netPlan);
       await mkdir(dir, { recursive: true, mode: 0o710 });
       await this.volumes?.attach(record);
       await this.graph.prepare(id, top);
