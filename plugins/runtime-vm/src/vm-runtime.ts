@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -19,6 +19,8 @@ import type { ShareKind } from './share.js';
 import type { ShimConfig } from './vm-config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** The shim's file name: runtime-linux keeps its state under `roots/<name>`. */
+const SHIM_NAME = 'skiff-vm-oci';
 
 export interface VmRuntimeOptions {
   stateDir: string;
@@ -83,7 +85,7 @@ export class VmRuntime implements Runtime {
       };
       const configFile = join(o.stateDir, 'vm.json');
       await writeFile(configFile, JSON.stringify(config));
-      const shim = join(o.stateDir, 'skiff-vm-oci');
+      const shim = join(o.stateDir, SHIM_NAME);
       const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
       await writeFile(
         shim,
@@ -157,9 +159,28 @@ export class VmRuntime implements Runtime {
     return (await this.runtime()).update(id, resources);
   }
 
-  /** What the VM costs the host: its cgroup there holds the monitor, qemu and virtiofsd. */
+  /**
+   * What the VM costs the host (its cgroup there holds the monitor, qemu and virtiofsd), against
+   * the VM's size: the memory limit `docker stats` shows is the VM's RAM, not the host's.
+   */
   async stats(id: string): Promise<Record<string, unknown>> {
-    return (await this.runtime()).stats(id);
+    const stats = await (await this.runtime()).stats(id);
+    const vmBytes = (await this.vmMemoryMiB(id)) * 1024 * 1024;
+    const memory = (stats.memory_stats ?? {}) as { limit?: number };
+    if (vmBytes > 0 && !(typeof memory.limit === 'number' && memory.limit > 0 && memory.limit < vmBytes))
+      stats.memory_stats = { ...memory, limit: vmBytes };
+    return stats;
+  }
+
+  /** The RAM the VM was started with (the shim's state), or 0 when unknown. */
+  private async vmMemoryMiB(id: string): Promise<number> {
+    const state = join(this.opts.stateDir, 'conmon', 'roots', SHIM_NAME, id, 'state.json');
+    try {
+      const mib = (JSON.parse(await readFile(state, 'utf8')) as { memoryMiB?: unknown }).memoryMiB;
+      return typeof mib === 'number' && mib > 0 ? mib : 0;
+    } catch {
+      return 0;
+    }
   }
 
   /** The VM's host processes (qemu, virtiofsd, the monitor): the guest's are not listed. */

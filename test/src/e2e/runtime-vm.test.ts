@@ -547,7 +547,7 @@ test.serial(
 );
 
 test.serial(
-  'docker stats and top show what a VM costs the host (its cgroup there); rm removes the cgroup',
+  'docker stats and top show what a VM costs the host (its cgroup there) against its size; rm removes the cgroup',
   async (t) => {
     if (!assetsRelease()) return t.fail('no VM assets');
     const { reg, host, name } = await vmNamed(t, 'vm-stats');
@@ -562,9 +562,11 @@ test.serial(
       host,
     });
     t.is(stats.code, 0, stats.stderr);
-    const [, used, unit, pids] = /^\S+ ([\d.]+)(\w+) \/ \S+ (\d+)$/.exec(stats.stdout.trim()) ?? [];
+    const [, used, unit, limit, pids] = /^\S+ ([\d.]+)(\w+) \/ (\S+) (\d+)$/.exec(stats.stdout.trim()) ?? [];
     t.is(unit, 'MiB', stats.stdout);
     t.true(Number(used) > 16, `qemu's guest memory is charged to the VM: ${stats.stdout}`);
+    const argv = (await readFile(`/proc/${qemu}/cmdline`, 'utf8')).split('\0');
+    t.is(limit, `${argv[argv.indexOf('-m') + 1]}MiB`, "the limit is the VM's RAM (qemu -m), not the host's");
     t.true(Number(pids) >= 3, 'monitor, virtiofsd, qemu');
     const top = await docker(['top', name], { host });
     t.is(top.code, 0, top.stderr);
