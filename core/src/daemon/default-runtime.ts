@@ -25,8 +25,9 @@ async function startRuntime(
 
 /**
  * Starts the default runtime: the one daemon.json names, else the first of PREFERRED_RUNTIMES
- * that is configured and starts here (runc; crun where runc is not installed). Records the choice in `config.defaultRuntime`, where containers, `docker info` and the
- * logs read it. `whyMissing` explains an absent runtime driver (its plugin's load failure).
+ * that is configured and starts here (runc; crun where runc cannot start). Records the choice in
+ * `config.defaultRuntime`, where containers, `docker info` and the logs read it. `whyMissing`
+ * explains an absent runtime driver (its plugin's load failure).
  */
 export async function startDefaultRuntime(
   config: DaemonConfig,
