@@ -108,7 +108,8 @@ crunTest('a running crun task, or one with hooks, is left to crun', async (t) =>
   t.is((await f.runtime.wait(f.id)).exitCode, 137);
   const configFile = join(crunRoot, f.id, 'config.json');
   const config = JSON.parse(await readFile(configFile, 'utf8')) as { hooks?: Record<string, unknown> };
-  config.hooks = { ...config.hooks, poststop: [{ path: '/bin/true' }] };
+  // The hook reads the state crun writes on its stdin: crun dies of SIGPIPE when a hook does not.
+  config.hooks = { ...config.hooks, poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null'] }] };
   await writeFile(configFile, JSON.stringify(config));
   t.false(await deleteStoppedCrun(crunRoot, f.id));
   t.true(await exists(statusFile));

@@ -1,6 +1,6 @@
-import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sameProcess } from './stopped-runc.js';
+import { removeCgroupsThenState, sameProcess } from './stopped-runc.js';
 
 /** The parts of crun's `status` file that deleting a stopped container needs. */
 interface CrunStatus {
@@ -58,13 +58,5 @@ export async function deleteStoppedCrun(root: string, id: string): Promise<boole
   if (Object.values(config.hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0)) return false;
   if (!config.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path)) return false;
   if (await sameProcess(pid, start)) return false;
-  for (const path of await cgroupDirs(st['cgroup-path'])) {
-    try {
-      await rmdir(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false;
-    }
-  }
-  await rm(dir, { recursive: true, force: true });
-  return true;
+  return removeCgroupsThenState(await cgroupDirs(st['cgroup-path']), dir);
 }

@@ -49,14 +49,24 @@ export async function deleteStoppedRunc(root: string, id: string): Promise<boole
   if (Object.values(c.Hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0)) return false;
   if (!c.namespaces?.some((n) => n.type === 'NEWPID' && !n.path)) return false;
   if (await sameProcess(pid, st.init_process_start)) return false;
-  for (const path of Object.values(st.cgroup_paths ?? {})) {
-    if (typeof path !== 'string' || !path.startsWith('/sys/fs/cgroup/')) return false;
+  const cgroups = Object.values(st.cgroup_paths ?? {});
+  if (!cgroups.every((p): p is string => typeof p === 'string' && p.startsWith('/sys/fs/cgroup/'))) return false;
+  return removeCgroupsThenState(cgroups, dir);
+}
+
+/**
+ * Removes a stopped task's cgroup directories (gone already is fine), then its runtime state
+ * directory. False, with the state kept for the runtime's own delete, when a cgroup cannot be
+ * removed (a process is still in it).
+ */
+export async function removeCgroupsThenState(cgroups: readonly string[], stateDir: string): Promise<boolean> {
+  for (const path of cgroups) {
     try {
       await rmdir(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false;
     }
   }
-  await rm(dir, { recursive: true, force: true });
+  await rm(stateDir, { recursive: true, force: true });
   return true;
 }
