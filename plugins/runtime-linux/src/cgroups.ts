@@ -125,6 +125,18 @@ export function resolveCgroup(hierarchies: Hierarchy[], procCgroup: string): Tas
   return { version: v1.has('memory') || v1.has('cpuacct') ? 1 : 2, v1, unified };
 }
 
+/** The memory cgroup directory of a live process (v1's memory hierarchy, else the unified one). */
+export async function memoryCgroupOf(pid: number, hierarchies: Hierarchy[]): Promise<string | undefined> {
+  const cg = resolveCgroup(hierarchies, await readFile(`/proc/${pid}/cgroup`, 'utf8'));
+  return cg.version === 1 ? cg.v1.get('memory') : cg.unified;
+}
+
+/** How many processes the kernel's OOM killer has killed in a memory cgroup (v1 and v2 spell it alike). */
+export async function oomKills(memoryCgroup: string): Promise<number> {
+  const v1 = await readText(join(memoryCgroup, 'memory.oom_control'));
+  return parseKeyValues(v1 ?? (await readText(join(memoryCgroup, 'memory.events')))).oom_kill ?? 0;
+}
+
 export async function taskCgroup(pid: number): Promise<TaskCgroup> {
   const [mountinfo, procCgroup] = await Promise.all([
     readFile('/proc/self/mountinfo', 'utf8'),

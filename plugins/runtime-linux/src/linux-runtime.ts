@@ -27,6 +27,7 @@ import { ExitWatcher } from './exit-watcher.js';
 import { markNow, readLogFiles } from './log-reader.js';
 import { LogRotator, truncationCap } from './log-rotation.js';
 import { lastLogError, OciCli } from './oci-cli.js';
+import { type Hierarchy, memoryCgroupOf, oomKills, parseMountinfo } from './cgroups.js';
 import { pauseTask, resumeTask, taskPids, taskStats, updateTask } from './runc-ops.js';
 import { openStdinRelay } from './stdin-relay.js';
 import { findExecutable } from './which.js';
@@ -167,6 +168,8 @@ export class LinuxRuntime implements Runtime {
   private readonly perl: string | undefined;
   private readonly tasksDir: string;
   private readonly exitsDir: string;
+  /** The host's cgroup hierarchies (mountinfo, read once). */
+  private hierarchies: Promise<Hierarchy[]> | undefined;
   private readonly exits: ExitWatcher;
   /** Exits of the conmon processes this process started (they are our children while we live). */
   private readonly monitors = new Map<string, { exited: Promise<void>; child: ChildProcess }>();
@@ -290,7 +293,10 @@ export class LinuxRuntime implements Runtime {
       });
       if (r.ok) {
         this.track(id, r.child);
-        await writeFile(join(dir, 'conmon.pid'), String(r.child.pid));
+        await Promise.all([
+          writeFile(join(dir, 'conmon.pid'), String(r.child.pid)),
+          this.recordMemoryCgroup(dir, r.pid),
+        ]);
       }
     } finally {
       this.starting.delete(id);
@@ -345,8 +351,29 @@ export class LinuxRuntime implements Runtime {
       // conmon writes -1 when it could not learn the status; docker reports such exits as 255.
       exitCode: code < 0 ? 255 : code,
       exitedAt: st?.mtime ?? new Date(),
-      oomKilled: await exists(join(m.dir, 'oom')),
+      oomKilled: (await exists(join(m.dir, 'oom'))) || (await this.sawOomKill(m.dir)),
     };
+  }
+
+  /**
+   * Whether the task's memory cgroup (recorded at create) counts an OOM kill. conmon watches for
+   * OOM only after reporting the pid, and the task starts at once: one that overruns its limit
+   * at once can beat conmon's watch (its `oom` file is then missing).
+   */
+  private async sawOomKill(dir: string): Promise<boolean> {
+    const memcg = await readFile(join(dir, 'memcg'), 'utf8').catch(() => undefined);
+    return memcg ? (await oomKills(memcg).catch(() => 0)) > 0 : false;
+  }
+
+  /** Records the created task's memory cgroup for sawOomKill (while its process exists). */
+  private async recordMemoryCgroup(dir: string, pid: number): Promise<void> {
+    try {
+      this.hierarchies ??= readFile('/proc/self/mountinfo', 'utf8').then(parseMountinfo);
+      const memcg = await memoryCgroupOf(pid, await this.hierarchies);
+      if (memcg) await writeFile(join(dir, 'memcg'), memcg);
+    } catch {
+      // The process is gone already, or not in a memory cgroup: conmon's `oom` file is all there is.
+    }
   }
 
   /** Whether the process's conmon still runs (checked once; never polled). */
