@@ -27,7 +27,7 @@ async function cgroupPaths(stateFile: string): Promise<string[]> {
 test('an exited task is deleted without `runc delete`: its cgroups and runc state are gone', async (t) => {
   const f = await fixture(t, { binary: await runtimeRefusing(t, 'delete') });
   await f.writeConfig(['true']);
-  await f.runtime.create({ id: f.id, bundle: f.bundle, terminal: false, stdin: false, logPath: f.logPath });
+  await f.create();
   const root = join(f.stateDir, 'roots', 'runc-nodelete', f.id);
   const cgroups = await cgroupPaths(join(root, 'state.json'));
   t.true(cgroups.length > 0);
@@ -42,7 +42,7 @@ test('an exited task is deleted without `runc delete`: its cgroups and runc stat
 test('a running task, or one with runc hooks, is left to the runtime', async (t) => {
   const f = await fixture(t);
   await f.writeConfig(['sleep', '100']);
-  await f.runtime.create({ id: f.id, bundle: f.bundle, terminal: false, stdin: false, logPath: f.logPath });
+  await f.create();
   await f.runtime.start(f.id);
   const runcRoot = join(f.stateDir, 'roots', 'runc');
   const stateFile = join(runcRoot, f.id, 'state.json');
@@ -81,7 +81,7 @@ async function crunCgroups(statusFile: string): Promise<string[]> {
 crunTest('an exited crun task is deleted without `crun delete`: its cgroups and crun state are gone', async (t) => {
   const f = await fixture(t, { binary: await runtimeRefusing(t, 'delete', 'crun') });
   await f.writeConfig(['true']);
-  await f.runtime.create({ id: f.id, bundle: f.bundle, terminal: false, stdin: false, logPath: f.logPath });
+  await f.create();
   const root = join(f.stateDir, 'roots', 'crun-nodelete', f.id);
   const cgroups = await crunCgroups(join(root, 'status'));
   t.true(cgroups.length > 0);
@@ -95,7 +95,7 @@ crunTest('an exited crun task is deleted without `crun delete`: its cgroups and 
 crunTest('a running crun task, or one with hooks, is left to crun', async (t) => {
   const f = await fixture(t, { binary: 'crun' });
   await f.writeConfig(['sleep', '100']);
-  await f.runtime.create({ id: f.id, bundle: f.bundle, terminal: false, stdin: false, logPath: f.logPath });
+  await f.create();
   await f.runtime.start(f.id);
   const crunRoot = join(f.stateDir, 'roots', 'crun');
   const statusFile = join(crunRoot, f.id, 'status');

@@ -14,13 +14,7 @@ for (const runtime of runtimes) {
   test(`${runtime}: start releases the created init through its exec fifo, without \`${runtime} start\``, async (t) => {
     const f = await fixture(t, { binary: await runtimeRefusing(t, 'start', runtime) });
     await f.writeConfig(['sh', '-c', 'exit 7']);
-    const { pid } = await f.runtime.create({
-      id: f.id,
-      bundle: f.bundle,
-      terminal: false,
-      stdin: false,
-      logPath: f.logPath,
-    });
+    const { pid } = await f.create();
     t.true(pid > 0);
     await f.runtime.start(f.id);
     t.is((await f.runtime.wait(f.id)).exitCode, 7);
@@ -31,13 +25,7 @@ for (const runtime of runtimes) {
   test(`${runtime}: a created task whose init is gone is left to the runtime, and its error`, async (t) => {
     const f = await fixture(t, { binary: await runtimeRefusing(t, 'start', runtime) });
     await f.writeConfig(['true']);
-    const { pid } = await f.runtime.create({
-      id: f.id,
-      bundle: f.bundle,
-      terminal: false,
-      stdin: false,
-      logPath: f.logPath,
-    });
+    const { pid } = await f.create();
     process.kill(pid, 'SIGKILL');
     // Gone, or a zombie its monitor has not reaped yet.
     const state = () =>

@@ -11,7 +11,7 @@ test('an OOM kill conmon did not see is found in the task’s memory cgroup', as
   await f.writeConfig(['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1; echo survived'], {
     resources: { memory: { limit: 16 * 1024 * 1024 } },
   });
-  await f.runtime.create({ id: f.id, bundle: f.bundle, terminal: false, stdin: false, logPath: f.logPath });
+  await f.create();
   const taskDir = join(f.stateDir, 'tasks', f.id);
   const memcg = await readFile(join(taskDir, 'memcg'), 'utf8');
   t.regex(memcg, /^\/sys\/fs\/cgroup\/.*skiff-test-/);
@@ -28,7 +28,7 @@ test('an OOM kill conmon did not see is found in the task’s memory cgroup', as
 test('a task that exits without an OOM kill is not reported killed', async (t) => {
   const f = await fixture(t);
   await f.writeConfig(['true'], { resources: { memory: { limit: 64 * 1024 * 1024 } } });
-  await f.runtime.create({ id: f.id, bundle: f.bundle, terminal: false, stdin: false, logPath: f.logPath });
+  await f.create();
   await f.runtime.start(f.id);
   const exit = await f.runtime.wait(f.id);
   t.is(exit.exitCode, 0);

@@ -33,7 +33,9 @@ export interface Fixture {
   runtime: LinuxRuntime;
   /** Writes config.json for `args` (and input overrides) into the bundle. */
   writeConfig(args: string[], over?: Partial<OciSpecInput>): Promise<void>;
-  /** A second runtime on the same state dir: what a restarted daemon would construct. */
+  /** Creates the task from the bundle (no terminal, no stdin). */
+  create(): Promise<{ pid: number }>;
+  /** A second runtime on the same state dir and binary: what a restarted daemon would construct. */
   reopen(): LinuxRuntime;
 }
 
@@ -48,7 +50,9 @@ export async function fixture(t: Teardown, opts: { stateDir?: string; binary?: s
   const rootfs = join(bundle, 'rootfs');
   await busyboxRootfs(rootfs);
   const stateDir = opts.stateDir ?? join(base, 'state');
-  const runtime = new LinuxRuntime({ binary: opts.binary ?? 'runc', stateDir });
+  const binary = opts.binary ?? 'runc';
+  const logPath = join(base, 'container.log');
+  const runtime = new LinuxRuntime({ binary, stateDir });
   const extra: LinuxRuntime[] = [];
   t.teardown(async () => {
     await runtime.kill(id, 'KILL', { all: true }).catch(() => {});
@@ -61,7 +65,7 @@ export async function fixture(t: Teardown, opts: { stateDir?: string; binary?: s
     id,
     base,
     bundle,
-    logPath: join(base, 'container.log'),
+    logPath,
     stateDir,
     runtime,
     async writeConfig(args, over = {}) {
@@ -81,8 +85,11 @@ export async function fixture(t: Teardown, opts: { stateDir?: string; binary?: s
       });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
     },
+    create() {
+      return runtime.create({ id, bundle, terminal: false, stdin: false, logPath });
+    },
     reopen() {
-      const r = new LinuxRuntime({ binary: 'runc', stateDir });
+      const r = new LinuxRuntime({ binary, stateDir });
       extra.push(r);
       return r;
     },
