@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type DaemonConfig, defaultRuntimeName } from '../config/daemon-config.js';
@@ -232,7 +233,7 @@ export class ContainerService {
       }
     }
     try {
-      await mkdir(dir, { recursive: true, mode: 0o710 });
+      mkdirSync(dir, { recursive: true, mode: 0o710 });
       await this.volumes?.attach(record);
       await this.graph.prepare(id, top);
     } catch (err) {
@@ -299,11 +300,11 @@ export class ContainerService {
   /** The task's root filesystem: the driver's directory itself, or its mounts on `<bundle>/rootfs`. */
   private async mountRootfs(c: ContainerRecord, bundle: string): Promise<string> {
     const mounts = await this.graph.mounts(c.Id);
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    mkdirSync(bundle, { recursive: true, mode: 0o700 });
     const direct = rootfsPath(mounts);
     if (direct) return direct;
     const rootfs = join(bundle, 'rootfs');
-    await mkdir(rootfs, { recursive: true });
+    mkdirSync(rootfs, { recursive: true });
     await mountAll(mounts, rootfs);
     c.MountedRootfs = rootfs;
     return rootfs;
@@ -314,21 +315,15 @@ export class ContainerService {
     const runtime = await this.runtimeOf(c);
 
     const bundle = this.bundlePath(c.Id);
-    // The root filesystem and the /etc files do not depend on each other. Both settle before a
-    // failure is thrown, so the cleanup of a failed start sees whatever was mounted.
-    const [root, etcFiles] = await Promise.allSettled([
-      this.mountRootfs(c, bundle),
+    const etc =
       net.etcFiles ??
-        writeEtcFiles(this.dir(c.Id), {
-          hostname: c.Config.Hostname,
-          domainname: c.Config.Domainname,
-          hostNetwork: net.hostNetwork,
-          ...etcNetworkOptions(c.HostConfig),
-        }),
-    ]);
-    if (root.status === 'rejected') throw root.reason;
-    if (etcFiles.status === 'rejected') throw etcFiles.reason;
-    const [rootfs, etc] = [root.value, etcFiles.value];
+      writeEtcFiles(this.dir(c.Id), {
+        hostname: c.Config.Hostname,
+        domainname: c.Config.Domainname,
+        hostNetwork: net.hostNetwork,
+        ...etcNetworkOptions(c.HostConfig),
+      });
+    const rootfs = await this.mountRootfs(c, bundle);
     const { ipcDonor, ...namespacePaths } = sharedNamespacePaths(c, (ref) => this.get(ref));
     const shmSource = await prepareSharedShm(c, ipcDonor, this.shmDir);
     const user = await resolveUser(rootfs, c.Config.User);
@@ -357,7 +352,7 @@ export class ContainerService {
       shmSource,
       volumeMounts: await this.volumes?.mountForStart(c, rootfs),
     });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     const { pid } = await runtime.create({
       id: c.Id,
       bundle,
@@ -639,12 +634,22 @@ export class ContainerService {
     await runtime.resize(c.Id, width, height);
   }
 
+  /**
+   * The container's next exit; settled at once when its record says it runs no more (an exit
+   * already handled while the caller awaited something else would never be announced again).
+   */
+  private nextExit(id: string): Promise<unknown> {
+    const c = this.store.get(id);
+    if (!c || (!c.State.Running && !c.State.Restarting)) return Promise.resolve();
+    return this.waiters.wait(id, 'exit');
+  }
+
   async stop(ref: string, timeoutSec?: number): Promise<void> {
     const c = this.get(ref);
     if (!c.State.Running && !c.State.Restarting) throw new NotModifiedError('container already stopped');
     this.restarts.manualStop(c, true);
     if (await this.endRestart(c.Id)) return this.publish(c, 'stop');
-    const exited = this.waiters.wait(c.Id, 'exit');
+    const exited = this.nextExit(c.Id);
     const runtime = await this.runtimeOf(c);
     const t = timeoutSec ?? c.Config.StopTimeout ?? 10;
     await runtime.kill(c.Id, (c.Config.StopSignal ?? 'TERM').replace(/^SIG/i, '')).catch(() => {});
@@ -674,9 +679,12 @@ export class ContainerService {
             `You cannot remove a running container ${c.Id}. Stop the container before attempting removal or force remove`,
           );
         }
-        const exited = this.waiters.wait(c.Id, 'exit');
+        const exited = this.nextExit(c.Id);
         const runtime = await this.runtimeOf(c);
-        await runtime.kill(c.Id, 'KILL', { all: true });
+        await runtime.kill(c.Id, 'KILL', { all: true }).catch((err: unknown) => {
+          // Exited on its own meanwhile: nothing to kill.
+          if (!(err instanceof ConflictError)) throw err;
+        });
         await exited;
         c = this.get(c.Id);
       }

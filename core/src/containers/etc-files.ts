@@ -1,25 +1,27 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 
-/** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf into `dir`. */
-export async function writeEtcFiles(
+/**
+ * Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf into `dir`. Synchronously:
+ * three small files on every start's critical path (microseconds each, vs ~0.1 ms a trip through
+ * the thread pool).
+ */
+export function writeEtcFiles(
   dir: string,
   opts: { hostname: string; domainname: string; hostNetwork: boolean } & Partial<EtcNetworkOptions>,
-): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+): { hostname: string; hosts: string; resolvConf: string } {
   const paths = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
   const name = opts.hostNetwork ? hostHostname() : opts.hostname;
   let hosts =
     '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
   if (opts.hostNetwork) {
-    hosts = await readFile('/etc/hosts', 'utf8').catch(() => hosts);
+    hosts = readTextOr('/etc/hosts', hosts);
   }
   hosts += extraHostLines(opts.extraHosts ?? []);
-  await Promise.all([
-    writeFile(paths.hostname, `${name}\n`, { mode: 0o644 }),
-    writeFile(paths.hosts, hosts, { mode: 0o644 }),
-    writeFile(paths.resolvConf, withUserDns(await resolvConf(opts.hostNetwork), opts), { mode: 0o644 }),
-  ]);
+  writeFileSync(paths.hostname, `${name}\n`, { mode: 0o644 });
+  writeFileSync(paths.hosts, hosts, { mode: 0o644 });
+  writeFileSync(paths.resolvConf, withUserDns(resolvConf(opts.hostNetwork), opts), { mode: 0o644 });
   return paths;
 }
 
@@ -59,7 +61,7 @@ function extraHostLines(extra: string[]): string {
  * After the network attach: /etc/hosts with the container's addresses and /etc/resolv.conf with the
  * network's resolver when it has one. Both are bind-mounted already, so they are rewritten in place.
  */
-export async function writeNetworkEtcFiles(
+export function writeNetworkEtcFiles(
   paths: { hosts: string; resolvConf: string },
   opts: EtcNetworkOptions & {
     hostname: string;
@@ -67,10 +69,10 @@ export async function writeNetworkEtcFiles(
     addresses: string[];
     resolver?: { nameservers: string[]; search?: string[]; options?: string[] };
   },
-): Promise<void> {
+): void {
   const names = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
   const own = opts.addresses.map((a) => `${a}\t${names}\n`).join('');
-  let resolv = await resolvConf(false);
+  let resolv = resolvConf(false);
   if (opts.resolver) {
     const kept = resolv.split('\n').filter((l) => !/^\s*(nameserver|search|options)\b/.test(l) && l.trim() !== '');
     const search = opts.resolver.search ?? searchOf(resolv);
@@ -83,10 +85,8 @@ export async function writeNetworkEtcFiles(
     ].join('\n');
     resolv += '\n';
   }
-  await Promise.all([
-    writeFile(paths.hosts, BASE_HOSTS + extraHostLines(opts.extraHosts) + own),
-    writeFile(paths.resolvConf, withUserDns(resolv, opts.resolver ? { ...opts, dns: [] } : opts)),
-  ]);
+  writeFileSync(paths.hosts, BASE_HOSTS + extraHostLines(opts.extraHosts) + own);
+  writeFileSync(paths.resolvConf, withUserDns(resolv, opts.resolver ? { ...opts, dns: [] } : opts));
 }
 
 function searchOf(text: string): string[] {
@@ -113,8 +113,16 @@ function withUserDns(text: string, opts: Partial<EtcNetworkOptions>): string {
 }
 
 /** The host's resolv.conf; outside the host network, loopback resolvers are unreachable, so they go (as in dockerd). */
-async function resolvConf(hostNetwork: boolean): Promise<string> {
-  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+function readTextOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function resolvConf(hostNetwork: boolean): string {
+  const text = readTextOr('/etc/resolv.conf', '');
   if (hostNetwork) return text;
   const lines = text.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
   return `${lines.join('\n').trim()}\n`;

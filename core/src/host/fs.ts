@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BigIntStats, Stats } from 'node:fs';
+import { type BigIntStats, closeSync, fsyncSync, openSync, renameSync, rmSync, type Stats, writeSync } from 'node:fs';
 import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -24,6 +24,36 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array): 
     throw e;
   }
   await fsyncDir(dir);
+}
+
+/**
+ * atomicWriteFile without trips through the thread pool, for small records on a request's
+ * critical path: the same steps, each a few microseconds (the two fsyncs excepted).
+ */
+export function atomicWriteFileSync(path: string, data: string | Uint8Array): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // closed already
+    }
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  const dh = openSync(dir, 'r');
+  try {
+    fsyncSync(dh);
+  } finally {
+    closeSync(dh);
+  }
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

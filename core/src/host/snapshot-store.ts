@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
 import type { Labels, SnapshotInfo, SnapshotKind } from '../plugin-api/graph-driver.js';
-import { atomicWriteFile, fsyncDir, isErrno } from './fs.js';
+import { atomicWriteFile, atomicWriteFileSync, fsyncDir, isErrno } from './fs.js';
 
 /** What a graph driver persists about one snapshot; `id` names its directory on disk. */
 export interface SnapshotRecord {
@@ -197,7 +197,8 @@ export class SnapshotStore {
     if (rec.parent !== undefined) this.pendingChildren.set(rec.parent, (this.pendingChildren.get(rec.parent) ?? 0) + 1);
     try {
       const result = await build(rec);
-      await atomicWriteFile(this.file(key), JSON.stringify(rec));
+      // Synchronously: a container's create waits for this record (~0.3 ms vs ~1.5 ms by the pool).
+      atomicWriteFileSync(this.file(key), JSON.stringify(rec));
       this.records.set(key, rec);
       return result;
     } finally {

@@ -430,6 +430,15 @@ export class ContainerNetworking {
       await this.writeEtc(c).catch((err) =>
         this.log.warn('cannot rewrite /etc/hosts', { id: c.Id, error: err as Error }),
       );
+      try {
+        await (await this.lookup().runtimeOf(c)).networkChanged?.(c.Id);
+      } catch (err) {
+        const live = this.store.endpoint(c.Id, n.Id);
+        if (live?.live) await this.detachWithDriver(live).catch(() => {});
+        this.store.deleteEndpoint(c.Id, n.Id);
+        await this.writeEtc(c).catch(() => {});
+        throw err;
+      }
     });
   }
 
@@ -455,7 +464,13 @@ export class ContainerNetworking {
       else this.networks.publish(n, 'disconnect', { container: c0.Id });
       this.store.deleteEndpoint(c0.Id, n.Id);
       const c = this.lookup().get(c0.Id);
-      if (c.State.Running) await this.writeEtc(c).catch(() => {});
+      if (!c.State.Running) return;
+      await this.writeEtc(c).catch(() => {});
+      await (
+        await this.lookup().runtimeOf(c)
+      )
+        .networkChanged?.(c.Id)
+        .catch((err) => this.log.warn('the runtime did not follow a disconnect', { id: c.Id, error: err as Error }));
     });
   }
 
@@ -469,7 +484,7 @@ export class ContainerNetworking {
     const extra = ((hc.ExtraHosts as string[] | null | undefined) ?? []).map((e) =>
       e.endsWith(':host-gateway') && gateway ? `${e.slice(0, -'host-gateway'.length)}${gateway}` : e,
     );
-    await writeNetworkEtcFiles(
+    writeNetworkEtcFiles(
       { hosts: c.HostsPath, resolvConf: c.ResolvConfPath },
       {
         hostname: c.Config.Hostname,

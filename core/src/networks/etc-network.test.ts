@@ -11,7 +11,7 @@ test('hosts and resolv.conf after attach: addresses, extra hosts, only the netwo
   await writeFile(paths.hosts, 'old\n');
   await writeFile(paths.resolvConf, 'old\n');
   const inodes = [(await stat(paths.hosts)).ino, (await stat(paths.resolvConf)).ino];
-  await writeNetworkEtcFiles(paths, {
+  writeNetworkEtcFiles(paths, {
     hostname: 'web',
     domainname: 'example.org',
     addresses: ['10.1.2.3'],

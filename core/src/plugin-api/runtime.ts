@@ -115,6 +115,12 @@ export interface Runtime {
   resume?(id: string): Promise<void>;
   /** Changes the resource limits of a running task (OCI `linux.resources` shape). */
   update?(id: string, resources: Record<string, unknown>): Promise<void>;
+  /**
+   * The running task's network namespace gained or lost an interface (a network connect or
+   * disconnect). Runtimes whose processes use the namespace directly need nothing; one that
+   * stands between them (a VM's NICs) brings its side in line, or rejects (the connect is undone).
+   */
+  networkChanged?(id: string): Promise<void>;
   /** Resource usage from the task's cgroup (shape defined with the stats work; see runtime-linux). */
   stats?(id: string): Promise<Record<string, unknown>>;
   /** Host pids of the task's processes. */

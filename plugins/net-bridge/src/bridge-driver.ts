@@ -206,6 +206,7 @@ export class BridgeDriver implements NetworkDriver {
       forward: !s.spec.internal,
       port: this.opts.dnsPort,
       upstreams: () => this.upstreams,
+      peers: () => [...this.nets.values()].flatMap((n) => (n.dns ? [n.dns] : [])),
       log: this.opts.log,
     });
     try {
@@ -260,7 +261,13 @@ export class BridgeDriver implements NetworkDriver {
   async updateNames(req: AttachRequest): Promise<void> {
     this.nets
       .get(req.network.id)
-      ?.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses, dnsUpstreamsOf(req));
+      ?.dns?.setEndpoint(
+        req.endpointId,
+        [...req.dnsNames, ...req.aliases],
+        req.addresses,
+        dnsUpstreamsOf(req),
+        req.containerId,
+      );
   }
 
   private state(spec: NetworkSpec): NetState {
@@ -316,7 +323,13 @@ export class BridgeDriver implements NetworkDriver {
         throw new NotFoundError(`bridge ${s.bridge} of network ${req.network.name} does not exist`, { cause: e });
       throw e;
     }
-    s.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses, dnsUpstreamsOf(req));
+    s.dns?.setEndpoint(
+      req.endpointId,
+      [...req.dnsNames, ...req.aliases],
+      req.addresses,
+      dnsUpstreamsOf(req),
+      req.containerId,
+    );
     return {
       interfaces: [
         { name: hostIf },
@@ -388,7 +401,13 @@ export class BridgeDriver implements NetworkDriver {
     const live = new Set<string>();
     for (const { req, result } of endpoints) {
       const s = this.nets.get(req.network.id);
-      s?.dns?.setEndpoint(req.endpointId, [...req.dnsNames, ...req.aliases], req.addresses, dnsUpstreamsOf(req));
+      s?.dns?.setEndpoint(
+        req.endpointId,
+        [...req.dnsNames, ...req.aliases],
+        req.addresses,
+        dnsUpstreamsOf(req),
+        req.containerId,
+      );
       const hostIf = result.interfaces[0]?.name;
       if (hostIf) live.add(hostIf);
       const address = req.addresses.find((a) => !isV6(a)) ?? req.addresses[0];

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -126,15 +127,21 @@ export function resolveCgroup(hierarchies: Hierarchy[], procCgroup: string): Tas
 }
 
 /** The memory cgroup directory of a live process (v1's memory hierarchy, else the unified one). */
-export async function memoryCgroupOf(pid: number, hierarchies: Hierarchy[]): Promise<string | undefined> {
-  const cg = resolveCgroup(hierarchies, await readFile(`/proc/${pid}/cgroup`, 'utf8'));
+export function memoryCgroupOf(pid: number, hierarchies: Hierarchy[]): string | undefined {
+  const cg = resolveCgroup(hierarchies, readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
   return cg.version === 1 ? cg.v1.get('memory') : cg.unified;
 }
 
 /** How many processes the kernel's OOM killer has killed in a memory cgroup (v1 and v2 spell it alike). */
-export async function oomKills(memoryCgroup: string): Promise<number> {
-  const v1 = await readText(join(memoryCgroup, 'memory.oom_control'));
-  return parseKeyValues(v1 ?? (await readText(join(memoryCgroup, 'memory.events')))).oom_kill ?? 0;
+export function oomKills(memoryCgroup: string): number {
+  const read = (file: string) => {
+    try {
+      return readFileSync(join(memoryCgroup, file), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  return parseKeyValues(read('memory.oom_control') ?? read('memory.events')).oom_kill ?? 0;
 }
 
 export async function taskCgroup(pid: number): Promise<TaskCgroup> {

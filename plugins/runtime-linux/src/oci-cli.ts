@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, constants, open, readSync, writeSync } from 'node:fs';
-import { lstat, unlink } from 'node:fs/promises';
+import { closeSync, constants, lstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, SystemError } from '@skiff/core/plugin-api';
@@ -79,15 +78,13 @@ export class OciCli {
 
   private async releaseInit(id: string): Promise<boolean> {
     const fifo = join(this.root, id, 'exec.fifo');
-    if (!(await lstat(fifo).catch(() => undefined))?.isFIFO()) return false;
-    return (await writeToWaitingReader(fifo)) || this.readFromWaitingWriter(fifo);
+    if (!lstatSync(fifo, { throwIfNoEntry: false })?.isFIFO()) return false;
+    return writeToWaitingReader(fifo) || this.readFromWaitingWriter(fifo);
   }
 
   /** runc's way: the init writes one byte once the fifo has a reader. */
   private async readFromWaitingWriter(fifo: string): Promise<boolean> {
-    const fd = await new Promise<number | undefined>((resolve) =>
-      open(fifo, constants.O_RDONLY | constants.O_NONBLOCK, (err, n) => resolve(err ? undefined : n)),
-    );
+    const fd = openNonBlocking(fifo, constants.O_RDONLY);
     if (fd === undefined) return false;
     // A writer blocked in open(2) already counts as one: the read waits for its byte. With no
     // writer at all the read is EOF at once, and poll(2) would never report it: look first.
@@ -104,7 +101,7 @@ export class OciCli {
     if (first >= 0) closeSync(fd);
     const got = first >= 0 ? first : await bytesUntilEof(fd);
     if (got === 0) return false;
-    await unlink(fifo).catch(() => undefined);
+    unlinkQuietly(fifo);
     return true;
   }
 
@@ -129,17 +126,32 @@ export class OciCli {
  * one that is gone). The fifo is unlinked before the write, as crun does: its absence is how crun
  * tells a started container from a created one.
  */
-async function writeToWaitingReader(fifo: string): Promise<boolean> {
-  const fd = await new Promise<number | undefined>((resolve) =>
-    open(fifo, constants.O_WRONLY | constants.O_NONBLOCK, (err, n) => resolve(err ? undefined : n)),
-  );
+function writeToWaitingReader(fifo: string): boolean {
+  const fd = openNonBlocking(fifo, constants.O_WRONLY);
   if (fd === undefined) return false;
   try {
-    await unlink(fifo);
+    unlinkSync(fifo);
     writeSync(fd, Buffer.alloc(1));
     return true;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** A fifo opened without blocking (never waits for the other end), or undefined (ENXIO: no reader). */
+function openNonBlocking(fifo: string, mode: number): number | undefined {
+  try {
+    return openSync(fifo, mode | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone: the runtime's own start removes it too.
   }
 }
 

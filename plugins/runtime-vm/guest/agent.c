@@ -763,44 +763,103 @@ static void set_in(struct sockaddr *sa, const char *ip) {
   inet_pton(AF_INET, ip, &in->sin_addr);
 }
 
+/* The guest interface whose MAC is `mac` ("aa:bb:..."), waiting up to `ms` for a hot-plugged one. */
+static int find_if_by_mac(const char *mac, char name[IFNAMSIZ], int ms) {
+  for (int waited = 0;; waited += 20) {
+    DIR *d = opendir("/sys/class/net");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (e->d_name[0] == '.' || strlen(e->d_name) >= IFNAMSIZ) continue;
+      char path[300], addr[32] = {0};
+      snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, addr, sizeof addr - 1);
+      close(fd);
+      if (n > 0 && !strncasecmp(addr, mac, strlen(mac))) {
+        strcpy(name, e->d_name);
+        closedir(d);
+        return 0;
+      }
+    }
+    if (d) closedir(d);
+    if (waited >= ms) return -1;
+    usleep(20000);
+  }
+}
+
 /*
- * "net MAC IP PREFIX GATEWAY|- MTU": eth0 takes the container interface's MAC and address (the host
- * mirrors frames between that interface and the VM's tap, as Kata does).
+ * "net|nic IFNAME MAC IP PREFIX GATEWAY|- MTU METRIC": a guest NIC stands for the container's interface
+ * IFNAME and takes its name, MAC and address (the host mirrors frames between that interface and
+ * the NIC's tap, as Kata does). `net`: the NIC the VM boots with (eth0). `nic`: one the host has
+ * just hot-plugged with the interface's MAC, found by it (the kernel names NICs in probe order);
+ * the status port then says "nic IFNAME ok" (or "failed") for the host to wait on.
  */
-static void configure_net(char *line) {
-  char mac[32], ip[64], gw[64];
-  int prefix, mtu;
-  if (sscanf(line, "%31s %63s %d %63s %d", mac, ip, &prefix, gw, &mtu) != 5) return;
+static int configure_net(char *line, int plugged) {
+  char want[IFNAMSIZ + 1], mac[32], ip[64], gw[64], dev[IFNAMSIZ] = "eth0";
+  int prefix, mtu, metric = 0;
+  if (sscanf(line, "%15s %31s %63s %d %63s %d %d", want, mac, ip, &prefix, gw, &mtu, &metric) < 6) return -1;
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return;
+  if (sock < 0) return -1;
   struct ifreq ifr = {0};
   unsigned int b[6];
-  if (sscanf(mac, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) == 6) {
+  if (plugged) {
+    if (find_if_by_mac(mac, dev, 10000) != 0) {
+      logmsg("no interface with the container interface's MAC %s appeared", mac);
+      close(sock);
+      return -1;
+    }
+  } else if (sscanf(mac, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) == 6) {
     ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
     for (int i = 0; i < 6; i++) ifr.ifr_hwaddr.sa_data[i] = (char)b[i];
-    if (if_ioctl(sock, "eth0", SIOCSIFHWADDR, &ifr) != 0) logmsg("%s", "cannot set the MAC of eth0");
+    if (if_ioctl(sock, dev, SIOCSIFHWADDR, &ifr) != 0) logmsg("%s", "cannot set the MAC of eth0");
   }
+  /* Down, as a fresh NIC is, so it can take the container's name for it. */
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_newname, want, IFNAMSIZ - 1);
+  if (strcmp(dev, want) != 0 && if_ioctl(sock, dev, SIOCSIFNAME, &ifr) == 0) strcpy(dev, want);
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_mtu = mtu;
-  if_ioctl(sock, "eth0", SIOCSIFMTU, &ifr);
+  if_ioctl(sock, dev, SIOCSIFMTU, &ifr);
   memset(&ifr, 0, sizeof ifr);
   set_in(&ifr.ifr_addr, ip);
-  if (if_ioctl(sock, "eth0", SIOCSIFADDR, &ifr) != 0) logmsg("%s", "cannot set the address of eth0");
+  if (if_ioctl(sock, dev, SIOCSIFADDR, &ifr) != 0) logmsg("cannot set the address of %s", dev);
   memset(&ifr, 0, sizeof ifr);
   struct sockaddr_in *nm = (struct sockaddr_in *)&ifr.ifr_netmask;
   nm->sin_family = AF_INET;
   nm->sin_addr.s_addr = htonl(prefix == 0 ? 0 : 0xffffffffu << (32 - prefix));
-  if_ioctl(sock, "eth0", SIOCSIFNETMASK, &ifr);
-  if (if_up(sock, "eth0") != 0) logmsg("%s", "cannot bring eth0 up");
+  if_ioctl(sock, dev, SIOCSIFNETMASK, &ifr);
+  if (if_up(sock, dev) != 0) logmsg("cannot bring %s up", dev);
   if (strcmp(gw, "-") != 0) {
     struct rtentry rt = {0};
     set_in(&rt.rt_gateway, gw);
     set_in(&rt.rt_dst, "0.0.0.0");
     set_in(&rt.rt_genmask, "0.0.0.0");
     rt.rt_flags = RTF_UP | RTF_GATEWAY;
-    rt.rt_dev = "eth0";
+    rt.rt_metric = (short)(metric + 1); /* the ioctl's convention: the kernel takes one off */
+    rt.rt_dev = dev;
     if (ioctl(sock, SIOCADDRT, &rt) != 0) logmsg("%s", "cannot add the default route");
   }
+  close(sock);
+  return 0;
+}
+
+/*
+ * "down IFNAME": the container's interface is gone (its network disconnected) but its NIC, the one
+ * the VM booted with, cannot leave: down (its addresses and routes go), and out of the way as
+ * "unused0" so a NIC plugged later can take the name.
+ */
+static void nic_down(const char *name) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return;
+  struct ifreq ifr = {0};
+  if (if_ioctl(sock, name, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags &= ~IFF_UP;
+    if_ioctl(sock, name, SIOCSIFFLAGS, &ifr);
+  }
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_newname, "unused0");
+  if (if_ioctl(sock, name, SIOCSIFNAME, &ifr) != 0) logmsg("cannot rename %s", name);
   close(sock);
 }
 
@@ -812,33 +871,46 @@ struct in6_ifreq_k {
 };
 
 /*
- * "net6 IP PREFIX GATEWAY|-": an IPv6 address of the container's interface on eth0 (after "net"
- * brought it up), without duplicate address detection: the host side already holds it, as with
- * runc, and a tentative address would not answer for a second.
+ * "net6 IFNAME IP PREFIX GATEWAY|-": an IPv6 address of the container's interface IFNAME (after
+ * "net" brought it up), without duplicate address detection: the host side already holds it, as
+ * with runc, and a tentative address would not answer for a second.
  */
 static void configure_net6(char *line) {
-  char ip[64], gw[64];
+  char dev[IFNAMSIZ + 1], ip[64], gw[64], dad[64 + IFNAMSIZ];
   int prefix;
-  if (sscanf(line, "%63s %d %63s", ip, &prefix, gw) != 3) return;
-  write_file("/proc/sys/net/ipv6/conf/eth0/accept_dad", "0");
+  if (sscanf(line, "%15s %63s %d %63s", dev, ip, &prefix, gw) != 4) return;
+  snprintf(dad, sizeof dad, "/proc/sys/net/ipv6/conf/%s/accept_dad", dev);
+  write_file(dad, "0");
   int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) return;
-  struct in6_ifreq_k req = {.prefixlen = (uint32_t)prefix, .ifindex = (int)if_nametoindex("eth0")};
+  struct in6_ifreq_k req = {.prefixlen = (uint32_t)prefix, .ifindex = (int)if_nametoindex(dev)};
   if (inet_pton(AF_INET6, ip, &req.addr) != 1 || ioctl(sock, SIOCSIFADDR, &req) != 0)
-    logmsg("cannot set the IPv6 address %s of eth0", ip);
+    logmsg("cannot set the IPv6 address %s", ip);
   struct in6_rtmsg rt = {.rtmsg_flags = RTF_UP | RTF_GATEWAY, .rtmsg_metric = 1, .rtmsg_ifindex = req.ifindex};
   if (strcmp(gw, "-") != 0 && inet_pton(AF_INET6, gw, &rt.rtmsg_gateway) == 1 && ioctl(sock, SIOCADDRT, &rt) != 0)
     logmsg("%s", "cannot add the IPv6 default route");
   close(sock);
 }
 
-/* "file DEST HEX": the host's /etc/hosts, resolv.conf, hostname for the container, bind-mounted. */
-static void provide_file(char *line, int n) {
+/*
+ * "file DEST HEX": the host's /etc/hosts, resolv.conf, hostname for the container, bind-mounted.
+ * A DEST provided before (a network connect rewrote /etc/hosts) is rewritten in place.
+ */
+static void provide_file(char *line) {
+  static char provided[16][1025];
+  static int count;
   char *sp = strchr(line, ' ');
   if (!sp) return;
   *sp = 0;
   const char *dest = line, *hex = sp + 1;
   if (strlen(dest) > 1024 || dest[0] != '/') return;
+  int n = 0;
+  while (n < count && strcmp(provided[n], dest) != 0) n++;
+  int again = n < count;
+  if (!again) {
+    if (count == 16) return;
+    strcpy(provided[count++], dest);
+  }
   char src[64], target[4096];
   mkdir("/run", 0755);
   snprintf(src, sizeof src, "/run/file%d", n);
@@ -850,6 +922,7 @@ static void provide_file(char *line, int n) {
     if (write(fd, &c, 1) != 1) break;
   }
   close(fd);
+  if (again) return;
   snprintf(target, sizeof target, "/rootfs%.1024s", dest);
   /* Like runc, create a missing mount target (in the container's rw layer). */
   int t = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -1008,15 +1081,24 @@ int main(void) {
       while ((nl = memchr(line, '\n', used))) {
         *nl = 0;
         if (!strncmp(line, "net ", 4)) {
-          configure_net(line + 4);
+          configure_net(line + 4, 0);
+        } else if (!strncmp(line, "sync ", 5)) {
+          /* The lines before this one are done (the host waits for this before it returns). */
+          dprintf(status_fd, "sync %.64s ok\n", line + 5);
+        } else if (!strncmp(line, "down ", 5)) {
+          nic_down(line + 5);
+        } else if (!strncmp(line, "nic ", 4)) {
+          char name[IFNAMSIZ + 1] = "?";
+          sscanf(line + 4, "%15s", name);
+          int ok = configure_net(line + 4, 1) == 0;
+          dprintf(status_fd, "nic %s %s\n", name, ok ? "ok" : "failed");
         } else if (!strncmp(line, "net6 ", 5)) {
           configure_net6(line + 5);
         } else if (!strncmp(line, "limit ", 6)) {
           /* docker update: a limit of the running container. */
           if (cgroup_ok) set_limit(line + 6);
         } else if (!strncmp(line, "file ", 5)) {
-          static int nfiles;
-          provide_file(line + 5, nfiles++);
+          provide_file(line + 5);
         } else if (!strcmp(line, "start") && child < 0) {
           /* --read-only: after the mount targets and files are in place, as runc does. */
           if (s.readonly && mount(NULL, "/rootfs", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) die("read-only rootfs");

@@ -3,7 +3,8 @@
  * the VM (virtiofsd + qemu under guest/monitor.sh) and reports the monitor's pid as the
  * container's; `start` tells the guest agent to run the process; `kill` forwards a signal to it
  * (SIGKILL ends the VM when the agent does not); `pause`/`resume` stop and continue the VM through
- * qemu's monitor (QMP); `state` and `delete` work on `<root>/<id>/`.
+ * qemu's monitor (QMP); `state` and `delete` work on `<root>/<id>/`; `network` (the vm runtime's own)
+ * plugs and unplugs NICs after a network connect or disconnect.
  *
  * Usage: node oci-shim.js --config FILE [--root=DIR] [--log=FILE] [--log-format=json] CMD [ARGS] ID
  */
@@ -31,6 +32,7 @@ import {
   guestLimits,
   type GuestResources,
   guestSpec,
+  HOTPLUG_NICS,
   MAX_SHARES,
   type OciMount,
   qemuArgs,
@@ -54,10 +56,21 @@ interface VmState {
   paused?: boolean;
   /** The VM's cgroup directories on the host (monitor, qemu, virtiofsd). */
   cgroups?: string[];
-  /** The VM's tap in the container's (own) network namespace. */
+  /** The tap of the NIC the VM boots with, in the container's (own) network namespace. */
   tap?: string;
+  /** The container interface the boot NIC stands for (its MAC), once started. */
+  bootNic?: { ifname: string; mac: string };
+  /** NICs plugged into the running VM for the container's other interfaces (network connect). */
+  nics?: HotplugNic[];
   /** The VM's memory, fixed when it started. */
   memoryMiB?: number;
+}
+
+/** A NIC plugged into slot `port` of the VM's hot-plug bridge, on tap `skiff-vm<port>`, for the container's `ifname`. */
+interface HotplugNic {
+  ifname: string;
+  mac: string;
+  port: number;
 }
 
 interface Globals {
@@ -277,12 +290,12 @@ function inNetns(pid: number, cmd: string, args: string[]): string {
   });
 }
 
-/** qemu makes the tap after its chardevs: a start right after create can come before it. */
-function waitForTap(st: VmState): void {
+/** qemu makes a tap after its chardevs (or on netdev_add): a start right after can come before it. */
+function waitForTap(st: VmState, tap: string): void {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      inNetns(st.pid, 'ip', ['link', 'show', 'dev', st.tap!]);
+      inNetns(st.pid, 'ip', ['link', 'show', 'dev', tap]);
       return;
     } catch (e) {
       if (!alive(st.pid) || Date.now() > deadline) throw e;
@@ -291,57 +304,75 @@ function waitForTap(st: VmState): void {
   }
 }
 
-/**
- * What the agent needs before the process starts: eth0's configuration (the core attached the
- * container's interface to our namespace after create; its traffic is mirrored to the VM's tap with
- * tc, and the guest's eth0 takes its MAC and address), and the /etc files the core prepared.
- */
-function guestSetup(st: VmState): string[] {
-  const lines: string[] = [];
-  if (st.tap) {
-    const links = JSON.parse(inNetns(st.pid, 'ip', ['-j', 'addr', 'show'])) as {
-      ifname: string;
-      address?: string;
-      mtu?: number;
-      addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
-    }[];
-    // The VM has one NIC, mirrored to eth0: a second network would be silently unreachable.
-    const others = links.filter((l) => l.ifname !== 'lo' && l.ifname !== 'eth0' && l.ifname !== st.tap);
-    if (others.length)
-      throw new ShimError(
-        `the vm runtime connects a container to one network; this one also has ${others.map((l) => l.ifname).join(', ')} (disconnect the other networks)`,
-      );
-    const eth0 = links.find((l) => l.ifname === 'eth0');
-    const inet = eth0?.addr_info?.find((a) => a.family === 'inet');
-    if (eth0?.address && inet) {
-      waitForTap(st);
-      const routes = JSON.parse(inNetns(st.pid, 'ip', ['-j', 'route', 'show', 'default'])) as { gateway?: string }[];
-      const mtu = eth0.mtu ?? 1500;
-      inNetns(st.pid, 'ip', ['link', 'set', st.tap, 'mtu', String(mtu), 'up']);
-      for (const [from, to] of [
-        ['eth0', st.tap],
-        [st.tap, 'eth0'],
-      ] as const) {
-        inNetns(st.pid, 'tc', ['qdisc', 'add', 'dev', from, 'ingress']);
-        inNetns(st.pid, 'tc', [
-          ...['filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all'],
-          ...['u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to],
-        ]);
-      }
-      lines.push(`net ${eth0.address} ${inet.local} ${inet.prefixlen} ${routes[0]?.gateway ?? '-'} ${mtu}`);
-      // IPv6 networks: the global addresses (the guest makes its own link-local one from the MAC).
-      const inet6 = eth0.addr_info?.filter((a) => a.family === 'inet6' && a.scope === 'global') ?? [];
-      if (inet6.length) {
-        const routes6 = JSON.parse(inNetns(st.pid, 'ip', ['-j', '-6', 'route', 'show', 'default'])) as {
-          gateway?: string;
-        }[];
-        inet6.forEach((a, i) =>
-          lines.push(`net6 ${a.local} ${a.prefixlen} ${(i === 0 && routes6[0]?.gateway) || '-'}`),
-        );
-      }
-    }
+interface Link {
+  ifname: string;
+  address?: string;
+  mtu?: number;
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
+}
+
+/** The container's interfaces in the VM's network namespace (not lo, not the VM's own taps). */
+function containerLinks(st: VmState): Link[] {
+  const links = JSON.parse(inNetns(st.pid, 'ip', ['-j', 'addr', 'show'])) as Link[];
+  return links.filter((l) => l.ifname !== 'lo' && !l.ifname.startsWith('skiff-vm') && l.address);
+}
+
+/** Frames of the container's interface go out of the VM's tap and back (tc mirred, as Kata does). */
+function mirror(st: VmState, ifname: string, tap: string, mtu: number): void {
+  waitForTap(st, tap);
+  inNetns(st.pid, 'ip', ['link', 'set', tap, 'mtu', String(mtu), 'up']);
+  for (const [from, to] of [
+    [ifname, tap],
+    [tap, ifname],
+  ] as const) {
+    inNetns(st.pid, 'tc', ['qdisc', 'add', 'dev', from, 'ingress']);
+    inNetns(st.pid, 'tc', [
+      ...['filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all'],
+      ...['u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to],
+    ]);
   }
+}
+
+/**
+ * The agent's lines for one container interface: `net` (the boot NIC) or `nic` (a plugged one, which
+ * the agent finds by its MAC) with the IPv4 address and default route, then `net6` for its global
+ * IPv6 addresses (the IPv6 default route: the namespace's first only).
+ */
+function netLines(st: VmState, kind: 'net' | 'nic', l: Link): string[] {
+  const inet = l.addr_info?.find((a) => a.family === 'inet');
+  if (!inet) return [];
+  const defaults = (family: '-4' | '-6') =>
+    JSON.parse(inNetns(st.pid, 'ip', ['-j', family, 'route', 'show', 'default'])) as {
+      gateway?: string;
+      dev?: string;
+      metric?: number;
+    }[];
+  // The interface's IPv4 default route with its metric, as runc's processes have it (with several
+  // networks, each interface has one and the metrics rank them).
+  const r4 = defaults('-4').find((r) => r.dev === l.ifname);
+  const lines = [
+    `${kind} ${l.ifname} ${l.address} ${inet.local} ${inet.prefixlen} ${r4?.gateway ?? '-'} ${l.mtu ?? 1500} ${r4?.metric ?? 0}`,
+  ];
+  // The guest makes its own link-local address from the MAC.
+  const inet6 = l.addr_info?.filter((a) => a.family === 'inet6' && a.scope === 'global') ?? [];
+  const first6 = inet6.length ? defaults('-6')[0] : undefined;
+  const gw6 = first6?.dev === l.ifname ? first6.gateway : undefined;
+  inet6.forEach((a, i) => lines.push(`net6 ${l.ifname} ${a.local} ${a.prefixlen} ${(i === 0 && gw6) || '-'}`));
+  return lines;
+}
+
+/** The container's interface the VM boots with a NIC for: the one with the default route, else the first. */
+function primaryLink(st: VmState, links: Link[]): Link | undefined {
+  const routes = JSON.parse(inNetns(st.pid, 'ip', ['-j', 'route', 'show', 'default'])) as { dev?: string }[];
+  return (
+    links.find((l) => l.ifname === routes[0]?.dev) ?? links.find((l) => l.addr_info?.some((a) => a.family === 'inet'))
+  );
+}
+
+/** The /etc files the core prepared (hosts, resolv.conf, hostname), as the agent's `file` lines. */
+function fileLines(st: VmState): string[] {
   const oci = JSON.parse(readFileSync(join(st.bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const lines: string[] = [];
   for (const f of vmMounts(ociMounts(oci), isDirectory).files) {
     try {
       lines.push(`file ${f.destination} ${readFileSync(f.source).toString('hex')}`);
@@ -352,22 +383,154 @@ function guestSetup(st: VmState): string[] {
   return lines;
 }
 
-function start(g: Globals, id: string): void {
+/**
+ * Brings the VM's NICs in line with the container's interfaces (networks connected before the
+ * start, or while it runs): a NIC is plugged (QMP netdev_add + device_add into a free bridge slot,
+ * with the interface's MAC) and mirrored for each new interface, and unplugged for each interface
+ * that is gone. Waits until the agent has configured each new one. The boot NIC cannot leave: when
+ * its interface is gone the agent takes it down (its routes go; the other networks' stay). Updates
+ * `st.nics` and `st.bootNic`.
+ */
+async function syncNics(dir: string, st: VmState, links: Link[]): Promise<void> {
+  const nics = [...(st.nics ?? [])];
+  if (st.bootNic && !links.some((l) => l.ifname === st.bootNic!.ifname && l.address === st.bootNic!.mac)) {
+    control(dir, `down ${st.bootNic.ifname}`, 5000, st.pid);
+    st.bootNic = undefined;
+  }
+  const covered = (l: Link) =>
+    (st.bootNic?.ifname === l.ifname && st.bootNic.mac === l.address) ||
+    nics.some((n) => n.ifname === l.ifname && n.mac === l.address);
+  for (const gone of nics.filter((n) => !links.some((l) => l.ifname === n.ifname && l.address === n.mac))) {
+    await unplug(dir, gone.port);
+    nics.splice(nics.indexOf(gone), 1);
+  }
+  for (const l of links.filter((x) => !covered(x))) {
+    const port = Array.from({ length: HOTPLUG_NICS }, (_, i) => i + 1).find((p) => !nics.some((n) => n.port === p));
+    if (port === undefined)
+      throw new ShimError(`a VM takes ${HOTPLUG_NICS + 1} networks at most: ${l.ifname} is one too many`);
+    const tap = `skiff-vm${port}`;
+    try {
+      await qmp(dir, [
+        {
+          execute: 'netdev_add',
+          arguments: { type: 'tap', id: `net${port}`, ifname: tap, script: 'no', downscript: 'no' },
+        },
+        {
+          execute: 'device_add',
+          arguments: {
+            driver: 'virtio-net-pci',
+            id: `nic${port}`,
+            netdev: `net${port}`,
+            bus: 'hp',
+            addr: `0x${port.toString(16)}`,
+            mac: l.address,
+            romfile: '',
+          },
+        },
+      ]);
+      mirror(st, l.ifname, tap, l.mtu ?? 1500);
+      const mark = statusLength(dir);
+      for (const line of netLines(st, 'nic', l)) control(dir, line, 5000, st.pid);
+      awaitStatus(dir, mark, `nic ${l.ifname} `, st.pid);
+    } catch (e) {
+      // Nothing half-plugged stays (the port is free for the next try).
+      await unplug(dir, port).catch(() =>
+        qmp(dir, [{ execute: 'netdev_del', arguments: { id: `net${port}` } }]).catch(() => {}),
+      );
+      throw e;
+    }
+    nics.push({ ifname: l.ifname, mac: l.address!, port });
+  }
+  st.nics = nics;
+}
+
+/** Takes NIC `port` out of the VM: the guest lets go of the device (ACPI), then its tap goes. */
+function unplug(dir: string, port: number): Promise<void> {
+  return qmp(dir, [
+    {
+      execute: 'device_del',
+      arguments: { id: `nic${port}` },
+      until: { event: 'DEVICE_DELETED', device: `nic${port}` },
+    },
+    { execute: 'netdev_del', arguments: { id: `net${port}` } },
+  ]);
+}
+
+function statusLength(dir: string): number {
+  return statSync(join(dir, 'status'), { throwIfNoEntry: false })?.size ?? 0;
+}
+
+/** Waits for the agent's status line starting with `prefix` (after byte `from`); fails on `… failed`. */
+function awaitStatus(dir: string, from: number, prefix: string, monitorPid: number): void {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const text = existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status')).subarray(from).toString() : '';
+    // Whole lines only: qemu may have written part of the last one yet.
+    const line = text
+      .split('\n')
+      .slice(0, -1)
+      .find((x) => x.startsWith(prefix));
+    if (line?.endsWith(' ok')) return;
+    if (line) throw new ShimError(`the VM could not configure ${prefix.trim().split(' ')[1]}: ${line}`);
+    if (!alive(monitorPid)) throw new ShimError(`the VM stopped: ${vmFailure(dir)}`);
+    if (Date.now() > deadline) throw new ShimError(`the VM did not configure ${prefix.trim()} in time`);
+    sleepSync(10);
+  }
+}
+
+/**
+ * What the agent needs before the process starts: the boot NIC's configuration (the core attached
+ * the container's interfaces to our namespace after create; the primary one's traffic is mirrored
+ * to the VM's tap, and the guest's NIC takes its name, MAC and address), and the /etc files.
+ */
+function bootNicSetup(st: VmState, links: Link[]): string[] {
+  if (!st.tap) return [];
+  const primary = primaryLink(st, links);
+  if (!primary) return [];
+  mirror(st, primary.ifname, st.tap, primary.mtu ?? 1500);
+  st.bootNic = { ifname: primary.ifname, mac: primary.address! };
+  return netLines(st, 'net', primary);
+}
+
+async function start(g: Globals, id: string): Promise<void> {
   const dir = join(g.root, id);
   const st = readState(dir, id);
   if (!alive(st.pid)) throw new ShimError(`container ${id} is not running: the VM stopped: ${vmFailure(dir)}`);
   if (st.started) throw new ShimError(`container ${id} is already running`);
-  for (const line of guestSetup(st)) control(dir, line, 30_000, st.pid);
+  const links = st.tap ? containerLinks(st) : [];
+  for (const line of [...bootNicSetup(st, links), ...fileLines(st)]) control(dir, line, 30_000, st.pid);
+  // The container's other networks (connected before the start): plugged before the process runs.
+  if (st.tap) await syncNics(dir, st, links);
   control(dir, 'start', 30_000, st.pid);
   writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...st, started: true }));
   // Like runc, return once the process runs: the agent says so on the status port (after the boot).
   const deadline = Date.now() + 120_000;
   for (;;) {
     const status = existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8') : '';
-    if (status !== '' || !alive(st.pid)) return;
+    if (/^(started|exit )/m.test(status) || !alive(st.pid)) return;
     if (Date.now() > deadline) throw new ShimError(`container ${id}: the VM did not start its process in time`);
     sleepSync(10);
   }
+}
+
+/**
+ * `network ID` (not an OCI command: the vm runtime runs it after a network connect or disconnect of
+ * a running container): plugs and unplugs NICs to match the container's interfaces, and hands the
+ * agent the rewritten /etc/hosts and resolv.conf.
+ */
+async function network(g: Globals, id: string): Promise<void> {
+  const dir = join(g.root, id);
+  const st = readState(dir, id);
+  if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
+  if (st.paused) throw new ShimError(`container ${id} is paused: unpause it to change its networks`);
+  if (!st.tap) return;
+  await syncNics(dir, st, containerLinks(st));
+  writeFileSync(join(dir, 'state.json'), JSON.stringify(st));
+  // Returns once the agent has the new files: a process looking up a name next must see them.
+  const mark = statusLength(dir);
+  const token = randomBytes(4).toString('hex');
+  for (const line of [...fileLines(st), `sync ${token}`]) control(dir, line, 5000, st.pid);
+  awaitStatus(dir, mark, `sync ${token} `, st.pid);
 }
 
 function state(g: Globals, id: string): void {
@@ -437,8 +600,15 @@ function exec(g: Globals, flags: Map<string, string | true>, id: string): void {
   execFileSync(cfg.relay, ['exec', dir, token, pidFile, ...(tty ? [consoleSocket] : [])], { stdio: 'inherit' });
 }
 
-/** Runs one QMP command on the VM's monitor socket (after the capabilities handshake). */
-function qmp(dir: string, command: string): Promise<void> {
+interface QmpCommand {
+  execute: string;
+  arguments?: Record<string, unknown>;
+  /** Done when this event (for this device) has come, not at the command's return (device_del). */
+  until?: { event: string; device: string };
+}
+
+/** Runs QMP commands in turn on the VM's monitor socket (after the capabilities handshake). */
+function qmp(dir: string, commands: QmpCommand[]): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     // Relative, like qemu made it: the absolute path can exceed a unix socket address's 108 bytes.
     process.chdir(dir);
@@ -447,22 +617,39 @@ function qmp(dir: string, command: string): Promise<void> {
       sock.destroy();
       reject(new ShimError(`qemu's monitor: ${why}`));
     };
-    sock.setTimeout(5000, () => fail('no answer in 5 s'));
+    sock.setTimeout(10_000, () => fail('no answer in 10 s'));
     sock.on('error', (e) => fail(e.message));
+    const seen = new Set<string>();
     let buf = '';
-    let step = 0;
+    let next = -1;
+    let returned = false;
+    const advance = () => {
+      const until = commands[next]?.until;
+      if (!returned || (until && !seen.has(`${until.event} ${until.device}`))) return;
+      next++;
+      returned = false;
+      if (next === commands.length) {
+        sock.end();
+        return resolvePromise();
+      }
+      sock.write(`${JSON.stringify({ execute: commands[next]!.execute, arguments: commands[next]!.arguments })}\n`);
+    };
     sock.on('data', (chunk) => {
       buf += chunk.toString('utf8');
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const msg = JSON.parse(buf.slice(0, nl)) as { QMP?: unknown; return?: unknown; error?: { desc?: string } };
+        const msg = JSON.parse(buf.slice(0, nl)) as {
+          QMP?: unknown;
+          return?: unknown;
+          error?: { desc?: string };
+          event?: string;
+          data?: { device?: string };
+        };
         buf = buf.slice(nl + 1);
         if (msg.error) return fail(msg.error.desc ?? 'error');
         if (msg.QMP) sock.write('{"execute":"qmp_capabilities"}\n');
-        else if (msg.return !== undefined && step++ === 0) sock.write(`${JSON.stringify({ execute: command })}\n`);
-        else if (msg.return !== undefined) {
-          sock.end();
-          return resolvePromise();
-        }
+        else if (msg.event) seen.add(`${msg.event} ${msg.data?.device ?? ''}`);
+        else if (msg.return !== undefined) returned = true;
+        if (!msg.QMP) advance();
       }
     });
   });
@@ -474,7 +661,7 @@ async function setPaused(g: Globals, id: string, paused: boolean): Promise<void>
   const st = readState(dir, id);
   if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
   if (Boolean(st.paused) === paused) throw new ShimError(`container ${id} is ${paused ? 'already' : 'not'} paused`);
-  await qmp(dir, paused ? 'stop' : 'cont');
+  await qmp(dir, [{ execute: paused ? 'stop' : 'cont' }]);
   writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...st, paused }));
 }
 
@@ -528,7 +715,9 @@ async function main(argv: string[]): Promise<void> {
       case 'create':
         return create(g, flags, id);
       case 'start':
-        return start(g, id);
+        return await start(g, id);
+      case 'network':
+        return await network(g, id);
       case 'state':
         return state(g, id);
       case 'kill':

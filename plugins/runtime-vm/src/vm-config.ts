@@ -193,11 +193,25 @@ export function kernelCmdline(kind: ShareKind): string {
   return `${KERNEL_CMDLINE} skiff.share=${kind}`;
 }
 
-/** PCI slots (of q35's root bus, 0x1f is its LPC bridge) for the rootfs, virtio-serial, the NIC, then shares. */
-const PCI_SLOTS = Array.from({ length: 29 }, (_, i) => `0x${(i + 2).toString(16)}`);
+/**
+ * PCI slots (of q35's root bus: 0x1e holds the hot-plug ports, 0x1f is the LPC bridge) for the
+ * rootfs, virtio-serial, the NIC, then shares.
+ */
+const PCI_SLOTS = Array.from({ length: 28 }, (_, i) => `0x${(i + 2).toString(16)}`);
 
 /** How many shares a VM can have besides its rootfs (the PCI slots left). */
 export const MAX_SHARES = PCI_SLOTS.length - 3;
+
+/**
+ * NICs a running VM can take besides the one it boots with (one per network the container joins
+ * later): q35's root bus takes no hot-plugged device, so the VM has a PCIe-to-PCI bridge (`hp`,
+ * slot 0x1e) whose slots 1… take them (ACPI hot plug). One bridge costs ~30 ms of a TCG boot;
+ * a PCIe root port per NIC cost ~13 ms each.
+ */
+export const HOTPLUG_NICS = 31;
+
+/** The bridge network connects plug NICs into (the shim plugs NIC n into slot n). */
+const HOTPLUG_BRIDGE = ['-device', 'pcie-pci-bridge,id=hp,bus=pcie.0,addr=0x1e'];
 
 /** qemu's command line for one container VM (run with the VM's state dir as cwd). */
 export function qemuArgs(
@@ -219,6 +233,7 @@ export function qemuArgs(
         `tap,id=net0,ifname=${vm.tap},script=no,downscript=no`,
         '-device',
         `virtio-net-pci,netdev=net0,romfile=,addr=${PCI_SLOTS[2]}`,
+        ...HOTPLUG_BRIDGE,
       ]
     : [];
   // stdin or a tty: qemu waits (wait=on) for the host relay to connect, so no byte is lost.

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,7 @@ import {
   type LogOptions,
   type Runtime,
   type RuntimeCapabilities,
+  SystemError,
   type TaskSpec,
   type TaskState,
 } from '@skiff/core/plugin-api';
@@ -55,7 +57,7 @@ export class VmRuntime implements Runtime {
   }
 
   capabilities(): RuntimeCapabilities {
-    return { terminal: true, stdin: true, survivesDaemonRestart: true, singleNetwork: true };
+    return { terminal: true, stdin: true, survivesDaemonRestart: true };
   }
 
   /** Probes the accelerator, writes the shim's config and wrapper, on first use. */
@@ -172,9 +174,36 @@ export class VmRuntime implements Runtime {
     return stats;
   }
 
+  /**
+   * A network connect or disconnect of the running container: the shim plugs a NIC into the VM for
+   * each new interface of the container's namespace (and unplugs the gone ones), and hands the
+   * agent the new /etc/hosts.
+   */
+  async networkChanged(id: string): Promise<void> {
+    await this.runtime();
+    await new Promise<void>((resolve, reject) => {
+      execFile(join(this.opts.stateDir, SHIM_NAME), [`--root=${this.shimRoot}`, 'network', id], (err, _out, stderr) => {
+        if (!err) return resolve();
+        // The shim's error is one JSON log line ({"level":"error","msg":…}), as runc's.
+        let msg: string | undefined;
+        try {
+          msg = (JSON.parse(stderr.trim().split('\n').at(-1) ?? '') as { msg?: string }).msg;
+        } catch {
+          // Not a log line (the shim crashed): its stderr as it is.
+        }
+        reject(new SystemError(msg ?? (stderr.trim() || err.message)));
+      });
+    });
+  }
+
+  /** The shim's state root (runtime-linux keeps an OCI runtime's under `roots/<name>`). */
+  private get shimRoot(): string {
+    return join(this.opts.stateDir, 'conmon', 'roots', SHIM_NAME);
+  }
+
   /** The RAM the VM was started with (the shim's state), or 0 when unknown. */
   private async vmMemoryMiB(id: string): Promise<number> {
-    const state = join(this.opts.stateDir, 'conmon', 'roots', SHIM_NAME, id, 'state.json');
+    const state = join(this.shimRoot, id, 'state.json');
     try {
       const mib = (JSON.parse(await readFile(state, 'utf8')) as { memoryMiB?: unknown }).memoryMiB;
       return typeof mib === 'number' && mib > 0 ? mib : 0;

@@ -316,6 +316,13 @@ test('user networks resolve names and aliases; other networks reach neither name
   const ip = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${front}").IPAddress}}`, web);
   t.regex(await fetchFrom(d, back, web), /bad address/);
   t.notRegex(await fetchFrom(d, back, ip), /200 OK/);
+  // A container on both networks resolves the names of each, whichever resolver it asks (Docker's way).
+  const both = `both-${uid()}`;
+  const get = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 www 8080`;
+  await ok(t, d, 'create', '--name', both, '--network', back, d.image, 'sh', '-c', get);
+  await ok(t, d, 'network', 'connect', front, both);
+  t.regex((await d.cli('start', '-a', both)).stdout, /200 OK[\s\S]*hello-from/);
+  await ok(t, d, 'rm', both);
   // The default bridge has no name resolution (as in Docker).
   t.notRegex(await fetchFrom(d, 'bridge', web), /200 OK/);
 

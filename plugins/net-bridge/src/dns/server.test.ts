@@ -128,6 +128,41 @@ test('clients outside the network subnets get forwarding only', async (t) => {
   );
 });
 
+test('a container on several networks learns the names of each; a container on one does not', async (t) => {
+  const up = await upstream(t, {});
+  const servers: DnsServer[] = [];
+  const peers = () => servers;
+  // answer() is called directly: the servers need not listen.
+  const server = (network: string, subnet: string) =>
+    new DnsServer({ network, addresses: [loop()], subnets: [subnet], upstreams: () => [up], peers });
+  const [a, b] = [server('a', '10.1.0.0/24'), server('b', '10.2.0.0/24')];
+  servers.push(a, b);
+  a.setEndpoint('x-a', ['both'], ['10.1.0.2/24'], [], 'X');
+  b.setEndpoint('x-b', ['both'], ['10.2.0.2/24'], [], 'X');
+  a.setEndpoint('y-a', ['only-a'], ['10.1.0.3/24'], [], 'Y');
+  b.setEndpoint('z-b', ['web', 'web-alias'], ['10.2.0.4/24'], [], 'Z');
+  b.setEndpoint('s-b', ['shared'], ['10.2.0.5/24'], [], 'S');
+  a.setEndpoint('s-a', ['shared'], ['10.1.0.5/24'], [], 'S');
+  const ask = async (dns: DnsServer, name: string, client: string) =>
+    parseResponse((await dns.answer(buildQuery(7, name, TYPE.A), false, client))!);
+  // X (on a and b) asks a's server for names of b: answered with b's addresses.
+  t.deepEqual(
+    (await ask(a, 'web', '10.1.0.2')).answers.map((r) => r.data),
+    ['10.2.0.4'],
+  );
+  t.deepEqual(
+    (await ask(a, 'web-alias.b', '10.1.0.2')).answers.map((r) => r.data),
+    ['10.2.0.4'],
+  );
+  // A name on both networks: the asking network's address.
+  t.deepEqual(
+    (await ask(a, 'shared', '10.1.0.2')).answers.map((r) => r.data),
+    ['10.1.0.5'],
+  );
+  // Y is on a only: b's names stay unknown to it.
+  t.is((await ask(a, 'web', '10.1.0.3')).rcode, RCODE.NXDOMAIN);
+});
+
 test('answers names and aliases of its network, AAAA empty, PTR; forwards the rest over UDP and TCP', async (t) => {
   const up = await upstream(t, { 'outside.test': '192.0.2.7' });
   const { dns, host, port } = await server(t, [up]);

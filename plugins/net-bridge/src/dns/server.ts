@@ -7,8 +7,9 @@ import { type Answer, buildResponse, DnsFormatError, ipv6Bytes, parseQuery, type
 /**
  * The embedded DNS server of one user-defined bridge network (podman's aardvark-dns design): it
  * runs in the daemon, listens on the network's gateway addresses, port 53, UDP and TCP, answers
- * for the endpoints of THIS network only (names, aliases, `name.network`, reverse lookups) and
- * forwards everything else to the host's resolvers. Containers get the gateway as nameserver;
+ * for the endpoints of THIS network (names, aliases, `name.network`, reverse lookups) — and, like
+ * Docker's, for those of the other networks the asking container is on (`peers`) — and forwards
+ * everything else to the host's resolvers. Containers get the gateway as nameserver;
  * since the server lives in the host's namespace, even a 127.0.0.53 resolver of the host works.
  */
 
@@ -21,6 +22,8 @@ const TTL = 600;
 const FORWARD_TIMEOUT_MS = 2500;
 
 interface Endpoint {
+  /** The container the endpoint belongs to: the key to its other networks' names. */
+  container?: string;
   names: string[];
   ipv4: string[];
   ipv6: string[];
@@ -40,6 +43,8 @@ export interface DnsServerOptions {
   forward?: boolean;
   port?: number;
   upstreams: () => Upstream[];
+  /** The servers of the other networks (a container on several learns the names of each). */
+  peers?: () => Iterable<DnsServer>;
   log?: Logger;
 }
 
@@ -103,6 +108,7 @@ export class DnsServer {
     names: readonly string[],
     addresses: readonly string[],
     upstreams: readonly Upstream[] = [],
+    container?: string,
   ): void {
     const ips = addresses.map((a) => a.split('/')[0]!);
     const all = new Set<string>();
@@ -113,6 +119,7 @@ export class DnsServer {
       all.add(`${name}.${this.opts.network.toLowerCase()}`);
     }
     this.endpoints.set(id, {
+      container,
       names: [...all],
       ipv4: ips.filter((i) => !i.includes(':')),
       ipv6: ips.filter((i) => i.includes(':')),
@@ -131,6 +138,25 @@ export class DnsServer {
   private lookup(name: string): Endpoint[] {
     const n = name.toLowerCase();
     return [...this.endpoints.values()].filter((e) => e.names.includes(n));
+  }
+
+  /** `name` on this network, for a `container` that is on it too; none otherwise. */
+  lookupFor(container: string, name: string): Endpoint[] {
+    if (![...this.endpoints.values()].some((e) => e.container === container)) return [];
+    return this.lookup(name);
+  }
+
+  /** This network's name first, then the other networks of the client's container (Docker's order). */
+  private lookupAll(name: string, client: string | undefined): Endpoint[] {
+    const own = this.lookup(name);
+    const container = this.endpointOf(client)?.container;
+    if (own.length || container === undefined) return own;
+    for (const peer of this.opts.peers?.() ?? []) {
+      if (peer === this) continue;
+      const hits = peer.lookupFor(container, name);
+      if (hits.length) return hits;
+    }
+    return [];
   }
 
   private reverse(name: string): string | undefined {
@@ -161,7 +187,7 @@ export class DnsServer {
     if (q.opcode !== 0 || !question) return buildResponse(q, question ? RCODE.NOTIMP : RCODE.FORMERR);
     const name = question.name.replace(/\.$/, '');
     const member = client === undefined || this.isMember(client);
-    const hits = member ? this.lookup(name) : [];
+    const hits = member ? this.lookupAll(name, client) : [];
     if (hits.length) {
       const answers: Answer[] = [];
       if (question.type === TYPE.A || question.type === TYPE.ANY)
@@ -178,12 +204,17 @@ export class DnsServer {
     return this.forward(msg, q, tcp, client);
   }
 
+  /** The endpoint with the client's address. */
+  private endpointOf(client: string | undefined): Endpoint | undefined {
+    const ip = client?.replace(/^::ffff:/, '');
+    if (ip === undefined) return undefined;
+    for (const e of this.endpoints.values()) if (e.ipv4.includes(ip) || e.ipv6.includes(ip)) return e;
+    return undefined;
+  }
+
   /** The `--dns` servers of the endpoint asking, if it has any. */
   private upstreamsOf(client: string | undefined): readonly Upstream[] {
-    const ip = client?.replace(/^::ffff:/, '');
-    if (ip === undefined) return [];
-    for (const e of this.endpoints.values()) if (e.ipv4.includes(ip) || e.ipv6.includes(ip)) return e.upstreams;
-    return [];
+    return this.endpointOf(client)?.upstreams ?? [];
   }
 
   private async forward(msg: Buffer, q: Query, tcp: boolean, client: string | undefined): Promise<Buffer> {
