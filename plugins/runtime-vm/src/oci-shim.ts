@@ -389,9 +389,10 @@ function fileLines(st: VmState): string[] {
  * with the interface's MAC) and mirrored for each new interface, and unplugged for each interface
  * that is gone. Waits until the agent has configured each new one. The boot NIC cannot leave: when
  * its interface is gone the agent takes it down (its routes go; the other networks' stay). Updates
- * `st.nics` and `st.bootNic`.
+ * `st.nics` and `st.bootNic`. `deadline`: when to give up on the agent's answer (at the start, the
+ * agent reads the lines only once the guest has booted).
  */
-async function syncNics(dir: string, st: VmState, links: Link[]): Promise<void> {
+async function syncNics(dir: string, st: VmState, links: Link[], deadline: number): Promise<void> {
   const nics = [...(st.nics ?? [])];
   if (st.bootNic && !links.some((l) => l.ifname === st.bootNic!.ifname && l.address === st.bootNic!.mac)) {
     control(dir, `down ${st.bootNic.ifname}`, 5000, st.pid);
@@ -431,7 +432,7 @@ async function syncNics(dir: string, st: VmState, links: Link[]): Promise<void> 
       mirror(st, l.ifname, tap, l.mtu ?? 1500);
       const mark = statusLength(dir);
       for (const line of netLines(st, 'nic', l)) control(dir, line, 5000, st.pid);
-      awaitStatus(dir, mark, `nic ${l.ifname} `, st.pid);
+      awaitStatus(dir, mark, `nic ${l.ifname} `, st.pid, deadline);
     } catch (e) {
       // Nothing half-plugged stays (the port is free for the next try).
       await unplug(dir, port).catch(() =>
@@ -461,8 +462,7 @@ function statusLength(dir: string): number {
 }
 
 /** Waits for the agent's status line starting with `prefix` (after byte `from`); fails on `… failed`. */
-function awaitStatus(dir: string, from: number, prefix: string, monitorPid: number): void {
-  const deadline = Date.now() + 30_000;
+function awaitStatus(dir: string, from: number, prefix: string, monitorPid: number, deadline: number): void {
   for (;;) {
     const text = existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status')).subarray(from).toString() : '';
     // Whole lines only: qemu may have written part of the last one yet.
@@ -497,14 +497,16 @@ async function start(g: Globals, id: string): Promise<void> {
   const st = readState(dir, id);
   if (!alive(st.pid)) throw new ShimError(`container ${id} is not running: the VM stopped: ${vmFailure(dir)}`);
   if (st.started) throw new ShimError(`container ${id} is already running`);
+  // The guest may still be booting (a slow TCG boot on a busy host takes tens of seconds): the agent
+  // answers once it runs, so every wait here is bounded by the boot's deadline.
+  const deadline = Date.now() + 120_000;
   const links = st.tap ? containerLinks(st) : [];
   for (const line of [...bootNicSetup(st, links), ...fileLines(st)]) control(dir, line, 30_000, st.pid);
   // The container's other networks (connected before the start): plugged before the process runs.
-  if (st.tap) await syncNics(dir, st, links);
+  if (st.tap) await syncNics(dir, st, links, deadline);
   control(dir, 'start', 30_000, st.pid);
   writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...st, started: true }));
   // Like runc, return once the process runs: the agent says so on the status port (after the boot).
-  const deadline = Date.now() + 120_000;
   for (;;) {
     const status = existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8') : '';
     if (/^(started|exit )/m.test(status) || !alive(st.pid)) return;
@@ -524,13 +526,13 @@ async function network(g: Globals, id: string): Promise<void> {
   if (!alive(st.pid) || !st.started) throw new ShimError(`container ${id} is not running`);
   if (st.paused) throw new ShimError(`container ${id} is paused: unpause it to change its networks`);
   if (!st.tap) return;
-  await syncNics(dir, st, containerLinks(st));
+  await syncNics(dir, st, containerLinks(st), Date.now() + 30_000);
   writeFileSync(join(dir, 'state.json'), JSON.stringify(st));
   // Returns once the agent has the new files: a process looking up a name next must see them.
   const mark = statusLength(dir);
   const token = randomBytes(4).toString('hex');
   for (const line of [...fileLines(st), `sync ${token}`]) control(dir, line, 5000, st.pid);
-  awaitStatus(dir, mark, `sync ${token} `, st.pid);
+  awaitStatus(dir, mark, `sync ${token} `, st.pid, Date.now() + 30_000);
 }
 
 function state(g: Globals, id: string): void {
