@@ -3,7 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { InvalidParameterError, NotFoundError, NotImplementedError } from '../plugin-api/errors.js';
-import { configureNetns, IpNetlink, ipBatch, macFromIPv4, routeMetric, sameCidr, validIfName } from './netlink.js';
+import {
+  configureNetns,
+  IpNetlink,
+  ipBatch,
+  macFromIPv4,
+  routeMetric,
+  sameCidr,
+  setDefaultRoutes,
+  validIfName,
+} from './netlink.js';
 import { testNetns } from '../testkit/netns.js';
 
 // Every link here lives in namespaces the test creates; the host's own namespace is never touched.
@@ -88,7 +97,8 @@ test('ip backend: bridge, veth into a namespace, addresses, routes, ping, delete
   t.true(sameCidr('fd00:201::1/64', 'fd00:201:0:0:0:0:0:1/64'));
   t.false(sameCidr('fd00:201::1/64', 'fd00:201::1/48'));
   await t.throwsAsync(nl.listAddresses('nope0'), { instanceOf: NotFoundError });
-  // A second network with its own default route: both coexist, the first one (metric 0) wins.
+  // A second network with its own default route: both coexist, the first one (metric 0) wins,
+  // until the core keeps one (setDefaultRoutes).
   await nl.createBridge('br-u');
   await nl.addAddress('br-u', '10.203.0.1/24');
   await nl.createVeth({ name: 'vh1', master: 'br-u', peer: { name: 'eth1', netnsPath: ctr.path } });
@@ -102,6 +112,33 @@ test('ip backend: bridge, veth into a namespace, addresses, routes, ping, delete
     defaults.map((l) => l.replace(/\s+/g, ' ').trim()),
     ['default via 10.201.0.1 dev eth0', 'default via 10.203.0.1 dev eth1 metric 1'],
   );
+  const routes = async (six = false) =>
+    (await sh('ip', ['-n', ctr.name, ...(six ? ['-6'] : []), 'route', 'show', 'default'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/\s+/g, ' ').trim())
+      .filter(Boolean);
+  await nl.addAddress('br-u', 'fd00:203::1/64');
+  await configureNetns(ctr.path, {
+    ifName: 'eth1',
+    addresses: ['fd00:203::2/64'],
+    routes: [{ dst: '::/0', gw: 'fd00:203::1' }],
+  });
+  await setDefaultRoutes(
+    ctr.path,
+    { v4: { gw: '10.203.0.1', dev: 'eth1' }, v6: { gw: 'fd00:203::1', dev: 'eth1' } },
+    true,
+  );
+  t.deepEqual(await routes(), ['default via 10.203.0.1 dev eth1']);
+  t.deepEqual(await routes(true), ['default via fd00:203::1 dev eth1 metric 1024 pref medium']);
+  // A driver's route of the metric the kept one has replaces it (the core settles them after).
+  await configureNetns(ctr.path, { ifName: 'eth0', addresses: [], routes: [{ dst: 'default', gw: '10.201.0.1' }] });
+  t.deepEqual(await routes(), ['default via 10.201.0.1 dev eth0']);
+  await setDefaultRoutes(ctr.path, {}, true);
+  t.deepEqual([...(await routes()), ...(await routes(true))], []);
+  await t.throwsAsync(setDefaultRoutes(ctr.path, { v4: { gw: '10.203.0.1', dev: 'bad dev' } }, false), {
+    instanceOf: InvalidParameterError,
+  });
   t.is((await nl.getLink('vh0'))?.kind, 'veth');
 
   t.true(await nl.deleteLink('vh0'));

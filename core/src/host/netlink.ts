@@ -129,6 +129,8 @@ export function macFromIPv4(ip: string): string {
 export interface IpBatchOptions {
   /** Run inside this network namespace (a path such as /proc/<pid>/ns/net or /run/netns/x). */
   netns?: string;
+  /** `ip -6`: lines whose family the addresses do not tell (`route flush exact ::/0`). */
+  ipv6?: boolean;
   signal?: AbortSignal;
 }
 
@@ -191,7 +193,7 @@ export async function ipBatch(lines: readonly string[], opts: IpBatchOptions = {
   if (lines.length === 0) return;
   for (const l of lines)
     if (/[\n\r]/.test(l)) throw new InvalidParameterError(`ip batch line contains a newline: ${JSON.stringify(l)}`);
-  const [cmd, args] = nsCommand(opts.netns, 'ip', ['-batch', '-']);
+  const [cmd, args] = nsCommand(opts.netns, 'ip', [...(opts.ipv6 ? ['-6'] : []), '-batch', '-']);
   await runWithInput(cmd, args, lines.join('\n') + '\n', opts.signal);
 }
 
@@ -201,9 +203,9 @@ export interface NetnsConfig {
   addresses: readonly string[];
   /**
    * Routes through this interface. They get the metric `routeMetric(ifName)`, so the default
-   * route of a second network a container joins does not collide with its first network's: the
-   * first one wins (lower metric, as Docker keeps the first gateway) and the second takes over
-   * when the first network is disconnected.
+   * route of a second network a container joins does not collide with its first network's, and
+   * replace one of the same metric (the core then keeps only its gateway endpoint's default
+   * route, with metric 0: setDefaultRoutes).
    */
   routes?: readonly { dst: string; gw?: string }[];
   /** Rename `from` to ifName first (macvlan links created under a temporary name). */
@@ -230,8 +232,29 @@ export async function configureNetns(netnsPath: string, cfg: NetnsConfig): Promi
   lines.push(`link set ${dev} up`);
   const metric = routeMetric(dev);
   for (const r of cfg.routes ?? [])
-    lines.push(`route add ${cidr(r.dst)}${r.gw ? ` via ${addr(r.gw)}` : ''} dev ${dev} metric ${metric}`);
+    lines.push(`route replace ${cidr(r.dst)}${r.gw ? ` via ${addr(r.gw)}` : ''} dev ${dev} metric ${metric}`);
   await ipBatch(lines, { netns: netnsPath });
+}
+
+export interface DefaultRoutes {
+  v4?: { gw: string; dev: string };
+  v6?: { gw: string; dev: string };
+}
+
+/**
+ * The namespace's default routes become exactly `routes` (one per family at most, as libnetwork's
+ * sandbox has them): every other default route goes. IPv6 ones are touched only when `ipv6`.
+ */
+export async function setDefaultRoutes(netnsPath: string, routes: DefaultRoutes, ipv6: boolean): Promise<void> {
+  if (!netnsPath) throw new InvalidParameterError('setDefaultRoutes needs a namespace path');
+  const lines = (flush: string, r?: { gw: string; dev: string }) => [
+    `route flush exact ${flush}`,
+    ...(r ? [`route add ${cidr(flush)} via ${addr(r.gw)} dev ${checkName(r.dev)}`] : []),
+  ];
+  await Promise.all([
+    ipBatch(lines('0.0.0.0/0', routes.v4), { netns: netnsPath }),
+    ipv6 ? ipBatch(lines('::/0', routes.v6), { netns: netnsPath, ipv6: true }) : undefined,
+  ]);
 }
 
 /** Route metric of an interface: its trailing number (eth0 → 0, eth1 → 1), else 1000. */

@@ -6,8 +6,10 @@ import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } f
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
 import type { AttachRequest, NetworkDriver, PortMapping } from '../plugin-api/network-driver.js';
+import { setDefaultRoutes } from '../host/netlink.js';
 import { splitCidr } from './cidr.js';
 import { parseEndpointSettings, type NetworkingRequest } from './create-options.js';
+import { defaultRoutesOf, gatewayEndpoint } from './gateway.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { EndpointConfig, EndpointRow, NetworkRecord, NetworkStore } from './network-store.js';
@@ -234,6 +236,7 @@ export class ContainerNetworking {
           await this.attachRow(c, row, n, driver, pid, mine);
           done.push(row);
         }
+        await this.settleGateway(c.Id, pid, false);
         if (done.length) await this.writeEtc(c);
       } catch (err) {
         for (const row of done.reverse()) {
@@ -427,6 +430,14 @@ export class ContainerNetworking {
         this.store.deleteEndpoint(c.Id, n.Id);
         throw err;
       }
+      try {
+        await this.settleGateway(c.Id, c.State.Pid, false);
+      } catch (err) {
+        await this.detachWithDriver(this.store.endpoint(c.Id, n.Id)!).catch(() => {});
+        this.store.deleteEndpoint(c.Id, n.Id);
+        await this.settleGateway(c.Id, c.State.Pid, true).catch(() => {});
+        throw err;
+      }
       await this.writeEtc(c).catch((err) =>
         this.log.warn('cannot rewrite /etc/hosts', { id: c.Id, error: err as Error }),
       );
@@ -436,6 +447,7 @@ export class ContainerNetworking {
         const live = this.store.endpoint(c.Id, n.Id);
         if (live?.live) await this.detachWithDriver(live).catch(() => {});
         this.store.deleteEndpoint(c.Id, n.Id);
+        await this.settleGateway(c.Id, c.State.Pid, true).catch(() => {});
         await this.writeEtc(c).catch(() => {});
         throw err;
       }
@@ -460,11 +472,16 @@ export class ContainerNetworking {
     await this.lock.run(c0.Id, async () => {
       const row = this.store.endpoint(c0.Id, n.Id);
       if (!row) throw new ConflictError(`container ${c0.Id} is not connected to network ${n.Name}`);
+      const wasLive = !!row.live;
       if (row.live) await this.detachWithDriver(row);
       else this.networks.publish(n, 'disconnect', { container: c0.Id });
       this.store.deleteEndpoint(c0.Id, n.Id);
       const c = this.lookup().get(c0.Id);
       if (!c.State.Running) return;
+      if (wasLive && c.State.Pid)
+        await this.settleGateway(c.Id, c.State.Pid, true).catch((err) =>
+          this.log.warn('cannot move the default route', { id: c.Id, error: err as Error }),
+        );
       await this.writeEtc(c).catch(() => {});
       await (
         await this.lookup().runtimeOf(c)
@@ -472,6 +489,23 @@ export class ContainerNetworking {
         .networkChanged?.(c.Id)
         .catch((err) => this.log.warn('the runtime did not follow a disconnect', { id: c.Id, error: err as Error }));
     });
+  }
+
+  /**
+   * A container on several networks has one default route per family, its gateway endpoint's (see
+   * gatewayEndpoint), as under dockerd; each driver installed its own (ranked by metric), so the
+   * others go. After a disconnect the remaining endpoints are settled again: the gone one may have
+   * been the gateway. A container with one network keeps its driver's routes untouched.
+   */
+  private async settleGateway(containerId: string, pid: number, disconnected: boolean): Promise<void> {
+    const live = this.store.endpointsOf(containerId).flatMap((r) => {
+      const n = r.live && this.store.get(r.networkId);
+      return n && r.live ? [{ network: n.Name, ifName: r.live.request.ifName, result: r.live.result }] : [];
+    });
+    const routed = live.filter((e) => Object.keys(defaultRoutesOf(e)).length);
+    if (routed.length === 0 || (routed.length === 1 && !disconnected)) return;
+    const ipv6 = routed.some((e) => defaultRoutesOf(e).v6);
+    await setDefaultRoutes(`/proc/${pid}/ns/net`, defaultRoutesOf(gatewayEndpoint(routed)!), ipv6);
   }
 
   /** /etc/hosts and /etc/resolv.conf of a container with its current endpoints. */

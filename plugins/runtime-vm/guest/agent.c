@@ -763,13 +763,17 @@ static void set_in(struct sockaddr *sa, const char *ip) {
   inet_pton(AF_INET, ip, &in->sin_addr);
 }
 
-/* The guest interface whose MAC is `mac` ("aa:bb:..."), waiting up to `ms` for a hot-plugged one. */
+/*
+ * The guest interface whose MAC is `mac` ("aa:bb:..."), waiting up to `ms` for a hot-plugged one.
+ * A parked boot NIC ("unused0", see nic_down) is never it: a network connected again may give the
+ * new interface the same address, hence the same MAC.
+ */
 static int find_if_by_mac(const char *mac, char name[IFNAMSIZ], int ms) {
   for (int waited = 0;; waited += 20) {
     DIR *d = opendir("/sys/class/net");
     struct dirent *e;
     while (d && (e = readdir(d))) {
-      if (e->d_name[0] == '.' || strlen(e->d_name) >= IFNAMSIZ) continue;
+      if (e->d_name[0] == '.' || strlen(e->d_name) >= IFNAMSIZ || !strncmp(e->d_name, "unused", 6)) continue;
       char path[300], addr[32] = {0};
       snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
       int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -789,16 +793,16 @@ static int find_if_by_mac(const char *mac, char name[IFNAMSIZ], int ms) {
 }
 
 /*
- * "net|nic IFNAME MAC IP PREFIX GATEWAY|- MTU METRIC": a guest NIC stands for the container's interface
+ * "net|nic IFNAME MAC IP PREFIX MTU": a guest NIC stands for the container's interface
  * IFNAME and takes its name, MAC and address (the host mirrors frames between that interface and
  * the NIC's tap, as Kata does). `net`: the NIC the VM boots with (eth0). `nic`: one the host has
  * just hot-plugged with the interface's MAC, found by it (the kernel names NICs in probe order);
  * the status port then says "nic IFNAME ok" (or "failed") for the host to wait on.
  */
 static int configure_net(char *line, int plugged) {
-  char want[IFNAMSIZ + 1], mac[32], ip[64], gw[64], dev[IFNAMSIZ] = "eth0";
-  int prefix, mtu, metric = 0;
-  if (sscanf(line, "%15s %31s %63s %d %63s %d %d", want, mac, ip, &prefix, gw, &mtu, &metric) < 6) return -1;
+  char want[IFNAMSIZ + 1], mac[32], ip[64], dev[IFNAMSIZ] = "eth0";
+  int prefix, mtu;
+  if (sscanf(line, "%15s %31s %63s %d %d", want, mac, ip, &prefix, &mtu) != 5) return -1;
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) return -1;
   struct ifreq ifr = {0};
@@ -830,29 +834,22 @@ static int configure_net(char *line, int plugged) {
   nm->sin_addr.s_addr = htonl(prefix == 0 ? 0 : 0xffffffffu << (32 - prefix));
   if_ioctl(sock, dev, SIOCSIFNETMASK, &ifr);
   if (if_up(sock, dev) != 0) logmsg("cannot bring %s up", dev);
-  if (strcmp(gw, "-") != 0) {
-    struct rtentry rt = {0};
-    set_in(&rt.rt_gateway, gw);
-    set_in(&rt.rt_dst, "0.0.0.0");
-    set_in(&rt.rt_genmask, "0.0.0.0");
-    rt.rt_flags = RTF_UP | RTF_GATEWAY;
-    rt.rt_metric = (short)(metric + 1); /* the ioctl's convention: the kernel takes one off */
-    rt.rt_dev = dev;
-    if (ioctl(sock, SIOCADDRT, &rt) != 0) logmsg("%s", "cannot add the default route");
-  }
   close(sock);
   return 0;
 }
 
 /*
  * "down IFNAME": the container's interface is gone (its network disconnected) but its NIC, the one
- * the VM booted with, cannot leave: down (its addresses and routes go), and out of the way as
- * "unused0" so a NIC plugged later can take the name.
+ * the VM booted with, cannot leave: without its address, down (its routes go), and out of the way
+ * as "unused0" so a NIC plugged later can take the name.
  */
 static void nic_down(const char *name) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) return;
   struct ifreq ifr = {0};
+  set_in(&ifr.ifr_addr, "0.0.0.0");
+  if_ioctl(sock, name, SIOCSIFADDR, &ifr);
+  memset(&ifr, 0, sizeof ifr);
   if (if_ioctl(sock, name, SIOCGIFFLAGS, &ifr) == 0) {
     ifr.ifr_flags &= ~IFF_UP;
     if_ioctl(sock, name, SIOCSIFFLAGS, &ifr);
@@ -871,14 +868,14 @@ struct in6_ifreq_k {
 };
 
 /*
- * "net6 IFNAME IP PREFIX GATEWAY|-": an IPv6 address of the container's interface IFNAME (after
- * "net" brought it up), without duplicate address detection: the host side already holds it, as
- * with runc, and a tentative address would not answer for a second.
+ * "net6 IFNAME IP PREFIX": an IPv6 address of the container's interface IFNAME (after "net"
+ * brought it up), without duplicate address detection: the host side already holds it, as with
+ * runc, and a tentative address would not answer for a second.
  */
 static void configure_net6(char *line) {
-  char dev[IFNAMSIZ + 1], ip[64], gw[64], dad[64 + IFNAMSIZ];
+  char dev[IFNAMSIZ + 1], ip[64], dad[64 + IFNAMSIZ];
   int prefix;
-  if (sscanf(line, "%15s %63s %d %63s", dev, ip, &prefix, gw) != 4) return;
+  if (sscanf(line, "%15s %63s %d", dev, ip, &prefix) != 3) return;
   snprintf(dad, sizeof dad, "/proc/sys/net/ipv6/conf/%s/accept_dad", dev);
   write_file(dad, "0");
   int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -886,10 +883,45 @@ static void configure_net6(char *line) {
   struct in6_ifreq_k req = {.prefixlen = (uint32_t)prefix, .ifindex = (int)if_nametoindex(dev)};
   if (inet_pton(AF_INET6, ip, &req.addr) != 1 || ioctl(sock, SIOCSIFADDR, &req) != 0)
     logmsg("cannot set the IPv6 address %s", ip);
-  struct in6_rtmsg rt = {.rtmsg_flags = RTF_UP | RTF_GATEWAY, .rtmsg_metric = 1, .rtmsg_ifindex = req.ifindex};
-  if (strcmp(gw, "-") != 0 && inet_pton(AF_INET6, gw, &rt.rtmsg_gateway) == 1 && ioctl(sock, SIOCADDRT, &rt) != 0)
-    logmsg("%s", "cannot add the IPv6 default route");
   close(sock);
+}
+
+/*
+ * "routes DEV4 GW4 DEV6 GW6" ("- -" for none): the guest's default routes become these, one per
+ * family as in the container's namespace (the gateway network's; it changes with connects and
+ * disconnects). Metrics as runc's namespaces have them: 0 for IPv4, 1024 for IPv6.
+ */
+static void set_default_routes(char *line) {
+  char dev4[IFNAMSIZ + 1], gw4[64], dev6[IFNAMSIZ + 1], gw6[64];
+  if (sscanf(line, "%15s %63s %15s %63s", dev4, gw4, dev6, gw6) != 4) return;
+  int s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s4 < 0 || s6 < 0) {
+    if (s4 >= 0) close(s4);
+    return;
+  }
+  /* Every default route goes (a dst of 0/0 with no gateway or device matches any of them). */
+  struct rtentry any4 = {.rt_flags = RTF_UP};
+  set_in(&any4.rt_dst, "0.0.0.0");
+  set_in(&any4.rt_genmask, "0.0.0.0");
+  for (int i = 0; i < 64 && ioctl(s4, SIOCDELRT, &any4) == 0; i++) {
+  }
+  struct in6_rtmsg any6 = {.rtmsg_flags = RTF_UP};
+  for (int i = 0; i < 64 && ioctl(s6, SIOCDELRT, &any6) == 0; i++) {
+  }
+  if (strcmp(dev4, "-") != 0) {
+    struct rtentry rt = {.rt_flags = RTF_UP | RTF_GATEWAY, .rt_metric = 1 /* the kernel takes one off */, .rt_dev = dev4};
+    set_in(&rt.rt_gateway, gw4);
+    set_in(&rt.rt_dst, "0.0.0.0");
+    set_in(&rt.rt_genmask, "0.0.0.0");
+    if (ioctl(s4, SIOCADDRT, &rt) != 0) logmsg("cannot add the default route via %s", gw4);
+  }
+  if (strcmp(dev6, "-") != 0) {
+    struct in6_rtmsg rt = {.rtmsg_flags = RTF_UP | RTF_GATEWAY, .rtmsg_metric = 1024, .rtmsg_ifindex = (int)if_nametoindex(dev6)};
+    if (inet_pton(AF_INET6, gw6, &rt.rtmsg_gateway) != 1 || ioctl(s6, SIOCADDRT, &rt) != 0)
+      logmsg("cannot add the IPv6 default route via %s", gw6);
+  }
+  close(s4);
+  close(s6);
 }
 
 /*
@@ -1094,6 +1126,8 @@ int main(void) {
           dprintf(status_fd, "nic %s %s\n", name, ok ? "ok" : "failed");
         } else if (!strncmp(line, "net6 ", 5)) {
           configure_net6(line + 5);
+        } else if (!strncmp(line, "routes ", 7)) {
+          set_default_routes(line + 7);
         } else if (!strncmp(line, "limit ", 6)) {
           /* docker update: a limit of the running container. */
           if (cgroup_ok) set_limit(line + 6);

@@ -335,30 +335,31 @@ function mirror(st: VmState, ifname: string, tap: string, mtu: number): void {
 
 /**
  * The agent's lines for one container interface: `net` (the boot NIC) or `nic` (a plugged one, which
- * the agent finds by its MAC) with the IPv4 address and default route, then `net6` for its global
- * IPv6 addresses (the IPv6 default route: the namespace's first only).
+ * the agent finds by its MAC) with the IPv4 address, then `net6` for its global IPv6 addresses.
  */
-function netLines(st: VmState, kind: 'net' | 'nic', l: Link): string[] {
+function netLines(kind: 'net' | 'nic', l: Link): string[] {
   const inet = l.addr_info?.find((a) => a.family === 'inet');
   if (!inet) return [];
-  const defaults = (family: '-4' | '-6') =>
-    JSON.parse(inNetns(st.pid, 'ip', ['-j', family, 'route', 'show', 'default'])) as {
+  const lines = [`${kind} ${l.ifname} ${l.address} ${inet.local} ${inet.prefixlen} ${l.mtu ?? 1500}`];
+  // The guest makes its own link-local address from the MAC.
+  for (const a of l.addr_info?.filter((x) => x.family === 'inet6' && x.scope === 'global') ?? [])
+    lines.push(`net6 ${l.ifname} ${a.local} ${a.prefixlen}`);
+  return lines;
+}
+
+/**
+ * The agent's `routes` line: the guest's default routes become the namespace's (one per family, the
+ * core keeps only its gateway endpoint's), `DEV GATEWAY` or `- -` for each of IPv4 and IPv6.
+ */
+function routesLine(st: VmState): string {
+  const first = (family: '-4' | '-6') => {
+    const [r] = JSON.parse(inNetns(st.pid, 'ip', ['-j', family, 'route', 'show', 'default'])) as {
       gateway?: string;
       dev?: string;
-      metric?: number;
     }[];
-  // The interface's IPv4 default route with its metric, as runc's processes have it (with several
-  // networks, each interface has one and the metrics rank them).
-  const r4 = defaults('-4').find((r) => r.dev === l.ifname);
-  const lines = [
-    `${kind} ${l.ifname} ${l.address} ${inet.local} ${inet.prefixlen} ${r4?.gateway ?? '-'} ${l.mtu ?? 1500} ${r4?.metric ?? 0}`,
-  ];
-  // The guest makes its own link-local address from the MAC.
-  const inet6 = l.addr_info?.filter((a) => a.family === 'inet6' && a.scope === 'global') ?? [];
-  const first6 = inet6.length ? defaults('-6')[0] : undefined;
-  const gw6 = first6?.dev === l.ifname ? first6.gateway : undefined;
-  inet6.forEach((a, i) => lines.push(`net6 ${l.ifname} ${a.local} ${a.prefixlen} ${(i === 0 && gw6) || '-'}`));
-  return lines;
+    return r?.gateway && r.dev ? `${r.dev} ${r.gateway}` : '- -';
+  };
+  return `routes ${first('-4')} ${first('-6')}`;
 }
 
 /** The container's interface the VM boots with a NIC for: the one with the default route, else the first. */
@@ -431,7 +432,7 @@ async function syncNics(dir: string, st: VmState, links: Link[], deadline: numbe
       ]);
       mirror(st, l.ifname, tap, l.mtu ?? 1500);
       const mark = statusLength(dir);
-      for (const line of netLines(st, 'nic', l)) control(dir, line, 5000, st.pid);
+      for (const line of netLines('nic', l)) control(dir, line, 5000, st.pid);
       awaitStatus(dir, mark, `nic ${l.ifname} `, st.pid, deadline);
     } catch (e) {
       // Nothing half-plugged stays (the port is free for the next try).
@@ -489,7 +490,7 @@ function bootNicSetup(st: VmState, links: Link[]): string[] {
   if (!primary) return [];
   mirror(st, primary.ifname, st.tap, primary.mtu ?? 1500);
   st.bootNic = { ifname: primary.ifname, mac: primary.address! };
-  return netLines(st, 'net', primary);
+  return netLines('net', primary);
 }
 
 async function start(g: Globals, id: string): Promise<void> {
@@ -503,7 +504,10 @@ async function start(g: Globals, id: string): Promise<void> {
   const links = st.tap ? containerLinks(st) : [];
   for (const line of [...bootNicSetup(st, links), ...fileLines(st)]) control(dir, line, 30_000, st.pid);
   // The container's other networks (connected before the start): plugged before the process runs.
-  if (st.tap) await syncNics(dir, st, links, deadline);
+  if (st.tap) {
+    await syncNics(dir, st, links, deadline);
+    control(dir, routesLine(st), 30_000, st.pid);
+  }
   control(dir, 'start', 30_000, st.pid);
   writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...st, started: true }));
   // Like runc, return once the process runs: the agent says so on the status port (after the boot).
@@ -518,7 +522,7 @@ async function start(g: Globals, id: string): Promise<void> {
 /**
  * `network ID` (not an OCI command: the vm runtime runs it after a network connect or disconnect of
  * a running container): plugs and unplugs NICs to match the container's interfaces, and hands the
- * agent the rewritten /etc/hosts and resolv.conf.
+ * agent the default routes and the rewritten /etc/hosts and resolv.conf.
  */
 async function network(g: Globals, id: string): Promise<void> {
   const dir = join(g.root, id);
@@ -531,7 +535,7 @@ async function network(g: Globals, id: string): Promise<void> {
   // Returns once the agent has the new files: a process looking up a name next must see them.
   const mark = statusLength(dir);
   const token = randomBytes(4).toString('hex');
-  for (const line of [...fileLines(st), `sync ${token}`]) control(dir, line, 5000, st.pid);
+  for (const line of [routesLine(st), ...fileLines(st), `sync ${token}`]) control(dir, line, 5000, st.pid);
   awaitStatus(dir, mark, `sync ${token} `, st.pid, Date.now() + 30_000);
 }
 

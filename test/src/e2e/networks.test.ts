@@ -282,6 +282,61 @@ test('connect and disconnect running and created containers, with --ip and --ali
   t.deepEqual(JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].Containers, {});
 });
 
+test('a container on several networks has one default route per family, through the network whose name sorts first, as under dockerd', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const u = uid();
+  const [a, b, c] = [uniqueSubnet(), uniqueSubnet(), uniqueSubnet()];
+  const [netA, netB, netC] = [`gwa-${u}`, `gwb-${u}`, `gwc-${u}`];
+  for (const [n, s] of [
+    [netB, b],
+    [netA, a],
+    [netC, c],
+  ] as const)
+    await ok(t, d, 'network', 'create', '--subnet', s.subnet, n);
+  const defaults = async (ctr: string, six = false) =>
+    (await ok(t, d, 'exec', ctr, 'ip', ...(six ? ['-6'] : []), 'route'))
+      .split('\n')
+      .filter((l) => l.startsWith('default'))
+      .map((l) => l.trim().replace(/\s+/g, ' '));
+  // dockerd 20.10 printed exactly these for the same steps (one route, no metric; the network
+  // connected later takes over when its name sorts first).
+  const ctr = `gw-${u}`;
+  await ok(t, d, 'run', '-d', '--name', ctr, '--network', netB, d.image, 'sleep', '600');
+  t.deepEqual(await defaults(ctr), [`default via ${b.prefix}.1 dev eth0`]);
+  await ok(t, d, 'network', 'connect', netA, ctr);
+  t.deepEqual(await defaults(ctr), [`default via ${a.prefix}.1 dev eth1`]);
+  await ok(t, d, 'network', 'connect', netC, ctr);
+  t.deepEqual(await defaults(ctr), [`default via ${a.prefix}.1 dev eth1`]);
+  await ok(t, d, 'network', 'disconnect', netA, ctr);
+  t.deepEqual(await defaults(ctr), [`default via ${b.prefix}.1 dev eth0`]);
+  await ok(t, d, 'network', 'disconnect', netB, ctr);
+  t.deepEqual(await defaults(ctr), [`default via ${c.prefix}.1 dev eth2`]);
+  // Into the freed eth0, whose driver route has the metric of the one the gateway network holds.
+  await ok(t, d, 'network', 'connect', netA, ctr);
+  t.deepEqual(await defaults(ctr), [`default via ${a.prefix}.1 dev eth0`]);
+  // Connected before the start: the same rule.
+  const created = `gwc-${u}`;
+  await ok(t, d, 'create', '--name', created, '--network', netC, d.image, 'sleep', '600');
+  await ok(t, d, 'network', 'connect', netA, created);
+  await ok(t, d, 'start', created);
+  t.deepEqual(await defaults(created), [`default via ${a.prefix}.1 dev eth1`]);
+  // A network with both an IPv4 and an IPv6 gateway comes first, whatever its name.
+  const six = `gwz-${u}`;
+  const v6 = `fd42:${(0x1000 + Math.floor(Math.random() * 0xefff)).toString(16)}::`;
+  const z = uniqueSubnet();
+  await ok(t, d, 'network', 'create', '--ipv6', '--subnet', z.subnet, '--subnet', `${v6}/64`, six);
+  await ok(t, d, 'network', 'connect', six, created);
+  t.deepEqual(await defaults(created), [`default via ${z.prefix}.1 dev eth2`]);
+  t.deepEqual(
+    (await defaults(created, true)).map((l) => l.replace(/ metric \d+| pref \w+/g, '')),
+    [`default via ${v6}1 dev eth2`],
+  );
+  await ok(t, d, 'network', 'disconnect', six, created);
+  t.deepEqual(await defaults(created), [`default via ${a.prefix}.1 dev eth1`]);
+  t.deepEqual(await defaults(created, true), []);
+  await ok(t, d, 'rm', '-f', ctr, created);
+});
+
 test('user networks resolve names and aliases; other networks reach neither name nor IP; ports publish on 127.0.0.1', async (t) => {
   const d = await startNetnsDaemon(t);
   const a = uniqueSubnet();
