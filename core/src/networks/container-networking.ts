@@ -271,11 +271,10 @@ export class ContainerNetworking {
       }
       const v4 = leases.find((l) => !l.address.includes(':'));
       const gateway = n.pools.find((p) => !p.subnet.includes(':'))?.gateway;
-      const short = c.Id.slice(0, 12);
       const req: AttachRequest = {
         endpointId: randomBytes(32).toString('hex'),
         containerId: c.Id,
-        dnsNames: n.builtin ? [] : [...new Set([c.Name.replace(/^\//, ''), ...row.config.aliases, short])],
+        dnsNames: n.builtin ? [] : dnsNamesOf(c, row),
         network: specOf(n),
         netnsPath: `/proc/${pid}/ns/net`,
         ifName: this.freeIfName(c.Id),
@@ -307,8 +306,7 @@ export class ContainerNetworking {
     for (const row of this.store.endpointsOf(c.Id)) {
       const n = row.live && this.store.get(row.networkId);
       if (!row.live || !n || n.builtin) continue;
-      const name = c.Name.replace(/^\//, '');
-      const req = { ...row.live.request, dnsNames: [...new Set([name, ...row.config.aliases, c.Id.slice(0, 12)])] };
+      const req = { ...row.live.request, dnsNames: dnsNamesOf(c, row) };
       row.live = { ...row.live, request: req };
       this.store.putEndpoint(row);
       await (await this.networks.driverOf(n)).updateNames?.(req);
@@ -624,7 +622,9 @@ export class ContainerNetworking {
   }
 
   private endpointView(c: ContainerRecord, row: EndpointRow, n: NetworkRecord, forList: boolean) {
-    const aliases = n.builtin ? row.config.aliases : [...row.config.aliases, c.Id.slice(0, 12)];
+    // dockerd fills in the short ID and hostname when the endpoint first joins at start.
+    const joined = c.State.Running || c.State.FinishedAt !== ZERO_TIME;
+    const aliases = n.builtin || !joined ? row.config.aliases : joinedAliases(c, row);
     const fields = endpointFields(row);
     // Drivers without endpoints (none, host) still have one per run in dockerd: an ID, no addresses.
     if (c.State.Running && !row.live && this.networks.knownCapabilities(n)?.endpoints === false)
@@ -634,7 +634,7 @@ export class ContainerNetworking {
       Links: row.config.links,
       Aliases: forList || (!aliases.length && !row.config.ipamConfig) ? null : aliases,
       // dockerd fills it in when the endpoint first joins at start, and keeps it after the run.
-      NetworkID: c.State.Running || c.State.FinishedAt !== ZERO_TIME ? n.Id : '',
+      NetworkID: joined ? n.Id : '',
       ...fields,
       DriverOpts: Object.keys(row.config.driverOpts).length ? row.config.driverOpts : null,
     };
@@ -717,4 +717,17 @@ function runId(c: ContainerRecord, what: string): string {
 /** dockerd's MAC for an IPv4 endpoint: 02:42 and the four address bytes. */
 export function macOf(ipv4: string): string {
   return ['02', '42', ...ipv4.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
+ * An endpoint's aliases on a user-defined network once it joined, as dockerd 20.10 has them: the
+ * user's, the short ID, the hostname (so `--hostname` names resolve on the network too).
+ */
+function joinedAliases(c: ContainerRecord, row: EndpointRow): string[] {
+  return [...new Set([...row.config.aliases, c.Id.slice(0, 12), c.Config.Hostname].filter((a) => !!a))];
+}
+
+/** The names an endpoint on a user-defined network answers to on its DNS. */
+function dnsNamesOf(c: ContainerRecord, row: EndpointRow): string[] {
+  return [...new Set([c.Name.replace(/^\//, ''), ...joinedAliases(c, row)])];
 }

@@ -337,6 +337,27 @@ test('a container on several networks has one default route per family, through 
   await ok(t, d, 'rm', '-f', ctr, created);
 });
 
+test('--hostname is an alias on user networks, shown in inspect once the endpoint joined, as dockerd 20.10', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const net = `hn-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, net);
+  const [named, host, created] = [`hn-${uid()}`, `hh-${uid()}`, `hc-${uid()}`];
+  const hostname = `web-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', named, '--hostname', named, '--network', net, d.image, 'sleep', '600');
+  await ok(t, d, 'run', '-d', '--name', host, '--hostname', hostname, '--network', net, d.image, 'sleep', '600');
+  await ok(t, d, 'create', '--name', created, '--hostname', 'h6', '--network', net, d.image, 'sleep', '600');
+  const aliases = async (c: string) =>
+    JSON.parse(await ok(t, d, 'inspect', '-f', `{{json (index .NetworkSettings.Networks "${net}").Aliases}}`, c));
+  const id = async (c: string) => (await ok(t, d, 'inspect', '-f', '{{.Id}}', c)).slice(0, 12);
+  // dockerd printed [short ID, hostname] for the first (even when it is the name) and null before the start.
+  t.deepEqual(await aliases(named), [await id(named), named]);
+  t.deepEqual(await aliases(host), [await id(host), hostname]);
+  t.is(await aliases(created), null);
+  const looked = await ok(t, d, 'exec', named, 'nslookup', hostname);
+  t.regex(looked, new RegExp(`Name:\\s+${hostname}[\\s\\S]*Address:? \\d+\\.\\d+\\.\\d+\\.\\d+`), looked);
+  await ok(t, d, 'rm', '-f', named, host, created);
+});
+
 test('user networks resolve names and aliases; other networks reach neither name nor IP; ports publish on 127.0.0.1', async (t) => {
   const d = await startNetnsDaemon(t);
   const a = uniqueSubnet();
