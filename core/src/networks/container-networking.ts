@@ -636,7 +636,8 @@ export class ContainerNetworking {
       // dockerd fills it in when the endpoint first joins at start, and keeps it after the run.
       NetworkID: joined ? n.Id : '',
       ...fields,
-      DriverOpts: Object.keys(row.config.driverOpts).length ? row.config.driverOpts : null,
+      // As the client sent it: connect's `{}` stays `{}`, as in dockerd.
+      DriverOpts: row.config.driverOpts,
     };
   }
 

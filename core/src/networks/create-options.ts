@@ -28,7 +28,7 @@ export interface NetworkingRequest {
 
 /** One `EndpointSettings` (create's EndpointsConfig entry, or connect's EndpointConfig). */
 export function parseEndpointSettings(v: unknown, where: string): EndpointConfig {
-  if (v === undefined || v === null) return { aliases: [], driverOpts: {}, ipamConfig: null, links: null };
+  if (v === undefined || v === null) return { aliases: [], driverOpts: null, ipamConfig: null, links: null };
   if (!isObj(v)) throw new InvalidParameterError(`${where} must be an object`);
   const ipam = v.IPAMConfig;
   if (ipam !== undefined && ipam !== null && !isObj(ipam))
@@ -52,7 +52,7 @@ export function parseEndpointSettings(v: unknown, where: string): EndpointConfig
     ipv4: ip('IPv4Address', 4),
     ipv6: ip('IPv6Address', 6),
     mac: typeof mac === 'string' && mac ? mac.toLowerCase() : undefined,
-    driverOpts: { ...((opts as Labels | undefined) ?? {}) },
+    driverOpts: isObj(opts) ? { ...(opts as Labels) } : null,
     ipamConfig: isObj(ipam) ? { ...ipam } : null,
     links: links.length ? links : null,
   };

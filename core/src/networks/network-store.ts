@@ -39,7 +39,8 @@ export interface EndpointConfig {
   ipv4?: string;
   ipv6?: string;
   mac?: string;
-  driverOpts: Labels;
+  /** `DriverOpts` as given (null when absent; inspect shows it back). */
+  driverOpts: Labels | null;
   /** `IPAMConfig` as given (inspect shows it back). */
   ipamConfig: Record<string, unknown> | null;
   links: string[] | null;

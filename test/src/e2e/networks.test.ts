@@ -250,6 +250,9 @@ test('connect and disconnect running and created containers, with --ip and --ali
       .join(':')}:32`,
   );
   t.true(nets[net].Aliases.includes('svc'));
+  // As dockerd shows them: what the client sent (the CLI's connect sends {}, its run nothing).
+  t.deepEqual(nets[net].DriverOpts, {});
+  t.is(nets.bridge.DriverOpts, null);
   t.regex(await ok(t, d, 'exec', server, 'cat', '/etc/hosts'), new RegExp(`${prefix}\\.50\\t`));
   t.regex(await ok(t, d, 'exec', server, 'ip', '-o', 'addr'), new RegExp(`${prefix}\\.50/24`));
   const netView = JSON.parse(await ok(t, d, 'network', 'inspect', net))[0];
