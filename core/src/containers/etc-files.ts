@@ -72,21 +72,35 @@ export function writeNetworkEtcFiles(
 ): void {
   const names = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
   const own = opts.addresses.map((a) => `${a}\t${names}\n`).join('');
-  let resolv = resolvConf(false);
-  if (opts.resolver) {
-    const kept = resolv.split('\n').filter((l) => !/^\s*(nameserver|search|options)\b/.test(l) && l.trim() !== '');
-    const search = opts.resolver.search ?? searchOf(resolv);
-    // Only the network's resolver, as Docker's 127.0.0.11: it forwards to the --dns servers.
-    resolv = [
-      ...kept,
-      ...opts.resolver.nameservers.map((n) => `nameserver ${n}`),
-      ...(search.length ? [`search ${search.join(' ')}`] : []),
-      ...(opts.resolver.options?.length ? [`options ${opts.resolver.options.join(' ')}`] : []),
-    ].join('\n');
-    resolv += '\n';
-  }
   writeFileSync(paths.hosts, BASE_HOSTS + extraHostLines(opts.extraHosts) + own);
-  writeFileSync(paths.resolvConf, withUserDns(resolv, opts.resolver ? { ...opts, dns: [] } : opts));
+  const host = resolvConf(false);
+  writeFileSync(paths.resolvConf, opts.resolver ? resolverConf(host, opts.resolver, opts) : withUserDns(host, opts));
+}
+
+/**
+ * resolv.conf of a container whose network serves DNS, as dockerd builds it for its 127.0.0.11:
+ * the search list, only the network's resolver (it forwards to the --dns servers), the options and
+ * `ndots:0` unless the user set ndots (a name on the network is asked as is, before the search list).
+ */
+function resolverConf(
+  host: string,
+  resolver: { nameservers: string[]; search?: string[]; options?: string[] },
+  user: Partial<EtcNetworkOptions>,
+): string {
+  const search = user.dnsSearch?.length ? user.dnsSearch : (resolver.search ?? searchOf(host));
+  let options = user.dnsOptions?.length ? user.dnsOptions : (resolver.options ?? optionsOf(host));
+  if (!options.some((o) => o.startsWith('ndots:'))) options = [...options, 'ndots:0'];
+  const lines = [
+    // `--dns-search .` means no search list.
+    ...(search.length && search.join(' ') !== '.' ? [`search ${search.join(' ')}`] : []),
+    ...resolver.nameservers.map((n) => `nameserver ${n}`),
+    `options ${options.join(' ')}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function optionsOf(text: string): string[] {
+  return text.split('\n').flatMap((l) => (/^\s*options\s/.test(l) ? l.trim().split(/\s+/).slice(1) : []));
 }
 
 function searchOf(text: string): string[] {

@@ -29,7 +29,25 @@ test('hosts and resolv.conf after attach: addresses, extra hosts, only the netwo
   const ns = resolv.split('\n').filter((l) => l.startsWith('nameserver'));
   // --dns servers are the network resolver's upstreams for this container, not nameservers of its own.
   t.deepEqual(ns, ['nameserver 10.1.2.1']);
-  t.regex(resolv, /^search corp\.example$/m);
-  t.regex(resolv, /^options ndots:0$/m);
+  // dockerd's order for its 127.0.0.11: search, nameserver, options; nothing else of the host's.
+  t.is(resolv, 'search corp.example\nnameserver 10.1.2.1\noptions ndots:0\n');
+  // ndots:0 is added unless the user set ndots; `--dns-search .` means no search list.
+  const again = (o: { dnsSearch: string[]; dnsOptions: string[] }) => {
+    writeNetworkEtcFiles(paths, {
+      hostname: 'web',
+      domainname: '',
+      addresses: [],
+      extraHosts: [],
+      resolver: { nameservers: ['10.1.2.1'] },
+      dns: [],
+      ...o,
+    });
+    return readFile(paths.resolvConf, 'utf8');
+  };
+  t.is(
+    await again({ dnsSearch: ['.'], dnsOptions: ['ndots:3', 'edns0'] }),
+    'nameserver 10.1.2.1\noptions ndots:3 edns0\n',
+  );
+  t.regex(await again({ dnsSearch: [], dnsOptions: ['edns0'] }), /^nameserver 10\.1\.2\.1\noptions edns0 ndots:0\n$/m);
   t.deepEqual([(await stat(paths.hosts)).ino, (await stat(paths.resolvConf)).ino], inodes, 'same files (bind mounts)');
 });

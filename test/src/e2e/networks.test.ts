@@ -752,6 +752,24 @@ test("--dns on a user network: the embedded DNS forwards that container's querie
   // Without --dns this daemon's network has no upstream at all.
   const without = await d.cli('run', '--rm', '--network', net, d.image, 'nslookup', 'only-upstream.test');
   t.notRegex(without.stdout, /10\.253\.9\.9/);
+  // The whole file as dockerd 20.10 wrote it for the same flags (its nameserver: 127.0.0.11).
+  const flags = ['--dns-search', 'ex.com', '--dns-option', 'ndots:3'];
+  const resolv = await ok(t, d, 'run', '--rm', '--network', net, ...flags, d.image, 'cat', '/etc/resolv.conf');
+  t.regex(resolv, /^search ex\.com\nnameserver \S+\noptions ndots:3$/, resolv);
+  const plain = await ok(
+    t,
+    d,
+    'run',
+    '--rm',
+    '--network',
+    net,
+    '--dns-search',
+    '.',
+    d.image,
+    'cat',
+    '/etc/resolv.conf',
+  );
+  t.regex(plain, /^nameserver \S+\noptions (\S+ )*ndots:0$/, plain);
 });
 
 /** A bridge network with one driver option, and the web server on it publishing `publish`. */
