@@ -8,7 +8,7 @@ import type { Runtime } from '../plugin-api/runtime.js';
 import type { AttachRequest, NetworkDriver, PortMapping } from '../plugin-api/network-driver.js';
 import { setDefaultRoutes } from '../host/netlink.js';
 import { splitCidr } from './cidr.js';
-import { parseEndpointSettings, type NetworkingRequest } from './create-options.js';
+import { parseEndpointSettings, parseLink, type NetworkingRequest } from './create-options.js';
 import { defaultRoutesOf, gatewayEndpoint } from './gateway.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
@@ -286,6 +286,9 @@ export class ContainerNetworking {
         ...(row.config.mac ? { mac: row.config.mac } : v4 ? { mac: macOf(splitCidr(v4.address).ip) } : {}),
         ports,
         aliases: row.config.aliases,
+        ...(row.config.links?.length && !n.builtin
+          ? { links: Object.fromEntries(row.config.links.map(parseLink).map((l) => [l.alias, l.target])) }
+          : {}),
         options: { ...row.config.driverOpts },
         ...((c.HostConfig.Dns as string[] | null | undefined)?.length
           ? { dnsUpstreams: c.HostConfig.Dns as string[] }

@@ -19,6 +19,19 @@ function strings(v: unknown, what: string): string[] {
   return v as string[];
 }
 
+/**
+ * One legacy link, `target[:alias]` (docker's ParseLink): the linked container's name and the alias
+ * it is known by; a stored `/target:/parent/alias` too.
+ */
+export function parseLink(link: string): { target: string; alias: string } {
+  if (!link) throw new InvalidParameterError('empty string specified for links');
+  const parts = link.split(':');
+  if (parts.length > 2) throw new InvalidParameterError(`bad format for links: ${link}`);
+  const [target = '', alias = target] = parts;
+  if (target.startsWith('/')) return { target: target.slice(1), alias: alias.slice(alias.lastIndexOf('/') + 1) };
+  return { target, alias };
+}
+
 /** Networking of a create body: per-network endpoint settings and the container's MAC address. */
 export interface NetworkingRequest {
   endpoints: Record<string, EndpointConfig>;
@@ -47,6 +60,7 @@ export function parseEndpointSettings(v: unknown, where: string): EndpointConfig
   if (opts !== undefined && opts !== null && (!isObj(opts) || Object.values(opts).some((x) => typeof x !== 'string')))
     throw new InvalidParameterError(`${where}.DriverOpts must be an object of strings`);
   const links = strings(v.Links, `${where}.Links`);
+  for (const l of links) parseLink(l);
   return {
     aliases: [...new Set(strings(v.Aliases, `${where}.Aliases`))],
     ipv4: ip('IPv4Address', 4),

@@ -56,6 +56,11 @@ export interface AttachRequest {
   mac?: string;
   ports: PortMapping[];
   aliases: string[];
+  /**
+   * Legacy `--link target:alias` on this network (a driver that serves DNS): `alias` resolves, for
+   * this endpoint only, as the name `target` does.
+   */
+  links?: Record<string, string>;
   options: Labels;
   /**
    * `--dns` servers: with a driver that serves DNS (`capabilities().dns`), where this endpoint's

@@ -259,15 +259,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async updateNames(req: AttachRequest): Promise<void> {
-    this.nets
-      .get(req.network.id)
-      ?.dns?.setEndpoint(
-        req.endpointId,
-        [...req.dnsNames, ...req.aliases],
-        req.addresses,
-        dnsUpstreamsOf(req),
-        req.containerId,
-      );
+    this.nets.get(req.network.id)?.dns?.setEndpoint(...dnsEndpoint(req));
   }
 
   private state(spec: NetworkSpec): NetState {
@@ -323,13 +315,7 @@ export class BridgeDriver implements NetworkDriver {
         throw new NotFoundError(`bridge ${s.bridge} of network ${req.network.name} does not exist`, { cause: e });
       throw e;
     }
-    s.dns?.setEndpoint(
-      req.endpointId,
-      [...req.dnsNames, ...req.aliases],
-      req.addresses,
-      dnsUpstreamsOf(req),
-      req.containerId,
-    );
+    s.dns?.setEndpoint(...dnsEndpoint(req));
     return {
       interfaces: [
         { name: hostIf },
@@ -401,13 +387,7 @@ export class BridgeDriver implements NetworkDriver {
     const live = new Set<string>();
     for (const { req, result } of endpoints) {
       const s = this.nets.get(req.network.id);
-      s?.dns?.setEndpoint(
-        req.endpointId,
-        [...req.dnsNames, ...req.aliases],
-        req.addresses,
-        dnsUpstreamsOf(req),
-        req.containerId,
-      );
+      s?.dns?.setEndpoint(...dnsEndpoint(req));
       const hostIf = result.interfaces[0]?.name;
       if (hostIf) live.add(hostIf);
       const address = req.addresses.find((a) => !isV6(a)) ?? req.addresses[0];
@@ -453,6 +433,16 @@ function randomMac(): string {
 }
 
 /** The endpoint's `--dns` servers as upstreams (port 53); names that are not addresses are dropped. */
-function dnsUpstreamsOf(req: AttachRequest): Upstream[] {
-  return (req.dnsUpstreams ?? []).flatMap((s) => parseUpstream(s) ?? []);
+/** An endpoint as its network's DNS server knows it (setEndpoint's arguments). */
+function dnsEndpoint(req: AttachRequest): Parameters<DnsServer['setEndpoint']> {
+  return [
+    req.endpointId,
+    [...req.dnsNames, ...req.aliases],
+    req.addresses,
+    {
+      upstreams: (req.dnsUpstreams ?? []).flatMap((s) => parseUpstream(s) ?? []),
+      container: req.containerId,
+      ...(req.links ? { links: req.links } : {}),
+    },
+  ];
 }

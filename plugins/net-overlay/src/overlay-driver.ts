@@ -535,7 +535,7 @@ export class OverlayDriver implements NetworkDriver {
         published = true;
         await this.state.publishEndpoint(req.endpointId, ep, await this.lease());
         this.mine.set(req.endpointId, ep);
-        l.dns?.setEndpoint(req.endpointId, names, [ip]);
+        l.dns?.setEndpoint(req.endpointId, names, [ip], { links: req.links });
         return {
           interfaces: [{ name: hostIf }, { name: req.ifName, mac, mtu: l.mtu, sandbox: req.netnsPath }],
           ips: [{ address: `${ip}/${bits}`, gateway: doc.gateway, interface: 1 }],
@@ -572,7 +572,7 @@ export class OverlayDriver implements NetworkDriver {
     if (!ep) return;
     const next = { ...ep, names: [...new Set([...req.dnsNames, ...req.aliases])] };
     this.mine.set(req.endpointId, next);
-    this.local.get(req.network.id)?.dns?.setEndpoint(req.endpointId, next.names, [next.ip]);
+    this.local.get(req.network.id)?.dns?.setEndpoint(req.endpointId, next.names, [next.ip], { links: req.links });
     await this.state.publishEndpoint(req.endpointId, next, await this.lease());
   }
 
@@ -613,7 +613,7 @@ export class OverlayDriver implements NetworkDriver {
           names: [...new Set([...req.dnsNames, ...req.aliases])],
         };
         this.mine.set(req.endpointId, ep);
-        l.dns?.setEndpoint(req.endpointId, ep.names, [ip]);
+        l.dns?.setEndpoint(req.endpointId, ep.names, [ip], { links: req.links });
         await this.state.publishEndpoint(req.endpointId, ep, await this.lease());
       });
     }

@@ -29,6 +29,7 @@ services:
     image: ${d.image}
     command: ["sleep", "600"]
     depends_on: [web]
+    links: ["web:frontend"]
 `,
     );
     const compose = (...args: string[]) =>
@@ -60,6 +61,11 @@ services:
       got = r.stdout + r.stderr;
     }
     t.regex(got, /200 OK[\s\S]*hello-compose/);
+    // A legacy link's alias, for the linking service only (as dockerd's embedded DNS answers it).
+    const viaLink = await compose('exec', '-T', 'client', 'nslookup', 'frontend');
+    t.regex(viaLink.stdout, /Name:\s+frontend\s+Address:? \d+\.\d+\.\d+\.\d+/, viaLink.stdout + viaLink.stderr);
+    const fromWeb = await compose('exec', '-T', 'web', 'nslookup', 'frontend');
+    t.notRegex(fromWeb.stdout, /Name:\s+frontend/);
 
     const port = await compose('port', 'web', '8080');
     const m = /^127\.0\.0\.1:(\d+)$/m.exec(port.stdout);

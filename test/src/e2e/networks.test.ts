@@ -361,6 +361,35 @@ test('--hostname is an alias on user networks, shown in inspect once the endpoin
   await ok(t, d, 'rm', '-f', named, host, created);
 });
 
+test('--link on a user network: its alias resolves for the linking container only, as under dockerd', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const net = `ln-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, net);
+  const [db, web] = [`db-${uid()}`, `web-${uid()}`];
+  await ok(t, d, 'run', '-d', '--name', db, '--network', net, d.image, 'sleep', '600');
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, '--link', `${db}:database`, d.image, 'sleep', '600');
+  const dbIp = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, db);
+  t.regex(await ok(t, d, 'exec', web, 'nslookup', 'database'), new RegExp(`Name:\\s+database\\s+Address:? ${dbIp}`));
+  t.notRegex((await d.cli('exec', db, 'nslookup', 'database')).stdout, /Name:\s+database/);
+  // dockerd keeps them on the endpoint (the CLI copies --link there for a user network).
+  t.is(
+    await ok(t, d, 'inspect', '-f', `{{json (index .NetworkSettings.Networks "${net}").Links}}`, web),
+    `["${db}:database"]`,
+  );
+  // A link with too many parts is refused, as by docker's ParseLink.
+  const bad = await d.cli('create', '--network', net, '--link', 'a:b:c', d.image, 'true');
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /bad format for links: a:b:c/);
+  const raw = await api(d.host, 'POST', '/containers/create', {
+    Image: d.image,
+    HostConfig: { NetworkMode: net },
+    NetworkingConfig: { EndpointsConfig: { [net]: { Links: ['a:b:c'] } } },
+  });
+  t.is(raw.status, 400, raw.body);
+  t.regex(raw.body, /bad format for links: a:b:c/);
+  await ok(t, d, 'rm', '-f', db, web);
+});
+
 test('user networks resolve names and aliases; other networks reach neither name nor IP; ports publish on 127.0.0.1', async (t) => {
   const d = await startNetnsDaemon(t);
   const a = uniqueSubnet();

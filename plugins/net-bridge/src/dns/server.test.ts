@@ -137,12 +137,12 @@ test('a container on several networks learns the names of each; a container on o
     new DnsServer({ network, addresses: [loop()], subnets: [subnet], upstreams: () => [up], peers });
   const [a, b] = [server('a', '10.1.0.0/24'), server('b', '10.2.0.0/24')];
   servers.push(a, b);
-  a.setEndpoint('x-a', ['both'], ['10.1.0.2/24'], [], 'X');
-  b.setEndpoint('x-b', ['both'], ['10.2.0.2/24'], [], 'X');
-  a.setEndpoint('y-a', ['only-a'], ['10.1.0.3/24'], [], 'Y');
-  b.setEndpoint('z-b', ['web', 'web-alias'], ['10.2.0.4/24'], [], 'Z');
-  b.setEndpoint('s-b', ['shared'], ['10.2.0.5/24'], [], 'S');
-  a.setEndpoint('s-a', ['shared'], ['10.1.0.5/24'], [], 'S');
+  a.setEndpoint('x-a', ['both'], ['10.1.0.2/24'], { container: 'X' });
+  b.setEndpoint('x-b', ['both'], ['10.2.0.2/24'], { container: 'X' });
+  a.setEndpoint('y-a', ['only-a'], ['10.1.0.3/24'], { container: 'Y' });
+  b.setEndpoint('z-b', ['web', 'web-alias'], ['10.2.0.4/24'], { container: 'Z' });
+  b.setEndpoint('s-b', ['shared'], ['10.2.0.5/24'], { container: 'S' });
+  a.setEndpoint('s-a', ['shared'], ['10.1.0.5/24'], { container: 'S' });
   const ask = async (dns: DnsServer, name: string, client: string) =>
     parseResponse((await dns.answer(buildQuery(7, name, TYPE.A), false, client))!);
   // X (on a and b) asks a's server for names of b: answered with b's addresses.
@@ -161,6 +161,24 @@ test('a container on several networks learns the names of each; a container on o
   );
   // Y is on a only: b's names stay unknown to it.
   t.is((await ask(a, 'web', '10.1.0.3')).rcode, RCODE.NXDOMAIN);
+});
+
+test('a legacy link alias resolves as its target for the linking endpoint only', async (t) => {
+  const up = await upstream(t, {});
+  const dns = new DnsServer({ network: 'n', addresses: [loop()], subnets: ['10.3.0.0/24'], upstreams: () => [up] });
+  dns.setEndpoint('db', ['db'], ['10.3.0.2/24']);
+  dns.setEndpoint('web', ['web'], ['10.3.0.3/24'], { links: { Database: 'DB' } });
+  dns.setEndpoint('other', ['other'], ['10.3.0.4/24']);
+  const ask = async (name: string, client: string) =>
+    parseResponse((await dns.answer(buildQuery(9, name, TYPE.A), false, client))!);
+  t.deepEqual(
+    (await ask('database', '10.3.0.3')).answers.map((r) => r.data),
+    ['10.3.0.2'],
+  );
+  t.is((await ask('database', '10.3.0.4')).rcode, RCODE.NXDOMAIN);
+  // A link to a container that is not on the network resolves nothing.
+  dns.setEndpoint('web', ['web'], ['10.3.0.3/24'], { links: { gone: 'nosuch' } });
+  t.is((await ask('gone', '10.3.0.3')).rcode, RCODE.NXDOMAIN);
 });
 
 test('answers names and aliases of its network, AAAA empty, PTR; forwards the rest over UDP and TCP', async (t) => {
@@ -254,7 +272,7 @@ test("an endpoint's own upstreams (--dns) answer its other queries; the rest use
     await upstream(t, { 'outside.test': '198.51.100.9' }),
   ];
   const { dns } = await server(t, [shared]);
-  dns.setEndpoint('e', ['web'], ['10.9.0.2/24'], [own]);
+  dns.setEndpoint('e', ['web'], ['10.9.0.2/24'], { upstreams: [own] });
   const ask = async (client: string) =>
     parseResponse((await dns.answer(buildQuery(41, 'outside.test', TYPE.A), false, client))!).answers.map(
       (a) => a.data,

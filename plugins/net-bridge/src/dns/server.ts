@@ -29,6 +29,18 @@ interface Endpoint {
   ipv6: string[];
   /** Where this endpoint's other queries go (`--dns`); empty: the network's upstreams. */
   upstreams: readonly Upstream[];
+  /** Its legacy links: an alias it alone resolves, to the name it stands for. */
+  links: ReadonlyMap<string, string>;
+}
+
+/** What else the server knows of an endpoint besides its names and addresses. */
+export interface EndpointExtras {
+  /** Where its queries for other names go (`--dns`); empty: the network's upstreams. */
+  upstreams?: readonly Upstream[];
+  /** Its container: the key to the names of the container's other networks. */
+  container?: string;
+  /** `--link target:alias` on this network: `alias` resolves, for this endpoint only, as `target` does. */
+  links?: Readonly<Record<string, string>>;
 }
 
 export interface DnsServerOptions {
@@ -103,13 +115,7 @@ export class DnsServer {
     this.tcp = [];
   }
 
-  setEndpoint(
-    id: string,
-    names: readonly string[],
-    addresses: readonly string[],
-    upstreams: readonly Upstream[] = [],
-    container?: string,
-  ): void {
+  setEndpoint(id: string, names: readonly string[], addresses: readonly string[], extras: EndpointExtras = {}): void {
     const ips = addresses.map((a) => a.split('/')[0]!);
     const all = new Set<string>();
     for (const n of names) {
@@ -118,12 +124,14 @@ export class DnsServer {
       all.add(name);
       all.add(`${name}.${this.opts.network.toLowerCase()}`);
     }
+    const links = Object.entries(extras.links ?? {}).map(([a, t]) => [a.toLowerCase(), t.toLowerCase()] as const);
     this.endpoints.set(id, {
-      container,
+      container: extras.container,
       names: [...all],
       ipv4: ips.filter((i) => !i.includes(':')),
       ipv6: ips.filter((i) => i.includes(':')),
-      upstreams,
+      upstreams: extras.upstreams ?? [],
+      links: new Map(links),
     });
   }
 
@@ -146,10 +154,15 @@ export class DnsServer {
     return this.lookup(name);
   }
 
-  /** This network's name first, then the other networks of the client's container (Docker's order). */
-  private lookupAll(name: string, client: string | undefined): Endpoint[] {
+  /**
+   * This network's name first, then the other networks of the client's container (Docker's order);
+   * a link alias of the client's stands for its target.
+   */
+  private lookupAll(asked: string, client: string | undefined): Endpoint[] {
+    const asker = this.endpointOf(client);
+    const name = asker?.links.get(asked.toLowerCase()) ?? asked;
     const own = this.lookup(name);
-    const container = this.endpointOf(client)?.container;
+    const container = asker?.container;
     if (own.length || container === undefined) return own;
     for (const peer of this.opts.peers?.() ?? []) {
       if (peer === this) continue;
