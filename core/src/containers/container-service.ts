@@ -37,6 +37,7 @@ import { adaptCreateResources, ociResources } from './resources.js';
 import { ociInputFromHostConfig, validateProcessConfig } from './host-options.js';
 import type { ContainerVolumes } from '../volumes/container-volumes.js';
 import { buildOciSpec, resolveUser } from './oci-spec.js';
+import { processEnv } from './process-env.js';
 import {
   prepareSharedShm,
   releaseSharedShm,
@@ -334,7 +335,7 @@ export class ContainerService {
       id: c.Id,
       rootfs,
       args: [c.Path, ...c.Args],
-      env: c.Config.Env,
+      env: processEnv(c.Config, c.Config.Tty),
       cwd: c.Config.WorkingDir || '/',
       user,
       hostname: c.Config.Hostname,

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
 import type { ContainerRecord, HealthcheckResult, HealthConfig, HealthState } from './container-types.js';
+import { processEnv } from './process-env.js';
 import { runInContainer } from './run-in-container.js';
 
 // Defaults and limits of moby's daemon/health.go.
@@ -149,6 +150,7 @@ export class HealthMonitor {
         execRoot: this.host.execRoot,
         user: c.Config.User,
         cwd: c.Config.WorkingDir,
+        baseEnv: processEnv(c.Config, false),
         timeoutMs,
         maxOutput: MAX_OUTPUT,
         onStart: () => this.host.publish(c, `exec_start: ${line}`, attrs),

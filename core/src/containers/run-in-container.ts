@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import type { Runtime } from '../plugin-api/runtime.js';
 import { allCapabilities } from './capabilities.js';
 import type { OciSpec } from './oci-spec.js';
+import { replaceOrAppendEnv } from './process-env.js';
 import { resolveUser } from './user.js';
 
 export interface ProcessOptions {
   cmd: string[];
+  /** The daemon's environment for the process (processEnv of the container, with the exec's terminal). */
+  baseEnv: string[];
   env: string[];
   /** Empty: the container's working directory. */
   cwd: string;
@@ -23,14 +26,12 @@ export interface ProcessOptions {
 export async function execProcessSpec(bundle: string, opts: ProcessOptions): Promise<Record<string, unknown>> {
   const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as OciSpec;
   const user = opts.user ? await resolveUser(spec.root.path, opts.user) : spec.process.user;
-  const env = new Map(spec.process.env.map((e) => [e.split('=', 1)[0]!, e]));
-  for (const e of opts.env) env.set(e.split('=', 1)[0]!, e);
   const caps = opts.privileged ? [...allCapabilities()] : undefined;
   return {
     ...spec.process,
     terminal: opts.tty,
     args: opts.cmd,
-    env: [...env.values()],
+    env: replaceOrAppendEnv(opts.baseEnv, opts.env),
     cwd: opts.cwd || spec.process.cwd,
     user,
     ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
@@ -71,6 +72,7 @@ export async function runInContainer(runtime: Runtime, o: RunOptions): Promise<C
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const process = await execProcessSpec(o.bundle, {
     cmd: o.cmd,
+    baseEnv: o.baseEnv ?? [],
     env: o.env ?? [],
     cwd: o.cwd ?? '',
     user: o.user ?? '',

@@ -40,6 +40,31 @@ test('non-TTY exec: separated streams, exit code, env, working dir and user', as
   await cli(['rm', '-f', name]);
 });
 
+test("the process environment is dockerd's: PATH, HOSTNAME, TERM with a terminal, the container's Env over them", async (t) => {
+  const [d, reg] = await Promise.all([daemonFor('overlay'), registry()]);
+  const cli = (args: string[]) => docker(args, { host: d.dockerHost });
+  const name = `env-${randomBytes(4).toString('hex')}`;
+  // What dockerd 20.10 printed for the same commands (the image sets PATH).
+  const first = await cli(['run', '--rm', '--hostname', 'hh', '-e', 'FOO=1', '-e', 'HOME', reg.image, 'env']);
+  const lines = first.stdout.trim().split('\n');
+  t.true(lines.includes('HOSTNAME=hh'), first.stdout);
+  t.true(lines.includes('FOO=1'), first.stdout);
+  t.false(
+    lines.some((l) => l.startsWith('TERM=')),
+    first.stdout,
+  );
+  const tty = await cli(['run', '--rm', '-t', '-e', 'PATH=/x:/bin', reg.image, '/bin/env']);
+  t.regex(tty.stdout, /^TERM=xterm\r?$/m);
+  t.regex(tty.stdout, /^PATH=\/x:\/bin\r?$/m);
+  // An exec gets TERM only with its own terminal, whatever the container's.
+  t.is((await cli(['run', '-d', '-t', '--name', name, '--hostname', 'eh', reg.image, 'sleep', '600'])).code, 0);
+  const plain = await cli(['exec', name, 'env']);
+  t.regex(plain.stdout, /^HOSTNAME=eh$/m);
+  t.notRegex(plain.stdout, /^TERM=/m);
+  t.regex((await cli(['exec', '-t', name, 'env'])).stdout, /^TERM=xterm\r?$/m);
+  await cli(['rm', '-f', name]);
+});
+
 test('exec -i pipes stdin and closes it; exec -d returns at once', async (t) => {
   const { cli, name } = await runningContainer();
   const r = await cli(['exec', '-i', name, 'sh', '-c', 'cat; echo eof'], 'one\ntwo\n');
