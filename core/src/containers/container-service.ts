@@ -184,11 +184,13 @@ export class ContainerService {
     settleHostConfig(hostConfig, runtimeName);
     const netPlan = await this.net.plan(hostConfig, networking, config);
     hostConfig.NetworkMode = netPlan.mode;
+    const containerName = name ? validateName(name) : randomName();
+    hostConfig.Links = this.net.legacyLinks(hostConfig, containerName, netPlan);
     const sharesHostNet = netPlan.hostNetwork;
     const dir = this.dir(id);
     const record: ContainerRecord = {
       Id: id,
-      Name: name ? validateName(name) : randomName(),
+      Name: containerName,
       Created: new Date().toISOString(),
       Path: argv[0]!,
       Args: argv.slice(1),
@@ -231,6 +233,7 @@ export class ContainerService {
       } catch (err) {
         if (name || !(err instanceof ConflictError) || attempt > 20) throw err;
         record.Name = randomName(attempt);
+        record.HostConfig.Links = this.net.legacyLinks(record.HostConfig, record.Name, netPlan);
       }
     }
     try {
@@ -335,7 +338,7 @@ export class ContainerService {
       id: c.Id,
       rootfs,
       args: [c.Path, ...c.Args],
-      env: processEnv(c.Config, c.Config.Tty),
+      env: processEnv(c.Config, c.Config.Tty, net.linkEnv),
       cwd: c.Config.WorkingDir || '/',
       user,
       hostname: c.Config.Hostname,

@@ -47,7 +47,7 @@ export interface EtcNetworkOptions {
 const BASE_HOSTS =
   '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
 
-/** `name:ip` entries (the last `:` splits, so IPv6 addresses work). */
+/** `name:ip` entries (the first `:` splits: names have none, IPv6 addresses do). */
 function extraHostLines(extra: string[]): string {
   return extra
     .map((e) => {

@@ -3,10 +3,15 @@ export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 /**
  * A container process's environment as dockerd builds it (CreateDaemonEnvironment): PATH, HOSTNAME,
- * TERM=xterm with a terminal, then the container's Env replacing or adding to those.
+ * TERM=xterm with a terminal, its legacy links' variables, then the container's Env replacing or
+ * adding to those.
  */
-export function processEnv(config: { Hostname: string; Env?: string[] | null }, tty: boolean): string[] {
-  const base = [DEFAULT_PATH_ENV, `HOSTNAME=${config.Hostname}`, ...(tty ? ['TERM=xterm'] : [])];
+export function processEnv(
+  config: { Hostname: string; Env?: string[] | null },
+  tty: boolean,
+  linkEnv: readonly string[] = [],
+): string[] {
+  const base = [DEFAULT_PATH_ENV, `HOSTNAME=${config.Hostname}`, ...(tty ? ['TERM=xterm'] : []), ...linkEnv];
   return replaceOrAppendEnv(base, config.Env ?? []);
 }
 

@@ -2,7 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from '../containers/container-types.js';
 import { writeNetworkEtcFiles } from '../containers/etc-files.js';
-import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidParameterError,
+  NotFoundError,
+  SystemError,
+} from '../plugin-api/errors.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
 import type { AttachRequest, NetworkDriver, PortMapping } from '../plugin-api/network-driver.js';
@@ -10,6 +16,7 @@ import { setDefaultRoutes } from '../host/netlink.js';
 import { splitCidr } from './cidr.js';
 import { parseEndpointSettings, parseLink, type NetworkingRequest } from './create-options.js';
 import { defaultRoutesOf, gatewayEndpoint } from './gateway.js';
+import { linkEnv } from './legacy-links.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { EndpointConfig, EndpointRow, NetworkRecord, NetworkStore } from './network-store.js';
@@ -28,6 +35,8 @@ export interface StartNetwork {
   hostNetwork: boolean;
   /** `--network container:<x>`: x's /etc files are used. */
   etcFiles?: { hosts: string; resolvConf: string; hostname: string };
+  /** The environment of its legacy links (default bridge). */
+  linkEnv: string[];
 }
 
 export interface NetworkPlan {
@@ -165,6 +174,69 @@ export class ContainerNetworking {
     );
   }
 
+  /**
+   * Legacy links (`HostConfig.Links`, `--link target:alias`), checked at create as dockerd's
+   * registerLinks does. On the default bridge: what inspect shows (`/target:/name/alias`). On a
+   * user-defined network they are the primary endpoint's links (the CLI copies them there, an API
+   * client may not) and HostConfig keeps none, as in dockerd.
+   */
+  legacyLinks(hc: HostConfig, name: string, plan: NetworkPlan): string[] | null {
+    const links = (hc.Links as string[] | null | undefined) ?? [];
+    if (!links.length || plan.mode.startsWith('container:')) return null;
+    const parsed = links.map(parseLink);
+    if (!this.onDefaultBridge(plan.mode)) {
+      const primary = plan.endpoints[0]?.config;
+      if (primary && !primary.links?.length) primary.links = [...links];
+      return null;
+    }
+    return parsed.map(({ target, alias }) => {
+      const child = this.findContainer(target);
+      if (!child)
+        throw new InvalidParameterError(`could not get container for ${target}: No such container: ${target}`);
+      if (child.HostConfig.NetworkMode === 'host')
+        throw new InvalidParameterError(
+          "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+        );
+      return `${child.Name}:${name}/${alias}`;
+    });
+  }
+
+  private onDefaultBridge(mode: string): boolean {
+    return mode === 'default' || mode === this.defaultNetworkName() || mode === 'bridge';
+  }
+
+  /**
+   * The containers a default-bridge container links to, at its start (dockerd's
+   * setupLinkedContainers): each must run and be on the bridge. A removed one is dropped, as
+   * dockerd drops its links.
+   */
+  private linkedAtStart(c: ContainerRecord): { name: string; alias: string; child: ContainerRecord; ip: string }[] {
+    const links = (c.HostConfig.Links as string[] | null | undefined) ?? [];
+    if (!links.length || !this.onDefaultBridge(c.HostConfig.NetworkMode)) return [];
+    const bridge = this.networks.find(this.defaultNetworkName());
+    return links.flatMap((l) => {
+      const { target, alias } = parseLink(l);
+      const child = this.findContainer(target);
+      if (!child) return [];
+      const name = `${c.Name}/${alias}`;
+      if (!child.State.Running)
+        throw new SystemError(`Cannot link to a non running container: ${child.Name} AS ${name}`);
+      const row = bridge && this.store.endpoint(child.Id, bridge.Id);
+      const ip = row?.live && addressesOf(row.live).find((a) => !a.includes(':'));
+      if (!ip) throw new SystemError(`container ${child.Id} not attached to default bridge network`);
+      return [{ name, alias, child, ip: splitCidr(ip).ip }];
+    });
+  }
+
+  /** linkedAtStart for a rewrite of /etc/hosts: links that cannot be resolved now are left out. */
+  private linkedForHosts(c: ContainerRecord): ReturnType<ContainerNetworking['linkedAtStart']> {
+    try {
+      return this.linkedAtStart(c);
+    } catch {
+      return [];
+    }
+  }
+
   /** Before the runtime creates the task: which namespace, and (shared) whose /etc files. */
   async prepareStart(c: ContainerRecord): Promise<StartNetwork> {
     const mode = c.HostConfig.NetworkMode;
@@ -178,6 +250,7 @@ export class ContainerNetworking {
         namespace: { mode: 'path', path: `/proc/${other.State.Pid}/ns/net` },
         hostNetwork: false,
         etcFiles: { hosts: other.HostsPath, resolvConf: other.ResolvConfPath, hostname: other.HostnamePath },
+        linkEnv: [],
       };
     }
     let rows = this.store.endpointsOf(c.Id);
@@ -196,9 +269,13 @@ export class ContainerNetworking {
     for (const r of rows.slice(1))
       if (!this.store.get(r.networkId)) throw new NotFoundError(`network ${r.networkId} not found`);
     const caps = (await this.networks.driverOf(primary)).capabilities();
+    const linkEnvs = this.linkedAtStart(c).map((l) =>
+      linkEnv(l.name, l.ip, l.child.Config.Env ?? [], Object.keys(l.child.Config.ExposedPorts ?? {})),
+    );
     return {
       namespace: caps.namespace === 'host' ? { mode: 'host' } : { mode: 'new' },
       hostNetwork: caps.namespace === 'host',
+      linkEnv: linkEnvs.flat(),
     };
   }
 
@@ -519,6 +596,11 @@ export class ContainerNetworking {
     const extra = ((hc.ExtraHosts as string[] | null | undefined) ?? []).map((e) =>
       e.endsWith(':host-gateway') && gateway ? `${e.slice(0, -'host-gateway'.length)}${gateway}` : e,
     );
+    // Legacy links: `alias hostname name`, the name only when it is not the alias (dockerd's order).
+    for (const l of this.linkedForHosts(c)) {
+      const childName = l.child.Name.slice(1);
+      extra.push(`${l.alias} ${l.child.Config.Hostname}${l.alias === childName ? '' : ` ${childName}`}:${l.ip}`);
+    }
     writeNetworkEtcFiles(
       { hosts: c.HostsPath, resolvConf: c.ResolvConfPath },
       {

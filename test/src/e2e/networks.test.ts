@@ -376,6 +376,7 @@ test('--link on a user network: its alias resolves for the linking container onl
     await ok(t, d, 'inspect', '-f', `{{json (index .NetworkSettings.Networks "${net}").Links}}`, web),
     `["${db}:database"]`,
   );
+  t.is(await ok(t, d, 'inspect', '-f', '{{json .HostConfig.Links}}', web), 'null');
   // A link with too many parts is refused, as by docker's ParseLink.
   const bad = await d.cli('create', '--network', net, '--link', 'a:b:c', d.image, 'true');
   t.not(bad.code, 0);
@@ -388,6 +389,85 @@ test('--link on a user network: its alias resolves for the linking container onl
   t.is(raw.status, 400, raw.body);
   t.regex(raw.body, /bad format for links: a:b:c/);
   await ok(t, d, 'rm', '-f', db, web);
+});
+
+test('--link on the default bridge: /etc/hosts, the link variables and the errors dockerd 20.10 gives', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const u = uid();
+  const [db, web, later] = [`db-${u}`, `web-${u}`, `w2-${u}`];
+  await ok(
+    t,
+    d,
+    'run',
+    '-d',
+    '--name',
+    db,
+    '--hostname',
+    'dbh',
+    '-e',
+    'SECRET=x',
+    '--expose',
+    '5432',
+    '--expose',
+    '7000-7002/udp',
+    d.image,
+    'sleep',
+    '600',
+  );
+  const ip = await ok(t, d, 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', db);
+  const out = await ok(
+    t,
+    d,
+    'run',
+    '--rm',
+    '--name',
+    web,
+    '--link',
+    `${db}:dbalias`,
+    d.image,
+    'sh',
+    '-c',
+    'grep -w dbalias /etc/hosts; env | grep ^DBALIAS | sort',
+  );
+  const port = (p: string, proto: string) => [
+    `DBALIAS_PORT_${p}_${proto.toUpperCase()}=${proto}://${ip}:${p}`,
+    `DBALIAS_PORT_${p}_${proto.toUpperCase()}_ADDR=${ip}`,
+    `DBALIAS_PORT_${p}_${proto.toUpperCase()}_PORT=${p}`,
+    `DBALIAS_PORT_${p}_${proto.toUpperCase()}_PROTO=${proto}`,
+  ];
+  // dockerd printed exactly these lines for the same commands.
+  t.deepEqual(out.split('\n'), [
+    `${ip}\tdbalias dbh ${db}`,
+    ...[
+      'DBALIAS_ENV_SECRET=x',
+      `DBALIAS_NAME=/${web}/dbalias`,
+      `DBALIAS_PORT=tcp://${ip}:5432`,
+      ...port('5432', 'tcp'),
+      ...port('7000', 'udp'),
+      `DBALIAS_PORT_7000_UDP_END=udp://${ip}:7002`,
+      'DBALIAS_PORT_7000_UDP_PORT_END=7002',
+      'DBALIAS_PORT_7000_UDP_PORT_START=7000',
+      `DBALIAS_PORT_7000_UDP_START=udp://${ip}:7000`,
+      ...port('7001', 'udp'),
+      ...port('7002', 'udp'),
+    ].sort(),
+  ]);
+  // Without an alias the name is the alias and is not repeated.
+  const hosts = await ok(t, d, 'run', '--rm', '--link', db, d.image, 'cat', '/etc/hosts');
+  t.true(hosts.split('\n').includes(`${ip}\t${db} dbh`), hosts);
+  await ok(t, d, 'create', '--name', later, '--link', `${db}:x`, d.image, 'true');
+  t.is(await ok(t, d, 'inspect', '-f', '{{json .HostConfig.Links}}', later), `["/${db}:/${later}/x"]`);
+  const missing = await d.cli('run', '--rm', '--link', `nosuch-${u}:x`, d.image, 'true');
+  t.is(missing.code, 125);
+  t.true(
+    missing.stderr.includes(`could not get container for nosuch-${u}: No such container: nosuch-${u}`),
+    missing.stderr,
+  );
+  await ok(t, d, 'stop', '-t', '0', db);
+  const stopped = await d.cli('start', later);
+  t.not(stopped.code, 0);
+  t.true(stopped.stderr.includes(`Cannot link to a non running container: /${db} AS /${later}/x`), stopped.stderr);
+  await ok(t, d, 'rm', '-f', db, later);
 });
 
 test('user networks resolve names and aliases; other networks reach neither name nor IP; ports publish on 127.0.0.1', async (t) => {
