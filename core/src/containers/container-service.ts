@@ -113,6 +113,7 @@ export class ContainerService {
         update: (c) => this.store.update(c),
         runtimeOf: (c) => this.runtimeOf(c),
         bundlePath: (id) => this.bundlePath(id),
+        processEnv: (c, tty) => this.processEnvOf(c, tty),
         execRoot: config.execRoot,
         publish: (c, action, extra) => this.publish(c, action, extra),
       },
@@ -127,6 +128,11 @@ export class ContainerService {
   private readonly shmDir = (id: string): string => join(this.dir(id), 'shm');
 
   /** The OCI bundle of a started container (its config.json describes the running task). */
+  /** The environment dockerd gives an extra process (exec, health check) of a running container. */
+  processEnvOf(c: ContainerRecord, tty: boolean): string[] {
+    return processEnv(c.Config, tty, this.net.linkEnvNow(c));
+  }
+
   bundlePath(id: string): string {
     return join(this.config.execRoot, 'containers', id);
   }

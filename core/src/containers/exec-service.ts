@@ -9,7 +9,6 @@ import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
 import type { ContainerService, OutputSink } from './container-service.js';
 import type { ContainerRecord } from './container-types.js';
-import { processEnv } from './process-env.js';
 import { execProcessSpec } from './run-in-container.js';
 
 export interface ExecConfig {
@@ -156,7 +155,7 @@ export class ExecService {
   private processSpec(c: ContainerRecord, cfg: ExecConfig): Promise<Record<string, unknown>> {
     return execProcessSpec(this.containers.bundlePath(c.Id), {
       cmd: cfg.Cmd,
-      baseEnv: processEnv(c.Config, cfg.Tty),
+      baseEnv: this.containers.processEnvOf(c, cfg.Tty),
       env: cfg.Env,
       cwd: cfg.WorkingDir,
       user: cfg.User,

@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
 import type { ContainerRecord, HealthcheckResult, HealthConfig, HealthState } from './container-types.js';
-import { processEnv } from './process-env.js';
 import { runInContainer } from './run-in-container.js';
 
 // Defaults and limits of moby's daemon/health.go.
@@ -22,6 +21,8 @@ export interface HealthHost {
   update(c: ContainerRecord): void;
   runtimeOf(c: ContainerRecord): Promise<Runtime>;
   bundlePath(id: string): string;
+  /** The daemon's environment for a process of the container (processEnv, links included). */
+  processEnv(c: ContainerRecord, tty: boolean): string[];
   execRoot: string;
   publish(c: ContainerRecord, action: string, extra?: Record<string, string>): void;
 }
@@ -150,7 +151,7 @@ export class HealthMonitor {
         execRoot: this.host.execRoot,
         user: c.Config.User,
         cwd: c.Config.WorkingDir,
-        baseEnv: processEnv(c.Config, false),
+        baseEnv: this.host.processEnv(c, false),
         timeoutMs,
         maxOutput: MAX_OUTPUT,
         onStart: () => this.host.publish(c, `exec_start: ${line}`, attrs),

@@ -228,8 +228,13 @@ export class ContainerNetworking {
     });
   }
 
-  /** linkedAtStart for a rewrite of /etc/hosts: links that cannot be resolved now are left out. */
-  private linkedForHosts(c: ContainerRecord): ReturnType<ContainerNetworking['linkedAtStart']> {
+  /** The link variables of a running container's next exec (dockerd recomputes them each time). */
+  linkEnvNow(c: ContainerRecord): string[] {
+    return linkEnvOf(this.linkedNow(c));
+  }
+
+  /** linkedAtStart for a rewrite of /etc/hosts or an exec: links that cannot be resolved now are left out. */
+  private linkedNow(c: ContainerRecord): ReturnType<ContainerNetworking['linkedAtStart']> {
     try {
       return this.linkedAtStart(c);
     } catch {
@@ -269,13 +274,10 @@ export class ContainerNetworking {
     for (const r of rows.slice(1))
       if (!this.store.get(r.networkId)) throw new NotFoundError(`network ${r.networkId} not found`);
     const caps = (await this.networks.driverOf(primary)).capabilities();
-    const linkEnvs = this.linkedAtStart(c).map((l) =>
-      linkEnv(l.name, l.ip, l.child.Config.Env ?? [], Object.keys(l.child.Config.ExposedPorts ?? {})),
-    );
     return {
       namespace: caps.namespace === 'host' ? { mode: 'host' } : { mode: 'new' },
       hostNetwork: caps.namespace === 'host',
-      linkEnv: linkEnvs.flat(),
+      linkEnv: linkEnvOf(this.linkedAtStart(c)),
     };
   }
 
@@ -597,7 +599,7 @@ export class ContainerNetworking {
       e.endsWith(':host-gateway') && gateway ? `${e.slice(0, -'host-gateway'.length)}${gateway}` : e,
     );
     // Legacy links: `alias hostname name`, the name only when it is not the alias (dockerd's order).
-    for (const l of this.linkedForHosts(c)) {
+    for (const l of this.linkedNow(c)) {
       const childName = l.child.Name.slice(1);
       extra.push(`${l.alias} ${l.child.Config.Hostname}${l.alias === childName ? '' : ` ${childName}`}:${l.ip}`);
     }
@@ -816,4 +818,10 @@ function joinedAliases(c: ContainerRecord, row: EndpointRow): string[] {
 /** The names an endpoint on a user-defined network answers to on its DNS. */
 function dnsNamesOf(c: ContainerRecord, row: EndpointRow): string[] {
   return [...new Set([c.Name.replace(/^\//, ''), ...joinedAliases(c, row)])];
+}
+
+function linkEnvOf(linked: readonly { name: string; ip: string; child: ContainerRecord }[]): string[] {
+  return linked.flatMap((l) =>
+    linkEnv(l.name, l.ip, l.child.Config.Env ?? [], Object.keys(l.child.Config.ExposedPorts ?? {})),
+  );
 }

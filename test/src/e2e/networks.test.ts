@@ -455,6 +455,14 @@ test('--link on the default bridge: /etc/hosts, the link variables and the error
   // Without an alias the name is the alias and is not repeated.
   const hosts = await ok(t, d, 'run', '--rm', '--link', db, d.image, 'cat', '/etc/hosts');
   t.true(hosts.split('\n').includes(`${ip}\t${db} dbh`), hosts);
+  // An exec gets them too.
+  const linker = `lk-${u}`;
+  await ok(t, d, 'run', '-d', '--name', linker, '--link', `${db}:dbalias`, d.image, 'sleep', '600');
+  t.regex(
+    await ok(t, d, 'exec', linker, 'env'),
+    new RegExp(`^DBALIAS_PORT=tcp://${ip.replaceAll('.', '\\.')}:5432$`, 'm'),
+  );
+  await ok(t, d, 'rm', '-f', linker);
   await ok(t, d, 'create', '--name', later, '--link', `${db}:x`, d.image, 'true');
   t.is(await ok(t, d, 'inspect', '-f', '{{json .HostConfig.Links}}', later), `["/${db}:/${later}/x"]`);
   const missing = await d.cli('run', '--rm', '--link', `nosuch-${u}:x`, d.image, 'true');
