@@ -2,13 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from '../containers/container-types.js';
 import { writeNetworkEtcFiles } from '../containers/etc-files.js';
-import {
-  ConflictError,
-  ForbiddenError,
-  InvalidParameterError,
-  NotFoundError,
-  SystemError,
-} from '../plugin-api/errors.js';
+import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
 import type { AttachRequest, NetworkDriver, PortMapping } from '../plugin-api/network-driver.js';
@@ -16,7 +10,7 @@ import { setDefaultRoutes } from '../host/netlink.js';
 import { splitCidr } from './cidr.js';
 import { parseEndpointSettings, parseLink, type NetworkingRequest } from './create-options.js';
 import { defaultRoutesOf, gatewayEndpoint } from './gateway.js';
-import { linkEnv } from './legacy-links.js';
+import { LegacyLinks } from './legacy-links.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { EndpointConfig, EndpointRow, NetworkRecord, NetworkStore } from './network-store.js';
@@ -53,6 +47,7 @@ export interface NetworkPlan {
  */
 export class ContainerNetworking {
   private readonly lock = new KeyedLock();
+  private readonly links: LegacyLinks;
   private containers?: ContainerLookup;
 
   constructor(
@@ -63,6 +58,16 @@ export class ContainerNetworking {
     private readonly defaultNetwork?: string,
   ) {
     networks.reapEndpoints = (id) => this.reap(id);
+    this.links = new LegacyLinks({
+      container: (ref) => this.findContainer(ref),
+      onDefaultBridge: (mode) => mode === 'bridge' || (mode === 'default' && this.defaultNetworkName() === 'bridge'),
+      bridgeAddress: (id) => {
+        const bridge = this.store.byName('bridge');
+        const row = bridge && this.store.endpoint(id, bridge.Id);
+        const ip = row?.live && addressesOf(row.live).find((a) => !a.includes(':'));
+        return ip ? splitCidr(ip).ip : undefined;
+      },
+    });
   }
 
   private async reap(networkId: string): Promise<void> {
@@ -175,71 +180,19 @@ export class ContainerNetworking {
   }
 
   /**
-   * Legacy links (`HostConfig.Links`, `--link target:alias`), checked at create as dockerd's
-   * registerLinks does. On the default bridge: what inspect shows (`/target:/name/alias`). On a
-   * user-defined network they are the primary endpoint's links (the CLI copies them there, an API
-   * client may not) and HostConfig keeps none, as in dockerd.
+   * Legacy links at create (see LegacyLinks.atCreate); on a user-defined network they become the
+   * primary endpoint's links (the CLI copies them there, an API client may not).
    */
   legacyLinks(hc: HostConfig, name: string, plan: NetworkPlan): string[] | null {
-    const links = (hc.Links as string[] | null | undefined) ?? [];
-    if (!links.length || plan.mode.startsWith('container:')) return null;
-    const parsed = links.map(parseLink);
-    if (!this.onDefaultBridge(plan.mode)) {
-      const primary = plan.endpoints[0]?.config;
-      if (primary && !primary.links?.length) primary.links = [...links];
-      return null;
-    }
-    return parsed.map(({ target, alias }) => {
-      const child = this.findContainer(target);
-      if (!child)
-        throw new InvalidParameterError(`could not get container for ${target}: No such container: ${target}`);
-      if (child.HostConfig.NetworkMode === 'host')
-        throw new InvalidParameterError(
-          "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
-        );
-      return `${child.Name}:${name}/${alias}`;
-    });
-  }
-
-  private onDefaultBridge(mode: string): boolean {
-    return mode === 'default' || mode === this.defaultNetworkName() || mode === 'bridge';
-  }
-
-  /**
-   * The containers a default-bridge container links to, at its start (dockerd's
-   * setupLinkedContainers): each must run and be on the bridge. A removed one is dropped, as
-   * dockerd drops its links.
-   */
-  private linkedAtStart(c: ContainerRecord): { name: string; alias: string; child: ContainerRecord; ip: string }[] {
-    const links = (c.HostConfig.Links as string[] | null | undefined) ?? [];
-    if (!links.length || !this.onDefaultBridge(c.HostConfig.NetworkMode)) return [];
-    const bridge = this.networks.find(this.defaultNetworkName());
-    return links.flatMap((l) => {
-      const { target, alias } = parseLink(l);
-      const child = this.findContainer(target);
-      if (!child) return [];
-      const name = `${c.Name}/${alias}`;
-      if (!child.State.Running)
-        throw new SystemError(`Cannot link to a non running container: ${child.Name} AS ${name}`);
-      const row = bridge && this.store.endpoint(child.Id, bridge.Id);
-      const ip = row?.live && addressesOf(row.live).find((a) => !a.includes(':'));
-      if (!ip) throw new SystemError(`container ${child.Id} not attached to default bridge network`);
-      return [{ name, alias, child, ip: splitCidr(ip).ip }];
-    });
+    const links = this.links.atCreate(hc.Links as string[] | null | undefined, name, plan.mode);
+    const primary = plan.endpoints[0]?.config;
+    if (links.forEndpoint.length && primary && !primary.links?.length) primary.links = links.forEndpoint;
+    return links.hostConfig;
   }
 
   /** The link variables of a running container's next exec (dockerd recomputes them each time). */
   linkEnvNow(c: ContainerRecord): string[] {
-    return linkEnvOf(this.linkedNow(c));
-  }
-
-  /** linkedAtStart for a rewrite of /etc/hosts or an exec: links that cannot be resolved now are left out. */
-  private linkedNow(c: ContainerRecord): ReturnType<ContainerNetworking['linkedAtStart']> {
-    try {
-      return this.linkedAtStart(c);
-    } catch {
-      return [];
-    }
+    return this.links.env(this.links.now(c));
   }
 
   /** Before the runtime creates the task: which namespace, and (shared) whose /etc files. */
@@ -277,7 +230,7 @@ export class ContainerNetworking {
     return {
       namespace: caps.namespace === 'host' ? { mode: 'host' } : { mode: 'new' },
       hostNetwork: caps.namespace === 'host',
-      linkEnv: linkEnvOf(this.linkedAtStart(c)),
+      linkEnv: this.links.env(this.links.atStart(c)),
     };
   }
 
@@ -598,11 +551,7 @@ export class ContainerNetworking {
     const extra = ((hc.ExtraHosts as string[] | null | undefined) ?? []).map((e) =>
       e.endsWith(':host-gateway') && gateway ? `${e.slice(0, -'host-gateway'.length)}${gateway}` : e,
     );
-    // Legacy links: `alias hostname name`, the name only when it is not the alias (dockerd's order).
-    for (const l of this.linkedNow(c)) {
-      const childName = l.child.Name.slice(1);
-      extra.push(`${l.alias} ${l.child.Config.Hostname}${l.alias === childName ? '' : ` ${childName}`}:${l.ip}`);
-    }
+    extra.push(...this.links.hostEntries(this.links.now(c)));
     writeNetworkEtcFiles(
       { hosts: c.HostsPath, resolvConf: c.ResolvConfPath },
       {
@@ -818,10 +767,4 @@ function joinedAliases(c: ContainerRecord, row: EndpointRow): string[] {
 /** The names an endpoint on a user-defined network answers to on its DNS. */
 function dnsNamesOf(c: ContainerRecord, row: EndpointRow): string[] {
   return [...new Set([c.Name.replace(/^\//, ''), ...joinedAliases(c, row)])];
-}
-
-function linkEnvOf(linked: readonly { name: string; ip: string; child: ContainerRecord }[]): string[] {
-  return linked.flatMap((l) =>
-    linkEnv(l.name, l.ip, l.child.Config.Env ?? [], Object.keys(l.child.Config.ExposedPorts ?? {})),
-  );
 }

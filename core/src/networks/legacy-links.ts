@@ -1,3 +1,100 @@
+import type { ContainerRecord } from '../containers/container-types.js';
+import { InvalidParameterError, SystemError } from '../plugin-api/errors.js';
+import { parseLink } from './create-options.js';
+
+/** What legacy links need to know of the daemon's containers. */
+export interface LinkLookup {
+  container(ref: string): ContainerRecord | undefined;
+  /** Whether a NetworkMode is the default bridge (where links are /etc/hosts lines and variables). */
+  onDefaultBridge(mode: string): boolean;
+  /** The container's IPv4 address on the default bridge, while it has one. */
+  bridgeAddress(id: string): string | undefined;
+}
+
+/** A resolved link of a default-bridge container. */
+export interface Linked {
+  /** `/parent/alias`, the link's name in dockerd's terms. */
+  name: string;
+  alias: string;
+  child: ContainerRecord;
+  ip: string;
+}
+
+/** Legacy links (`--link target:alias`, `HostConfig.Links`) as dockerd 20.10 has them. */
+export class LegacyLinks {
+  constructor(private readonly lookup: LinkLookup) {}
+
+  /**
+   * At create, as dockerd's registerLinks checks them. On the default bridge HostConfig keeps them
+   * as inspect shows them (`/target:/name/alias`); elsewhere it keeps none and they are the
+   * endpoint's (`forEndpoint`). `name` is the container's, with its slash.
+   */
+  atCreate(
+    links: readonly string[] | null | undefined,
+    name: string,
+    mode: string,
+  ): { hostConfig: string[] | null; forEndpoint: string[] } {
+    const parsed = (links ?? []).map(parseLink);
+    if (!parsed.length || mode.startsWith('container:')) return { hostConfig: null, forEndpoint: [] };
+    if (!this.lookup.onDefaultBridge(mode)) return { hostConfig: null, forEndpoint: [...links!] };
+    const hostConfig = parsed.map(({ target, alias }) => {
+      const child = this.lookup.container(target);
+      if (!child)
+        throw new InvalidParameterError(`could not get container for ${target}: No such container: ${target}`);
+      if (child.HostConfig.NetworkMode === 'host')
+        throw new InvalidParameterError(
+          "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+        );
+      return `${child.Name}:${name}/${alias}`;
+    });
+    return { hostConfig, forEndpoint: [] };
+  }
+
+  /**
+   * At the start of a default-bridge container (dockerd's setupLinkedContainers): each linked
+   * container must run and be on the bridge. A removed one is dropped, as dockerd drops its links.
+   */
+  atStart(c: ContainerRecord): Linked[] {
+    const links = (c.HostConfig.Links as string[] | null | undefined) ?? [];
+    if (!links.length || !this.lookup.onDefaultBridge(c.HostConfig.NetworkMode)) return [];
+    return links.flatMap((l) => {
+      const { target, alias } = parseLink(l);
+      const child = this.lookup.container(target);
+      if (!child) return [];
+      const name = `${c.Name}/${alias}`;
+      if (!child.State.Running)
+        throw new SystemError(`Cannot link to a non running container: ${child.Name} AS ${name}`);
+      const ip = this.lookup.bridgeAddress(child.Id);
+      if (!ip) throw new SystemError(`container ${child.Id} not attached to default bridge network`);
+      return [{ name, alias, child, ip }];
+    });
+  }
+
+  /** atStart for a rewrite of /etc/hosts or an exec: links that cannot be resolved now are left out. */
+  now(c: ContainerRecord): Linked[] {
+    try {
+      return this.atStart(c);
+    } catch {
+      return [];
+    }
+  }
+
+  /** The process environment the links give. */
+  env(linked: readonly Linked[]): string[] {
+    return linked.flatMap((l) =>
+      linkEnv(l.name, l.ip, l.child.Config.Env ?? [], Object.keys(l.child.Config.ExposedPorts ?? {})),
+    );
+  }
+
+  /** `alias hostname name:ip` extra hosts, the name only when it is not the alias (dockerd's order). */
+  hostEntries(linked: readonly Linked[]): string[] {
+    return linked.map((l) => {
+      const childName = l.child.Name.slice(1);
+      return `${l.alias} ${l.child.Config.Hostname}${l.alias === childName ? '' : ` ${childName}`}:${l.ip}`;
+    });
+  }
+}
+
 /**
  * The environment a legacy link gives the linking container (docker's links.Link.ToEnv): the
  * linked container's ports (`DB_PORT_5432_TCP=tcp://172.17.0.2:5432`, ranges of three or more as
