@@ -270,6 +270,11 @@ export class ContainerNetworking {
         }
         await this.settleGateway(c.Id, pid, false);
         if (done.length) await this.writeEtc(c);
+        // Containers linking to this one learn its (new) address, as libnetwork's updateParentHosts does.
+        for (const parent of this.links.parentsOf(c, this.lookup().list()))
+          await this.writeEtc(parent).catch((err) =>
+            this.log.warn('cannot rewrite /etc/hosts', { id: parent.Id, error: err as Error }),
+          );
       } catch (err) {
         for (const row of done.reverse()) {
           const n = this.store.get(row.networkId)!;

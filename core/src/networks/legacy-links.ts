@@ -55,6 +55,18 @@ export class LegacyLinks {
    * container must run and be on the bridge. A removed one is dropped, as dockerd drops its links.
    */
   atStart(c: ContainerRecord): Linked[] {
+    return this.resolve(c, true);
+  }
+
+  /**
+   * For a rewrite of /etc/hosts or an exec: the links whose container has a bridge address now
+   * (one that is starting has it before it counts as running); the others are left out.
+   */
+  now(c: ContainerRecord): Linked[] {
+    return this.resolve(c, false);
+  }
+
+  private resolve(c: ContainerRecord, strict: boolean): Linked[] {
     const links = (c.HostConfig.Links as string[] | null | undefined) ?? [];
     if (!links.length || !this.lookup.onDefaultBridge(c.HostConfig.NetworkMode)) return [];
     return links.flatMap((l) => {
@@ -62,21 +74,23 @@ export class LegacyLinks {
       const child = this.lookup.container(target);
       if (!child) return [];
       const name = `${c.Name}/${alias}`;
-      if (!child.State.Running)
+      if (strict && !child.State.Running)
         throw new SystemError(`Cannot link to a non running container: ${child.Name} AS ${name}`);
       const ip = this.lookup.bridgeAddress(child.Id);
-      if (!ip) throw new SystemError(`container ${child.Id} not attached to default bridge network`);
-      return [{ name, alias, child, ip }];
+      if (!ip && strict) throw new SystemError(`container ${child.Id} not attached to default bridge network`);
+      return ip ? [{ name, alias, child, ip }] : [];
     });
   }
 
-  /** atStart for a rewrite of /etc/hosts or an exec: links that cannot be resolved now are left out. */
-  now(c: ContainerRecord): Linked[] {
-    try {
-      return this.atStart(c);
-    } catch {
-      return [];
-    }
+  /** The running containers that link to `child` (their /etc/hosts names its address). */
+  parentsOf(child: ContainerRecord, all: readonly ContainerRecord[]): ContainerRecord[] {
+    const names = new Set([child.Name.slice(1), child.Id]);
+    return all.filter(
+      (p) =>
+        p.State.Running &&
+        this.lookup.onDefaultBridge(p.HostConfig.NetworkMode) &&
+        ((p.HostConfig.Links as string[] | null | undefined) ?? []).some((l) => names.has(parseLink(l).target)),
+    );
   }
 
   /** The process environment the links give. */

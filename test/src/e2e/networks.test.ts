@@ -462,7 +462,16 @@ test('--link on the default bridge: /etc/hosts, the link variables and the error
     await ok(t, d, 'exec', linker, 'env'),
     new RegExp(`^DBALIAS_PORT=tcp://${ip.replaceAll('.', '\\.')}:5432$`, 'm'),
   );
-  await ok(t, d, 'rm', '-f', linker);
+  // The linked container comes back with another address: the linking one's /etc/hosts follows.
+  await ok(t, d, 'stop', '-t', '0', db);
+  const squatter = `sq-${u}`;
+  await ok(t, d, 'run', '-d', '--name', squatter, d.image, 'sleep', '600');
+  await ok(t, d, 'start', db);
+  const ip2 = await ok(t, d, 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', db);
+  t.not(ip2, ip);
+  const hostsNow = await ok(t, d, 'exec', linker, 'cat', '/etc/hosts');
+  t.true(hostsNow.split('\n').includes(`${ip2}\tdbalias dbh ${db}`), hostsNow);
+  await ok(t, d, 'rm', '-f', linker, squatter);
   await ok(t, d, 'create', '--name', later, '--link', `${db}:x`, d.image, 'true');
   t.is(await ok(t, d, 'inspect', '-f', '{{json .HostConfig.Links}}', later), `["/${db}:/${later}/x"]`);
   const missing = await d.cli('run', '--rm', '--link', `nosuch-${u}:x`, d.image, 'true');
