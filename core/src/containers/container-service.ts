@@ -152,6 +152,11 @@ export class ContainerService {
     return c;
   }
 
+  /** Containers with legacy links (ContainerLookup). */
+  linking(): ContainerRecord[] {
+    return this.store.withLinks();
+  }
+
   list(): ContainerRecord[] {
     return this.store.list().sort((a, b) => compareStrings(b.Created, a.Created));
   }

@@ -59,6 +59,14 @@ export class ContainerStore {
       .flatMap((r) => this.parse(r) ?? []);
   }
 
+  /** The containers with legacy links (`HostConfig.Links`), found by SQLite without parsing the others. */
+  withLinks(): ContainerRecord[] {
+    return this.db
+      .prepare("SELECT doc FROM containers WHERE json_array_length(doc, '$.HostConfig.Links') > 0")
+      .all()
+      .flatMap((r) => this.parse(r) ?? []);
+  }
+
   private parse(row: unknown): ContainerRecord | undefined {
     if (!row) return undefined;
     try {

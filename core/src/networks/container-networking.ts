@@ -20,6 +20,8 @@ import { portsView, resolvePorts, wantedPorts } from './ports.js';
 export interface ContainerLookup {
   get(ref: string): ContainerRecord;
   list(): ContainerRecord[];
+  /** The containers with legacy links (few, if any: the start of a container asks). */
+  linking(): ContainerRecord[];
   runtimeOf(c: ContainerRecord): Promise<Runtime>;
 }
 
@@ -271,7 +273,7 @@ export class ContainerNetworking {
         await this.settleGateway(c.Id, pid, false);
         if (done.length) await this.writeEtc(c);
         // Containers linking to this one learn its (new) address, as libnetwork's updateParentHosts does.
-        for (const parent of this.links.parentsOf(c, this.lookup().list()))
+        for (const parent of this.links.parentsOf(c, () => this.lookup().linking()))
           await this.writeEtc(parent).catch((err) =>
             this.log.warn('cannot rewrite /etc/hosts', { id: parent.Id, error: err as Error }),
           );
@@ -470,16 +472,9 @@ export class ContainerNetworking {
       }
       try {
         await this.settleGateway(c.Id, c.State.Pid, false);
-      } catch (err) {
-        await this.detachWithDriver(this.store.endpoint(c.Id, n.Id)!).catch(() => {});
-        this.store.deleteEndpoint(c.Id, n.Id);
-        await this.settleGateway(c.Id, c.State.Pid, true).catch(() => {});
-        throw err;
-      }
-      await this.writeEtc(c).catch((err) =>
-        this.log.warn('cannot rewrite /etc/hosts', { id: c.Id, error: err as Error }),
-      );
-      try {
+        await this.writeEtc(c).catch((err) =>
+          this.log.warn('cannot rewrite /etc/hosts', { id: c.Id, error: err as Error }),
+        );
         await (await this.lookup().runtimeOf(c)).networkChanged?.(c.Id);
       } catch (err) {
         const live = this.store.endpoint(c.Id, n.Id);

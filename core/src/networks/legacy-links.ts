@@ -82,10 +82,14 @@ export class LegacyLinks {
     });
   }
 
-  /** The running containers that link to `child` (their /etc/hosts names its address). */
-  parentsOf(child: ContainerRecord, all: readonly ContainerRecord[]): ContainerRecord[] {
+  /**
+   * The running containers that link to `child` (their /etc/hosts names its address), among
+   * `linking()`, asked only for a container on the default bridge.
+   */
+  parentsOf(child: ContainerRecord, linking: () => readonly ContainerRecord[]): ContainerRecord[] {
+    if (!this.lookup.onDefaultBridge(child.HostConfig.NetworkMode)) return [];
     const names = new Set([child.Name.slice(1), child.Id]);
-    return all.filter(
+    return linking().filter(
       (p) =>
         p.State.Running &&
         this.lookup.onDefaultBridge(p.HostConfig.NetworkMode) &&
