@@ -297,6 +297,9 @@ test('top, port, diff, stats --no-stream, update, export and commit', async (t) 
     'echo x > /tmp/new; rm /etc/hostname 2>/dev/null; sleep 600',
   );
   t.teardown(() => docker(['rm', '-f', name], { host }));
+  // The two CLIs ask one after the other: the shell must have become `sleep` before either does.
+  for (let i = 0; i < 100 && !(await docker(['top', name, '-o', 'args'], { host })).stdout.includes('sleep 600'); i++)
+    await sleep(50);
   await compare(t, host, 'top', name);
   await compare(t, host, 'top', name, '-o', 'pid,comm');
   await compare(t, host, 'top', `nosuch-${uid()}`);
