@@ -110,6 +110,8 @@ export class OverlayDriver implements NetworkDriver {
   private readonly locks = new Map<string, Promise<unknown>>();
   private started: Promise<void> | undefined;
   private watches: KvWatch[] = [];
+  /** Per resync in flight: the keys watch events changed while it read (its snapshot is older for them). */
+  private readonly resyncs = new Set<Set<string>>();
   private leaseP: Promise<KvLease> | undefined;
   private republishTimer: NodeJS.Timeout | undefined;
   private listener: ((n: GlobalNetwork[]) => void) | undefined;
@@ -186,17 +188,36 @@ export class OverlayDriver implements NetworkDriver {
 
   /** Re-reads everything (first start, or a watch that may have missed events). */
   private async resync(): Promise<void> {
-    const [nets, eps] = await Promise.all([this.state.networks(), this.state.endpoints()]);
+    const touched = new Set<string>();
+    this.resyncs.add(touched);
+    let nets: NetworkDoc[];
+    let eps: Map<string, EndpointDoc>;
+    try {
+      [nets, eps] = await Promise.all([this.state.networks(), this.state.endpoints()]);
+    } finally {
+      this.resyncs.delete(touched);
+    }
+    // A key an event changed meanwhile is newer than the snapshot: the event stands (a network
+    // created here while a reset watch re-read must not vanish).
+    const netKey = (id: string) => this.state.key('networks', id);
     const ids = new Set(nets.map((n) => n.id));
     for (const id of [...this.nets.keys()])
-      if (!ids.has(id)) this.onNetwork({ type: 'delete', key: this.state.key('networks', id) });
-    for (const n of nets) this.nets.set(n.id, n);
-    for (const k of [...this.endpoints.keys()]) if (!eps.has(k)) this.onEndpoint({ type: 'delete', key: k });
-    for (const [k, v] of eps) this.onEndpoint({ type: 'put', key: k, value: JSON.stringify(v), revision: 0 });
+      if (!ids.has(id) && !touched.has(netKey(id))) this.onNetwork({ type: 'delete', key: netKey(id) });
+    for (const n of nets) if (!touched.has(netKey(n.id))) this.nets.set(n.id, n);
+    for (const k of [...this.endpoints.keys()])
+      if (!eps.has(k) && !touched.has(k)) this.onEndpoint({ type: 'delete', key: k });
+    for (const [k, v] of eps)
+      if (!touched.has(k)) this.onEndpoint({ type: 'put', key: k, value: JSON.stringify(v), revision: 0 });
     this.emitNetworks();
   }
 
+  /** Notes a key a watch event changed, for the resyncs reading now. */
+  private touch(key: string): void {
+    for (const t of this.resyncs) t.add(key);
+  }
+
   private onNetwork(ev: KvEvent): void {
+    this.touch(ev.key);
     const id = ev.key.slice(this.state.key('networks', '').length);
     if (ev.type === 'put') {
       const doc = parseJson<NetworkDoc>(ev.value);
@@ -211,6 +232,7 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   private onEndpoint(ev: KvEvent): void {
+    this.touch(ev.key);
     const old = this.endpoints.get(ev.key);
     const doc = ev.type === 'put' ? parseJson<EndpointDoc>(ev.value) : undefined;
     if (doc) this.endpoints.set(ev.key, doc);
