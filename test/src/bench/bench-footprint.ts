@@ -152,7 +152,7 @@ export async function footprintBenchmark(opts: {
     },
   ];
   console.log(
-    `  node floor (bin/skiffd's node and flags, Fastify + node:sqlite + a spawn, no skiff code): ${(await nodeFloorMiB()).toFixed(1)} MiB`,
+    `  node floor (bin/skiffd's node and flags, Fastify + inversify + node:sqlite + a spawn, no skiff code): ${(await nodeFloorMiB()).toFixed(1)} MiB`,
   );
   const dockerd = await findDockerd();
   if (dockerd) engines.push({ name: 'dockerd', start: () => startDockerd(dockerd, registry.host) });

@@ -1,8 +1,8 @@
 /**
  * The memory floor under skiffd: the same Node binary with the same flags as bin/skiffd running a
- * Fastify server on a unix socket, an in-memory node:sqlite database and one child process — the
- * runtime pieces skiffd cannot do without — but none of skiff's own code. Its RSS shows how much
- * of skiffd's idle RSS is skiffd's.
+ * Fastify server on a unix socket, an inversify container (the DI the core is wired with), an
+ * in-memory node:sqlite database and one child process — the runtime pieces skiffd cannot do
+ * without — but none of skiff's own code. Its RSS shows how much of skiffd's idle RSS is skiffd's.
  */
 
 import { spawn } from 'node:child_process';
@@ -12,6 +12,11 @@ import path from 'node:path';
 import { repoRoot } from '../harness/paths.js';
 
 const SCRIPT = `
+await import('reflect-metadata');
+const { Container } = await import('inversify');
+const di = new Container();
+di.bind('floor').toConstantValue(1);
+di.get('floor');
 const { default: Fastify } = await import('fastify');
 const { DatabaseSync } = await import('node:sqlite');
 const { spawn } = await import('node:child_process');
