@@ -1,6 +1,6 @@
 import test from 'ava';
 import { InvalidParameterError } from '../plugin-api/errors.js';
-import { portsView, resolvePorts, validatePorts, wantedPorts } from './ports.js';
+import { ipv6Listenable, portsView, resolvePorts, validatePorts, wantedPorts } from './ports.js';
 
 test('PortBindings and -P become wanted publications (host ip default, ranges, udp)', (t) => {
   const w = wantedPorts(
@@ -17,9 +17,9 @@ test('PortBindings and -P become wanted publications (host ip default, ranges, u
     [...w].sort(byPort),
     [
       { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, hostPortEnd: 8080 },
-      { containerPort: 53, protocol: 'udp', hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0 },
-      { containerPort: 90, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 9000, hostPortEnd: 9010 },
-      { containerPort: 7000, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0 },
+      { containerPort: 53, protocol: 'udp', hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, bothFamilies: true },
+      { containerPort: 90, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 9000, hostPortEnd: 9010, bothFamilies: true },
+      { containerPort: 7000, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, bothFamilies: true },
     ].sort(byPort),
   );
 });
@@ -36,12 +36,30 @@ test('bad port specifications are 400s', (t) => {
     t.throws(() => validatePorts(b, e), { instanceOf: InvalidParameterError });
 });
 
-test('random host ports are free ones; NetworkSettings.Ports shape', async (t) => {
+test('an explicit 0.0.0.0, a host_binding_ipv4 of the network or sctp publish on IPv4 only', async (t) => {
+  const w = wantedPorts(
+    { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '80' }], '81/sctp': [{ HostPort: '81' }] },
+    null,
+    false,
+  );
+  t.is(w.find((x) => x.containerPort === 80)?.bothFamilies, undefined);
+  t.is(wantedPorts({ '82/tcp': [{}] }, null, false, '10.1.2.3')[0]?.bothFamilies, undefined);
+  t.deepEqual(
+    (await resolvePorts(w)).map((m) => `${m.hostIp}:${m.hostPort}/${m.protocol}`),
+    ['0.0.0.0:80/tcp', '0.0.0.0:81/sctp'],
+  );
+});
+
+test('random host ports are free ones, the same on 0.0.0.0 and ::; NetworkSettings.Ports shape', async (t) => {
   const m = await resolvePorts(wantedPorts({ '80/tcp': [{ HostIp: '127.0.0.1' }], '53/udp': [{}] }, null, false));
   t.true(m.every((x) => x.hostPort > 0));
+  const udp = String(m[1]!.hostPort);
   t.deepEqual(portsView(m, { '80/tcp': {}, '81/tcp': {} }), {
     '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(m[0]!.hostPort) }],
     '81/tcp': null,
-    '53/udp': [{ HostIp: '0.0.0.0', HostPort: String(m[1]!.hostPort) }],
+    '53/udp': [
+      { HostIp: '0.0.0.0', HostPort: udp },
+      ...((await ipv6Listenable()) ? [{ HostIp: '::', HostPort: udp }] : []),
+    ],
   });
 });

@@ -15,6 +15,8 @@ export interface WantedPort {
   hostIp: string;
   hostPort: number;
   hostPortEnd: number;
+  /** No host address was asked for: published on `::` too, with the same port, as dockerd does. */
+  bothFamilies?: boolean;
 }
 
 function portNumber(text: string, _what: string): number {
@@ -72,7 +74,14 @@ export function wantedPorts(
         const hostPort = from && !(from === '0' && to === undefined) ? portNumber(from, 'hostPort') : 0;
         const hostPortEnd = to ? portNumber(to, 'hostPort') : hostPort;
         if (hostPortEnd < hostPort) throw new InvalidParameterError(`invalid hostPort range: ${String(hp)}`);
-        out.push({ containerPort: port, protocol, hostIp: hostIp || defaultHostIp, hostPort, hostPortEnd });
+        out.push({
+          containerPort: port,
+          protocol,
+          hostIp: hostIp || defaultHostIp,
+          hostPort,
+          hostPortEnd,
+          ...(hostIp === '' && defaultHostIp === '0.0.0.0' ? { bothFamilies: true } : {}),
+        });
       }
     }
   }
@@ -80,7 +89,14 @@ export function wantedPorts(
     for (const key of Object.keys(exposed)) {
       const { port, protocol } = parsePortKey(key);
       if (out.some((w) => w.containerPort === port && w.protocol === protocol)) continue;
-      out.push({ containerPort: port, protocol, hostIp: defaultHostIp, hostPort: 0, hostPortEnd: 0 });
+      out.push({
+        containerPort: port,
+        protocol,
+        hostIp: defaultHostIp,
+        hostPort: 0,
+        hostPortEnd: 0,
+        ...(defaultHostIp === '0.0.0.0' ? { bothFamilies: true } : {}),
+      });
     }
   }
   return out;
@@ -89,8 +105,9 @@ export function wantedPorts(
 /** Asks the kernel for a free port by binding port 0 (`tcp`/`sctp` on TCP, `udp` on UDP). */
 function freePort(hostIp: string, protocol: Proto, port = 0): Promise<number | undefined> {
   return new Promise((resolve) => {
+    const v6 = isIP(hostIp) === 6;
     if (protocol === 'udp') {
-      const s = createSocket(isIP(hostIp) === 6 ? 'udp6' : 'udp4');
+      const s = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
       s.once('error', () => resolve(undefined));
       s.bind(port, hostIp, () => {
         const p = s.address().port;
@@ -100,27 +117,51 @@ function freePort(hostIp: string, protocol: Proto, port = 0): Promise<number | u
     }
     const srv = createServer();
     srv.once('error', () => resolve(undefined));
-    srv.listen({ port, host: hostIp, exclusive: true }, () => {
+    srv.listen({ port, host: hostIp, exclusive: true, ipv6Only: v6 }, () => {
       const addr = srv.address();
       srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : undefined));
     });
   });
 }
 
-/** Chooses host ports for `0` and ranges (the rest are kept as asked: the firewall checks them). */
+let v6Listenable: Promise<boolean> | undefined;
+
+/** Whether this host can listen on IPv6 (dockerd asks the same before publishing on `::`). */
+export function ipv6Listenable(): Promise<boolean> {
+  v6Listenable ??= freePort('::1', 'tcp').then((p) => p !== undefined);
+  return v6Listenable;
+}
+
+/** `port` is free on every address the wanted port is published on. */
+async function freeOnAll(hostIps: readonly string[], protocol: Proto, port: number): Promise<boolean> {
+  for (const ip of hostIps) if ((await freePort(ip, protocol, port)) === undefined) return false;
+  return true;
+}
+
+/**
+ * Chooses host ports for `0` and ranges (the rest are kept as asked: the firewall checks them).
+ * A port without a host address becomes two mappings, `0.0.0.0` and `::` (where the host has
+ * IPv6), on one port that is free on both.
+ */
 export async function resolvePorts(wanted: WantedPort[]): Promise<PortMapping[]> {
   const out: PortMapping[] = [];
+  const dual = wanted.some((w) => w.bothFamilies) && (await ipv6Listenable());
   for (const w of wanted) {
+    const hostIps = dual && w.bothFamilies && w.protocol !== 'sctp' ? [w.hostIp, '::'] : [w.hostIp];
     let hostPort = w.hostPort;
     if (hostPort === 0) {
-      const p = await freePort(w.hostIp, w.protocol);
+      let p: number | undefined;
+      for (let tries = 0; tries < 20 && !p; tries++) {
+        p = await freePort(w.hostIp, w.protocol);
+        if (p && !(await freeOnAll(hostIps.slice(1), w.protocol, p))) p = undefined;
+      }
       if (!p) throw new ConflictError(`no free host port for ${w.containerPort}/${w.protocol} on ${w.hostIp}`);
       hostPort = p;
     } else if (w.hostPortEnd > w.hostPort) {
       let found: number | undefined;
       for (let p = w.hostPort; p <= w.hostPortEnd && !found; p++) {
         if (out.some((o) => o.hostPort === p && o.protocol === w.protocol)) continue;
-        if (await freePort(w.hostIp, w.protocol, p)) found = p;
+        if (await freeOnAll(hostIps, w.protocol, p)) found = p;
       }
       if (!found)
         throw new ConflictError(
@@ -128,7 +169,7 @@ export async function resolvePorts(wanted: WantedPort[]): Promise<PortMapping[]>
         );
       hostPort = found;
     }
-    out.push({ hostIp: w.hostIp, hostPort, containerPort: w.containerPort, protocol: w.protocol });
+    for (const hostIp of hostIps) out.push({ hostIp, hostPort, containerPort: w.containerPort, protocol: w.protocol });
   }
   return out;
 }

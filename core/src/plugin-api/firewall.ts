@@ -26,6 +26,11 @@ export interface FirewallPublication {
   networkId: string;
   /** The container's address the ports forward to (no prefix length). */
   address: string;
+  /**
+   * The container's IPv6 address on the network, when it has one besides `address`: mappings on an
+   * IPv6 host address (`::`) forward there rather than to `address`.
+   */
+  address6?: string;
   ports: PortMapping[];
 }
 

@@ -5,11 +5,13 @@ import {
   type FirewallNetwork,
   type FirewallPublication,
   InvalidParameterError,
+  type Logger,
   type PortMapping,
 } from '@skiff/core/plugin-api';
 import { ensureForwardAccept, removeForwardAccept } from './compat.js';
 import { type PortProblem, probePort, probePortListeners } from './port-check.js';
-import { renderRuleset } from './ruleset.js';
+import { proxied, renderRuleset } from './ruleset.js';
+import { ProxyListenError, type ProxySpec, UserlandProxies } from './userland-proxy.js';
 
 export interface NftablesFirewallOptions {
   /** nftables table name (family inet); tests use a unique one. Default `skiff`. */
@@ -20,6 +22,12 @@ export interface NftablesFirewallOptions {
   mark?: number;
   /** Check that nothing on the host listens on a port before publishing it. Default true. */
   checkListeners?: boolean;
+  /**
+   * Relay mappings on IPv6 host addresses through sockets in this process (docker-proxy's job).
+   * Default: true unless `netns` is set (the sockets would be in the wrong namespace).
+   */
+  userlandProxy?: boolean;
+  log?: Logger;
 }
 
 const TABLE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
@@ -31,6 +39,8 @@ export class NftablesFirewall implements Firewall {
   private readonly netns?: string;
   private readonly mark: number;
   private readonly checkListeners: boolean;
+  private readonly proxies?: UserlandProxies;
+  private readonly log?: Logger;
   private networks = new Map<string, FirewallNetwork>();
   private publications = new Map<string, FirewallPublication>();
   /** Serializes rebuilds so two concurrent changes never apply out of order. */
@@ -45,6 +55,27 @@ export class NftablesFirewall implements Firewall {
     if (!Number.isInteger(this.mark) || this.mark <= 0 || this.mark > 0xffffffff)
       throw new InvalidParameterError(`invalid firewall mark ${opts.mark}`);
     this.checkListeners = opts.checkListeners ?? true;
+    if (opts.userlandProxy ?? !opts.netns) this.proxies = new UserlandProxies();
+    this.log = opts.log;
+  }
+
+  /** The userland proxies the publications need. */
+  private proxySpecs(): ProxySpec[] {
+    if (!this.proxies) return [];
+    return [...this.publications.values()].flatMap((p) =>
+      p.ports.filter(proxied).map((m) => ({
+        protocol: m.protocol as 'tcp' | 'udp',
+        hostIp: m.hostIp,
+        hostPort: m.hostPort,
+        target: p.address6 ?? p.address,
+        targetPort: m.containerPort,
+      })),
+    );
+  }
+
+  /** Opens and closes proxies to match the publications (the ones that cannot listen: thrown). */
+  private async proxy(): Promise<void> {
+    await this.proxies?.reconcile(this.proxySpecs());
   }
 
   private serial<T>(f: () => Promise<T>): Promise<T> {
@@ -101,6 +132,7 @@ export class NftablesFirewall implements Firewall {
       if (!this.networks.has(id) && ![...this.publications.values()].some((p) => p.networkId === id)) return;
       this.networks.delete(id);
       for (const [k, p] of this.publications) if (p.networkId === id) this.publications.delete(k);
+      await this.proxy();
       await this.apply(false);
     });
   }
@@ -121,7 +153,8 @@ export class NftablesFirewall implements Firewall {
           throw new ConflictError(`Bind for ${m.hostIp || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`);
       }
       if (this.checkListeners && !this.publications.has(pub.endpointId)) {
-        for (const m of pub.ports) {
+        // A proxied mapping's own listen is its check.
+        for (const m of pub.ports.filter((x) => !this.proxies || !proxied(x))) {
           const ours = [...this.networks.values()]
             .flatMap((n) => n.hostServices ?? [])
             .filter((h) => h.protocol === m.protocol && h.port === m.hostPort)
@@ -140,10 +173,17 @@ export class NftablesFirewall implements Firewall {
       const prev = this.publications.get(pub.endpointId);
       this.publications.set(pub.endpointId, pub);
       try {
+        await this.proxy().catch((e: unknown) => {
+          if (!(e instanceof ProxyListenError)) throw e;
+          if (e.code === 'EADDRNOTAVAIL')
+            throw new InvalidParameterError(`cannot publish ${e.where}: ${e.hostIp} is not an address of this host`);
+          throw new ConflictError(`cannot publish ${e.where}: address already in use by a process on the host`);
+        });
         await this.apply(false);
       } catch (e) {
         if (prev) this.publications.set(pub.endpointId, prev);
         else this.publications.delete(pub.endpointId);
+        await this.proxy().catch(() => {});
         throw e;
       }
     });
@@ -152,6 +192,7 @@ export class NftablesFirewall implements Firewall {
   unpublish(endpointId: string): Promise<void> {
     return this.serial(async () => {
       if (!this.publications.delete(endpointId)) return;
+      await this.proxy();
       await this.apply(false);
     });
   }
@@ -161,6 +202,9 @@ export class NftablesFirewall implements Firewall {
       for (const p of state.publications) validatePorts(p.ports);
       this.networks = new Map(state.networks.map((n) => [n.id, n]));
       this.publications = new Map(state.publications.map((p) => [p.endpointId, p]));
+      // After a restart a port may have been taken meanwhile: the rest are served all the same.
+      for (const { spec, error } of (await this.proxies?.reconcile(this.proxySpecs(), { bestEffort: true })) ?? [])
+        this.log?.warn('a published port cannot be served again', { port: spec.hostPort, error });
       await this.apply(true);
     });
   }
@@ -169,6 +213,7 @@ export class NftablesFirewall implements Firewall {
     return this.serial(async () => {
       this.networks.clear();
       this.publications.clear();
+      this.proxies?.closeAll();
       const [cmd, args] = nsCommand(this.netns, 'nft', ['-f', '-']);
       await runWithInput(cmd, args, `table inet ${this.table}\ndelete table inet ${this.table}\n`);
       await removeForwardAccept({ netns: this.netns, mark: this.mark, comment: this.comment });
@@ -192,9 +237,13 @@ function validatePorts(ports: readonly PortMapping[]): void {
 }
 
 const wildcard = (ip: string) => ip === '' || ip === '0.0.0.0' || ip === '::';
+const family = (ip: string) => (ip === '' ? 'any' : ip.includes(':') ? 6 : 4);
 
-/** Two mappings compete for the same host socket. */
+/** Two mappings compete for the same host socket (`0.0.0.0` and `::` do not: they are two). */
 function clash(a: PortMapping, b: PortMapping): boolean {
   if (a.protocol !== b.protocol || a.hostPort !== b.hostPort) return false;
+  const fa = family(a.hostIp);
+  const fb = family(b.hostIp);
+  if (fa !== fb && fa !== 'any' && fb !== 'any') return false;
   return wildcard(a.hostIp) || wildcard(b.hostIp) || a.hostIp === b.hostIp;
 }

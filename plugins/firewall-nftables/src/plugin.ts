@@ -25,6 +25,8 @@ export default definePlugin({
     const check = s.checkListeners;
     if (check !== undefined && typeof check !== 'boolean')
       throw new InvalidParameterError('nftables: checkListeners must be a boolean');
-    r.provide(() => new NftablesFirewall({ table: str('table'), netns: str('netns'), mark, checkListeners: check }));
+    r.provide(
+      () => new NftablesFirewall({ table: str('table'), netns: str('netns'), mark, checkListeners: check, log: r.log }),
+    );
   },
 });

@@ -1,4 +1,4 @@
-import type { FirewallNetwork, FirewallPublication } from '@skiff/core/plugin-api';
+import type { FirewallNetwork, FirewallPublication, PortMapping } from '@skiff/core/plugin-api';
 
 /**
  * Renders the whole skiff table as one `nft -f` script. Re-declaring the table, deleting it and
@@ -20,6 +20,12 @@ export interface RulesetInput {
 const q = (s: string) => JSON.stringify(s);
 const isV6 = (s: string) => s.includes(':');
 const allHosts = (ip: string) => ip === '' || ip === '0.0.0.0' || ip === '::';
+
+/**
+ * Mappings on an IPv6 host address are the userland proxy's (userland-proxy.ts): DNAT cannot turn
+ * IPv6 into IPv4, nor send ::1 anywhere. Only SCTP, which the proxy does not carry, stays here.
+ */
+export const proxied = (m: PortMapping) => isV6(m.hostIp) && m.protocol !== 'sctp';
 
 export function renderRuleset(input: RulesetInput): string {
   const { table, networks, publications } = input;
@@ -55,6 +61,7 @@ export function renderRuleset(input: RulesetInput): string {
     const family = v6 ? 'ip6' : 'ip';
     const target = v6 ? `[${p.address}]` : p.address;
     for (const m of p.ports) {
+      if (proxied(m)) continue;
       if (!allHosts(m.hostIp) && isV6(m.hostIp) !== v6) continue;
       const dst = allHosts(m.hostIp) ? `meta nfproto ${v6 ? 'ipv6' : 'ipv4'}` : `${family} daddr ${m.hostIp}`;
       ports.push(`${dst} ${m.protocol} dport ${m.hostPort} dnat ${family} to ${target}:${m.containerPort}`);

@@ -298,15 +298,10 @@ export class BridgeDriver implements NetworkDriver {
         await ipBatch([`link set dev ${hostIf} type bridge_slave isolated on`], { netns: this.opts.netns });
       await configureNetns(req.netnsPath, { ifName: req.ifName, addresses: req.addresses, routes });
       if (req.ports.length) {
-        const address = v4 ?? req.addresses[0];
-        if (!address) throw new InvalidParameterError('published ports need an address on the network');
+        const pub = publicationOf(req);
+        if (!pub) throw new InvalidParameterError('published ports need an address on the network');
         published = true;
-        await this.fw.publish({
-          endpointId: req.endpointId,
-          networkId: req.network.id,
-          address: addrOf(address),
-          ports: req.ports,
-        });
+        await this.fw.publish(pub);
       }
     } catch (e) {
       if (published) await this.fw.unpublish(req.endpointId).catch(() => {});
@@ -390,14 +385,8 @@ export class BridgeDriver implements NetworkDriver {
       s?.dns?.setEndpoint(...dnsEndpoint(req));
       const hostIf = result.interfaces[0]?.name;
       if (hostIf) live.add(hostIf);
-      const address = req.addresses.find((a) => !isV6(a)) ?? req.addresses[0];
-      if (req.ports.length && address)
-        pubs.push({
-          endpointId: req.endpointId,
-          networkId: req.network.id,
-          address: addrOf(address),
-          ports: req.ports,
-        });
+      const pub = req.ports.length ? publicationOf(req) : undefined;
+      if (pub) pubs.push(pub);
     }
     await this.fw.sync({ networks: [...this.nets.values()].map((s) => this.firewallNetwork(s)), publications: pubs });
     await this.collectStale(live);
@@ -445,4 +434,18 @@ function dnsEndpoint(req: AttachRequest): Parameters<DnsServer['setEndpoint']> {
       ...(req.links ? { links: req.links } : {}),
     },
   ];
+}
+
+/** The endpoint's published ports for the firewall: to its IPv4 address, IPv6 ones to its IPv6 address. */
+function publicationOf(req: AttachRequest): FirewallPublication | undefined {
+  const address = req.addresses.find((a) => !isV6(a)) ?? req.addresses[0];
+  if (!address) return undefined;
+  const v6 = req.addresses.find(isV6);
+  return {
+    endpointId: req.endpointId,
+    networkId: req.network.id,
+    address: addrOf(address),
+    ...(v6 ? { address6: addrOf(v6) } : {}),
+    ports: req.ports,
+  };
 }

@@ -573,6 +573,69 @@ test('user networks resolve names and aliases; other networks reach neither name
   t.false(rules.includes(`:${m![1]}`) || rules.includes(` ${m![1]} `), 'no nft rule publishes the port');
 });
 
+/** GET / of host:port from the daemon's namespace (the host's view); the response, '' if none came. */
+async function getFromHost(d: NetnsDaemon, host: string, port: string, tries = 20): Promise<string> {
+  let out = '';
+  for (let i = 0; i < tries && !out.includes('200 OK'); i++) {
+    if (i) await sleep(200);
+    out = (await d.inNs('busybox', ['nc', '-w', '3', host, port], { stdin: 'GET / HTTP/1.0\r\n\r\n' })).stdout;
+  }
+  return out;
+}
+
+test('a port published without an address answers on 0.0.0.0 and [::] alike (the IPv6 side through a userland proxy), as under dockerd', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const { subnet } = uniqueSubnet();
+  const v6 = `fd43:${(0x1000 + Math.floor(Math.random() * 0xefff)).toString(16)}::/64`;
+  const plain = `p-${uid()}`;
+  const dual = `d-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', subnet, plain);
+  await ok(t, d, 'network', 'create', '--ipv6', '--subnet', uniqueSubnet().subnet, '--subnet', v6, dual);
+  const web = `web-${uid()}`;
+  const web6 = `web6-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', web, '--network', plain, '-p', '8080', d.image, 'sh', '-c', SERVE);
+  // Listening on IPv6 only: what answers on [::1] must have come over IPv6 to the container.
+  const SERVE6 = SERVE.replace('-p 8080', '-p [::]:8080');
+  await ok(t, d, 'run', '-d', '--name', web6, '--network', dual, '-p', '8080', d.image, 'sh', '-c', SERVE6);
+
+  // dockerd 20.10 for `-p 8080`: `80/tcp -> 0.0.0.0:P` and `80/tcp -> [::]:P`, the same in inspect and ps.
+  const lines = (await ok(t, d, 'port', web, '8080')).split('\n');
+  const port = /^0\.0\.0\.0:(\d+)$/.exec(lines[0] ?? '')?.[1];
+  t.truthy(port, lines.join(' | '));
+  t.deepEqual(lines, [`0.0.0.0:${port}`, `[::]:${port}`]);
+  t.deepEqual(JSON.parse(await ok(t, d, 'inspect', '-f', '{{json .NetworkSettings.Ports}}', web)), {
+    '8080/tcp': [
+      { HostIp: '0.0.0.0', HostPort: port },
+      { HostIp: '::', HostPort: port },
+    ],
+  });
+  t.is(
+    await ok(t, d, 'ps', '--filter', `name=${web}`, '--format', '{{.Ports}}'),
+    `0.0.0.0:${port}->8080/tcp, [::]:${port}->8080/tcp`,
+  );
+  t.regex(await getFromHost(d, '127.0.0.1', port!), /200 OK[\s\S]*hello-from/);
+  t.regex(await getFromHost(d, '::1', port!), /200 OK[\s\S]*hello-from/, 'an IPv4-only container on [::1]');
+  // An explicit 0.0.0.0 is IPv4 only, as under dockerd.
+  const v4only = `v4-${uid()}`;
+  await ok(t, d, 'run', '-d', '--name', v4only, '--network', plain, '-p', '0.0.0.0::8080', d.image, 'sleep', '600');
+  t.regex(await ok(t, d, 'port', v4only, '8080'), /^0\.0\.0\.0:\d+$/);
+
+  const port6 = /:(\d+)$/.exec((await ok(t, d, 'port', web6, '8080')).split('\n')[1] ?? '')?.[1];
+  t.regex(await getFromHost(d, '::1', port6!), /200 OK[\s\S]*hello-from/, 'a dual-stack container over IPv6');
+
+  // The port is held: another container cannot have it on [::] either.
+  const clash = await d.cli('run', '-d', '--network', plain, '-p', `[::]:${port}:8080`, d.image, 'sleep', '60');
+  t.not(clash.code, 0);
+  t.regex(clash.stderr, /already allocated|in use/);
+
+  // Gone with the container: nothing listens on the port any more.
+  await ok(t, d, 'rm', '-f', web, web6, v4only);
+  t.is(await getFromHost(d, '::1', port!, 1), '');
+  const listeners = (await d.inNs('ss', ['-Hltn'])).stdout;
+  t.false(listeners.includes(`:${port} `), listeners);
+  await ok(t, d, 'network', 'rm', plain, dual);
+});
+
 test('--internal networks reach nothing outside; --network container: shares a namespace', async (t) => {
   const d = await startNetnsDaemon(t);
   // "Outside": a namespace behind a veth of the daemon's namespace, with a server on it.
@@ -654,8 +717,9 @@ test('after kill -9 of skiffd, running containers keep networking and stale endp
   await ok(t, d, 'network', 'create', '--subnet', subnet, net);
   const web = `web-${uid()}`;
   const gone = `gone-${uid()}`;
-  await ok(t, d, 'run', '-d', '--name', web, '--network', net, d.image, 'sh', '-c', SERVE);
+  await ok(t, d, 'run', '-d', '--name', web, '--network', net, '-p', '8080', d.image, 'sh', '-c', SERVE);
   await ok(t, d, 'run', '-d', '--name', gone, '--network', net, d.image, 'sleep', '600');
+  const port = /:(\d+)$/.exec(await ok(t, d, 'port', web, '8080'))![1]!;
   const goneIp = await ok(t, d, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, gone);
   const gonePid = Number(await ok(t, d, 'inspect', '-f', '{{.State.Pid}}', gone));
   t.regex(await fetchEventually(d, net, web), /200 OK/);
@@ -664,6 +728,9 @@ test('after kill -9 of skiffd, running containers keep networking and stale endp
   process.kill(gonePid, 'SIGKILL');
   await d.crashAndRestart();
   t.regex(await fetchEventually(d, net, web), /200 OK/);
+  // Published ports again: DNAT on IPv4, the userland proxy (skiffd's own socket) on IPv6.
+  t.regex(await getFromHost(d, '127.0.0.1', port), /200 OK/);
+  t.regex(await getFromHost(d, '::1', port), /200 OK/);
   t.is(await ok(t, d, 'inspect', '-f', '{{.State.Status}}', gone), 'exited');
   const members = JSON.parse(await ok(t, d, 'network', 'inspect', net))[0].Containers as Record<
     string,
