@@ -11,12 +11,15 @@ import { crunOnThisHost } from '../harness/crun.js';
 import { startNetnsDaemon, uid } from '../harness/netns-daemon.js';
 import { run, runOk } from '../harness/proc.js';
 import { type Engine, findDockerd, fmt, startDockerd, timeDockerCliInterleaved } from './run-bench.js';
+import { cliFloor, runtimeRunFloor } from './run-floor.js';
 import { type Summary, summarize } from './stats.js';
 
 interface NetnsEngine {
   name: string;
   host: string;
   image: string;
+  /** skiffd's exec root and OCI runtime, for the floor measurements. */
+  floor?: { execRoot: string; runtime: string };
   stop(): Promise<void>;
 }
 
@@ -30,6 +33,7 @@ async function skiffdInNetns(runtime: string): Promise<NetnsEngine> {
     name: runtime === 'runc' ? 'skiffd' : `skiffd (${runtime})`,
     host: d.host,
     image: d.image,
+    floor: { execRoot: d.execRoot, runtime },
     stop: async () => {
       for (const fn of teardowns.reverse()) await fn();
     },
@@ -62,6 +66,18 @@ interface Result {
   none: Summary;
 }
 
+/** The floors under skiffd's run (see run-floor.ts), measured right after the engines. */
+async function floors(engines: NetnsEngine[], runs: number): Promise<Array<{ name: string; median: number }>> {
+  const skiffd = engines.filter((e) => e.floor);
+  if (!skiffd.length) return [];
+  const out = [{ name: 'docker version', median: summarize(await cliFloor(skiffd[0]!.host, runs)).median }];
+  for (const e of skiffd) {
+    const samples = await runtimeRunFloor({ dockerHost: e.host, ...e.floor! }, e.image, runs);
+    out.push({ name: `${e.floor!.runtime} run`, median: summarize(samples).median });
+  }
+  return out;
+}
+
 /** Both engines interleaved round by round (see timeDockerCliInterleaved), bridge then none. */
 async function measure(engines: NetnsEngine[], runs: number): Promise<Result[]> {
   const sample = (net: string[]) =>
@@ -80,6 +96,7 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
     `bench bridge: docker run --rm <busybox> true on the default bridge and with --network none — ${opts.runs} runs, each engine in its own netns, engines interleaved`,
   );
   let results: Result[] = [];
+  let floorResults: Array<{ name: string; median: number }> = [];
   const engines: NetnsEngine[] = [];
   let ok = true;
   try {
@@ -102,6 +119,7 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
       if (dockerd) engines.push(dockerd);
     }
     results = await measure(engines, opts.runs);
+    floorResults = await floors(engines, opts.runs);
   } catch (err) {
     ok = false;
     console.error(`  FAILED: ${err instanceof Error ? err.message : String(err)}`);
@@ -119,5 +137,13 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
     console.log(
       `ratio ${s.name}/dockerd on the default bridge: median ${(s.bridge.median / d!.bridge.median).toFixed(2)}x`,
     );
+  if (floorResults.length) {
+    // A bridged run cannot be faster than the CLI alone + the runtime alone + the bridge's own cost.
+    console.log(`\nfloors (no daemon work):  median`);
+    for (const f of floorResults) {
+      const ratio = d ? ` = ${(f.median / d.bridge.median).toFixed(2)}x dockerd's bridged run` : '';
+      console.log(`  ${f.name.padEnd(22)} ${fmt(f.median).padStart(8)}${ratio}`);
+    }
+  }
   return ok;
 }

@@ -18,6 +18,7 @@ export interface NetnsDaemon {
   host: string;
   image: string;
   root: string;
+  execRoot: string;
   cli(...args: string[]): ReturnType<typeof docker>;
   /** Runs a host binary inside the daemon's namespace. */
   inNs(cmd: string, args: string[], opts?: { stdin?: string; timeoutMs?: number }): ReturnType<typeof run>;
@@ -117,6 +118,7 @@ export async function startNetnsDaemon(
     host,
     image,
     root,
+    execRoot,
     cli,
     inNs: (cmd, a, o = {}) => run('nsenter', [`--net=/run/netns/${netns}`, cmd, ...a], o),
     output: () => proc.output(),
