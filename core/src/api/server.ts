@@ -3,6 +3,7 @@ import { SkiffError } from '../plugin-api/errors.js';
 import { engineHeaders, splitVersion, versionProblem } from './api-version.js';
 import type { ApiDeps } from './deps.js';
 import { lazySchemaCompilers } from './lazy-compilers.js';
+import { escapeLinkName } from './link-name-path.js';
 import { authRoutes } from './routes/auth.js';
 import { buildRoutes } from './routes/build.js';
 import { containerArchiveRoutes } from './routes/container-archive.js';
@@ -39,7 +40,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 30_000,
     rewriteUrl(req) {
       const { url } = splitVersion(req.url ?? '/');
-      return url;
+      return escapeLinkName(req.method, url);
     },
   });
 

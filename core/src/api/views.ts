@@ -54,11 +54,11 @@ export interface ContainerNetworkViews {
   summary(c: ContainerRecord): { Ports: unknown[]; Networks: Record<string, unknown> };
 }
 
-export function containerSummary(c: ContainerRecord, net?: ContainerNetworkViews) {
+export function containerSummary(c: ContainerRecord, net?: ContainerNetworkViews, names = [c.Name]) {
   const ns = net?.summary(c);
   return {
     Id: c.Id,
-    Names: [c.Name],
+    Names: names,
     Image: c.Config.Image,
     ImageID: c.Image,
     Command: commandLine(c),

@@ -19,6 +19,7 @@ import type { GraphDriver } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { LogEntry, Runtime } from '../plugin-api/runtime.js';
 import type { ContainerNetworking } from '../networks/container-networking.js';
+import { linkNames, linkTarget, renamedLinks, withoutLink } from '../networks/legacy-links.js';
 import type { DriverRegistry } from '../plugins/driver-registry.js';
 import type { ContainerStore } from './container-store.js';
 import { type ContainerRecord, type ContainerState, ZERO_TIME } from './container-types.js';
@@ -142,6 +143,7 @@ export class ContainerService {
     const c =
       this.store.get(ref) ??
       this.store.byName(ref.startsWith('/') ? ref : `/${ref}`) ??
+      this.byLinkName(ref) ??
       (() => {
         if (!/^[0-9a-f]+$/.test(ref)) return undefined;
         const found = this.store.byIdPrefix(ref);
@@ -155,6 +157,39 @@ export class ContainerService {
   /** Containers with legacy links (ContainerLookup). */
   linking(): ContainerRecord[] {
     return this.store.withLinks();
+  }
+
+  /** A legacy link's name (`web/db`) is a name of the linked container, as in dockerd. */
+  private byLinkName(ref: string): ContainerRecord | undefined {
+    const name = ref.startsWith('/') ? ref : `/${ref}`;
+    const slash = name.lastIndexOf('/');
+    const parent = slash > 0 ? this.store.byName(name.slice(0, slash)) : undefined;
+    const child = parent && linkTarget(parent, name);
+    return child ? this.store.byName(child) : undefined;
+  }
+
+  /** Every container's names: its own, then the names of the links to it (`GET /containers/json` Names). */
+  namesOf(): (c: ContainerRecord) => string[] {
+    const byChild = linkNames(this.store.withLinks());
+    return (c) => [c.Name, ...(byChild.get(c.Name) ?? [])].sort(compareStrings);
+  }
+
+  /**
+   * `docker rm --link web/db`: the link goes, the containers stay; a running parent's /etc/hosts
+   * loses the link's line. Errors as dockerd 20.10's (the default name: 500).
+   */
+  async removeLink(ref: string): Promise<void> {
+    this.get(ref);
+    const name = ref.startsWith('/') ? ref : `/${ref}`;
+    const slash = name.lastIndexOf('/');
+    if (slash === 0) throw new SystemError('Conflict, cannot remove the default link name of the container');
+    const parent = this.get(name.slice(0, slash));
+    await this.serial(parent.Id, async () => {
+      const p = this.get(parent.Id);
+      p.HostConfig.Links = withoutLink(p, name);
+      this.store.update(p);
+      if (p.State.Running) await this.net.linksChanged(p);
+    });
   }
 
   list(): ContainerRecord[] {
@@ -590,6 +625,14 @@ export class ContainerService {
     }
     c.Name = name;
     this.store.update(c);
+    // Links name both ends by name (`/db:/web/x`): dockerd shows them with the new one.
+    for (const p of this.store.withLinks()) {
+      const links = renamedLinks(p, oldName, name);
+      if (links.every((l, i) => l === (p.HostConfig.Links as string[])[i])) continue;
+      p.HostConfig.Links = links;
+      if (p.Id === c.Id) c.HostConfig.Links = links;
+      this.store.update(p);
+    }
     this.publish(c, 'rename', { oldName });
     await this.net
       .renamed(c)

@@ -192,6 +192,11 @@ export class ContainerNetworking {
     return links.hostConfig;
   }
 
+  /** A running container's links changed (`docker rm --link`): its /etc/hosts follows. */
+  linksChanged(c: ContainerRecord): Promise<void> {
+    return this.writeEtc(c);
+  }
+
   /** The link variables of a running container's next exec (dockerd recomputes them each time). */
   linkEnvNow(c: ContainerRecord): string[] {
     return this.links.env(this.links.now(c));

@@ -113,6 +113,50 @@ export class LegacyLinks {
   }
 }
 
+/** A stored default-bridge link, `/db:/web/x`: the linked container's name and the link's name. */
+function splitStored(link: string): { child: string; name: string } | undefined {
+  const colon = link.indexOf(':');
+  if (colon < 0 || !link.startsWith('/')) return undefined;
+  return { child: link.slice(0, colon), name: link.slice(colon + 1) };
+}
+
+const storedLinks = (c: ContainerRecord) => (c.HostConfig.Links as string[] | null | undefined) ?? [];
+
+/**
+ * The names (`/web/x`) dockerd registers for the links among `parents`, by the linked container's
+ * name (`/db`): they are names of that container too (listed in Names, found by lookups).
+ */
+export function linkNames(parents: readonly ContainerRecord[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const p of parents)
+    for (const s of storedLinks(p).map(splitStored)) if (s) out.set(s.child, [...(out.get(s.child) ?? []), s.name]);
+  return out;
+}
+
+/** The name of the container that `parent`'s link `name` (`/web/x`) points to. */
+export function linkTarget(parent: ContainerRecord, name: string): string | undefined {
+  return storedLinks(parent)
+    .map(splitStored)
+    .find((s) => s?.name === name)?.child;
+}
+
+/** `parent`'s links without the one named `name`; null when none is left (as dockerd shows it). */
+export function withoutLink(parent: ContainerRecord, name: string): string[] | null {
+  const left = storedLinks(parent).filter((l) => splitStored(l)?.name !== name);
+  return left.length ? left : null;
+}
+
+/** `c`'s links after a container was renamed `from` → `to` (with slashes), as parent or as child. */
+export function renamedLinks(c: ContainerRecord, from: string, to: string): string[] {
+  return storedLinks(c).map((l) => {
+    const s = splitStored(l);
+    if (!s) return l;
+    const child = s.child === from ? to : s.child;
+    const name = s.name.startsWith(`${from}/`) ? `${to}${s.name.slice(from.length)}` : s.name;
+    return `${child}:${name}`;
+  });
+}
+
 /**
  * The environment a legacy link gives the linking container (docker's links.Link.ToEnv): the
  * linked container's ports (`DB_PORT_5432_TCP=tcp://172.17.0.2:5432`, ranges of three or more as

@@ -487,6 +487,37 @@ test('--link on the default bridge: /etc/hosts, the link variables and the error
   await ok(t, d, 'rm', '-f', db, later);
 });
 
+test('legacy link names: listed and looked up, renames followed, docker rm --link removes only the link (dockerd 20.10 answers)', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const u = uid();
+  const [db, web, db2, web2] = [`db-${u}`, `web-${u}`, `db2-${u}`, `web2-${u}`];
+  await ok(t, d, 'run', '-d', '--name', db, d.image, 'sleep', '600');
+  await ok(t, d, 'run', '-d', '--name', web, '--link', `${db}:dbalias`, d.image, 'sleep', '600');
+  const dbId = await ok(t, d, 'inspect', '-f', '{{.Id}}', db);
+  // The link's name is a name of the linked container: in ps --no-trunc, in Names, and for lookups.
+  t.is(await ok(t, d, 'ps', '--no-trunc', '--filter', `id=${dbId}`, '--format', '{{.Names}}'), `${db},${web}/dbalias`);
+  t.is(await ok(t, d, 'inspect', '-f', '{{.Id}}', `${web}/dbalias`), dbId);
+  // dockerd shows the links with the containers' new names.
+  await ok(t, d, 'rename', db, db2);
+  await ok(t, d, 'rename', web, web2);
+  t.is(await ok(t, d, 'inspect', '-f', '{{json .HostConfig.Links}}', web2), `["/${db2}:/${web2}/dbalias"]`);
+  t.is(await ok(t, d, 'inspect', '-f', '{{.Id}}', `${web2}/dbalias`), dbId);
+  t.regex(await ok(t, d, 'exec', web2, 'cat', '/etc/hosts'), /\tdbalias /);
+
+  const rmDefault = await d.cli('rm', '--link', db2);
+  t.not(rmDefault.code, 0);
+  t.regex(rmDefault.stderr, /Conflict, cannot remove the default link name of the container/);
+  const rmMissing = await d.cli('rm', '--link', `${web2}/nosuch`);
+  t.regex(rmMissing.stderr, new RegExp(`No such container: ${web2}/nosuch`));
+  t.is(await ok(t, d, 'rm', '--link', `${web2}/dbalias`), `${web2}/dbalias`);
+  // Both containers stay; the link, its name and its /etc/hosts line are gone.
+  t.is(await ok(t, d, 'inspect', '-f', '{{.State.Status}} {{json .HostConfig.Links}}', web2), 'running null');
+  t.is(await ok(t, d, 'inspect', '-f', '{{.State.Status}}', db2), 'running');
+  t.notRegex(await ok(t, d, 'exec', web2, 'cat', '/etc/hosts'), /dbalias/);
+  t.is(await ok(t, d, 'ps', '--no-trunc', '--filter', `id=${dbId}`, '--format', '{{.Names}}'), db2);
+  await ok(t, d, 'rm', '-f', web2, db2);
+});
+
 test('user networks resolve names and aliases; other networks reach neither name nor IP; ports publish on 127.0.0.1', async (t) => {
   const d = await startNetnsDaemon(t);
   const a = uniqueSubnet();

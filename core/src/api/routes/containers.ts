@@ -38,10 +38,11 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     const keep = containerFilter(filters, (ref) => containers.get(ref));
     // As moby's includeContainerInList: a limit (`ps -l`, `-n`) lists stopped containers too.
     const stoppedToo = all || limit > 0 || filters.has('status');
+    const namesOf = containers.namesOf();
     let list = containers
       .list()
       .filter((c) => stoppedToo || c.State.Running || c.State.Restarting)
-      .map((c) => ({ c, view: withMounts(containerSummary(c, deps.networking?.containers), deps) }))
+      .map((c) => ({ c, view: withMounts(containerSummary(c, deps.networking?.containers, namesOf(c)), deps) }))
       .filter(keep);
     if (limit > 0) list = list.slice(0, limit);
     const size = boolParam(q.size);
@@ -99,7 +100,8 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
 
   app.delete<{ Params: P }>('/containers/:id', async (req, reply) => {
     const q = req.query as Q;
-    await containers.remove(req.params.id, { force: boolParam(q.force), volumes: boolParam(q.v) });
+    if (boolParam(q.link)) await containers.removeLink(req.params.id);
+    else await containers.remove(req.params.id, { force: boolParam(q.force), volumes: boolParam(q.v) });
     return reply.code(204).send();
   });
 
