@@ -15,7 +15,7 @@ import {
   SystemError,
 } from '../plugin-api/errors.js';
 import type { EventBus } from '../plugin-api/events.js';
-import type { GraphDriver } from '../plugin-api/graph-driver.js';
+import { type GraphDriver, SnapshotLabels } from '../plugin-api/graph-driver.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { LogEntry, Runtime } from '../plugin-api/runtime.js';
 import type { ContainerNetworking } from '../networks/container-networking.js';
@@ -285,7 +285,11 @@ export class ContainerService {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o710 });
       await this.volumes?.attach(record);
-      await this.graph.prepare(id, top);
+      await this.graph.prepare(
+        id,
+        top,
+        hostConfig.AutoRemove ? { labels: { [SnapshotLabels.Volatile]: 'true' } } : undefined,
+      );
     } catch (err) {
       await this.volumes?.forget(id, true).catch(() => {});
       await this.net.forget(id).catch(() => {});

@@ -180,7 +180,7 @@ export async function unmountAll(target: string): Promise<void> {
   if (points.length === 0) return;
   const sys = await directMounts();
   try {
-    if (sys) for (const mp of points) sys.umount2(mp);
+    if (sys) for (const mp of points) await sys.umount2Async(mp);
     else await run('umount', ['--', ...points]);
     return;
   } catch {

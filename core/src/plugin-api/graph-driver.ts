@@ -10,6 +10,12 @@ export const SnapshotLabels = {
    * may trade the durability of its writes for speed here, as dockerd's graph drivers do.
    */
   Unpack: 'skiff.snapshot/unpack',
+  /**
+   * The active snapshot is the rootfs of a container that is removed when it stops (`--rm`): its
+   * writes need not survive a crash of the host, which the container would not survive either. A
+   * driver may skip syncing them (podman mounts such containers' overlays `volatile` too).
+   */
+  Volatile: 'skiff.snapshot/volatile',
 } as const;
 export type SnapshotKind = 'active' | 'committed' | 'view';
 

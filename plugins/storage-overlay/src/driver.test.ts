@@ -1,8 +1,8 @@
 import { mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MOUNT_DATA_MAX, planMount } from '@skiff/core/host';
-import { InvalidParameterError, type PluginRegistrar } from '@skiff/core/plugin-api';
+import { InvalidParameterError, type PluginRegistrar, SnapshotLabels } from '@skiff/core/plugin-api';
 import { graphDriverSuite } from '@skiff/core/testkit';
 import test from 'ava';
 import { OverlayDriver } from './driver.js';
@@ -81,6 +81,22 @@ test('overlay: a parentless snapshot is a bind, a child an overlay on its parent
   await d.remove('base');
   t.deepEqual(await readdir(join(dir, 's')), []);
   t.deepEqual(await readdir(join(dir, 'l')), []);
+});
+
+test('overlay: unpack and --rm (volatile-labelled) snapshots mount volatile, a container kept after exit does not', async (t) => {
+  if (unsupported) return t.pass();
+  const dir = await mkdtemp(join(tmpdir(), 'skiff-ovl-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const d = new OverlayDriver(dir);
+  await d.prepare('base-tmp');
+  await d.commit('base', 'base-tmp');
+  const volatile = async (key: string, labels?: Record<string, string>) =>
+    (await d.prepare(key, 'base', labels ? { labels } : {}))[0]!.options.includes('volatile');
+  const kernel = release().split('.').map(Number);
+  const supported = kernel[0]! > 5 || (kernel[0] === 5 && kernel[1]! >= 10);
+  t.is(await volatile('rm', { [SnapshotLabels.Volatile]: 'true' }), supported);
+  t.is(await volatile('unpack', { [SnapshotLabels.Unpack]: 'true' }), supported);
+  t.false(await volatile('kept'));
 });
 
 test('overlay: register skips or provides', async (t) => {

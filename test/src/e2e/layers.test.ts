@@ -65,6 +65,23 @@ for (const driver of drivers) {
   });
 }
 
+test('overlay: a --rm container writes to a volatile upper (no syncfs when it goes), a kept one does not', async (t) => {
+  const d = await daemonFor('overlay');
+  const reg = await registry();
+  const rootOptions = async (...flags: string[]) => {
+    const r = await docker(['run', ...flags, reg.image, 'sh', '-c', "grep '^overlay / ' /proc/mounts"], {
+      host: d.dockerHost,
+    });
+    t.is(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const [major = 0, minor = 0] = os.release().split('.').map(Number);
+  if (major > 5 || (major === 5 && minor >= 10)) t.regex(await rootOptions('--rm'), /[,=]volatile[,\s]/);
+  const name = `kept-${uid()}`;
+  t.notRegex(await rootOptions('--name', name), /volatile/);
+  await docker(['rm', name], { host: d.dockerHost });
+});
+
 interface Hostile {
   title: string;
   entries: (outside: string) => LayerEntry[];

@@ -182,3 +182,27 @@ export const MNT_DETACH = 2;
 export function umount2(target: string, flags = 0): void {
   if (lib().umount2(target, flags) < 0) fail('umount2', target);
 }
+
+/**
+ * umount2(2) on a koffi worker thread: unmounting an overlay syncs its upper filesystem, which
+ * would hold the event loop for milliseconds. errno stays on that thread, so a failure is asked
+ * again here (a failing umount2 returns at once) for its error.
+ */
+export function umount2Async(target: string, flags = 0): Promise<void> {
+  return new Promise((resolve, reject) => {
+    (lib().umount2 as unknown as KoffiAsync).async(target, flags, (err: unknown, r: number) => {
+      if (err) return reject(err as Error);
+      if (r >= 0) return resolve();
+      try {
+        umount2(target, flags);
+        resolve();
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+  });
+}
+
+interface KoffiAsync {
+  async(...args: unknown[]): void;
+}
