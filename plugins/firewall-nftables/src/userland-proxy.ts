@@ -21,7 +21,7 @@ interface Running {
   close(): void;
 }
 
-export const proxyKey = (s: ProxySpec) => `${s.protocol}/[${s.hostIp}]:${s.hostPort}>${s.target}:${s.targetPort}`;
+const proxyKey = (s: ProxySpec) => `${s.protocol}/[${s.hostIp}]:${s.hostPort}>${s.target}:${s.targetPort}`;
 
 /** The proxies of the current publications; `reconcile` opens and closes them to match. */
 export class UserlandProxies {
