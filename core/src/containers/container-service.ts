@@ -179,7 +179,7 @@ export class ContainerService {
    * loses the link's line. Errors as dockerd 20.10's (the default name: 500).
    */
   async removeLink(ref: string): Promise<void> {
-    this.get(ref);
+    this.get(ref); // dockerd looks the name up first: an unknown one is a 404 before anything else.
     const name = ref.startsWith('/') ? ref : `/${ref}`;
     const slash = name.lastIndexOf('/');
     if (slash === 0) throw new SystemError('Conflict, cannot remove the default link name of the container');

@@ -11,15 +11,15 @@ import { crunOnThisHost } from '../harness/crun.js';
 import { startNetnsDaemon, uid } from '../harness/netns-daemon.js';
 import { run, runOk } from '../harness/proc.js';
 import { type Engine, findDockerd, fmt, startDockerd, timeDockerCliInterleaved } from './run-bench.js';
-import { cliFloor, runtimeRunFloor } from './run-floor.js';
+import { type Floor, type FloorTarget, measureFloors, printFloors } from './run-floor.js';
 import { type Summary, summarize } from './stats.js';
 
 interface NetnsEngine {
   name: string;
   host: string;
   image: string;
-  /** skiffd's exec root and OCI runtime, for the floor measurements. */
-  floor?: { execRoot: string; runtime: string };
+  /** skiffd's side of the floor measurements. */
+  floor?: FloorTarget;
   stop(): Promise<void>;
 }
 
@@ -33,7 +33,7 @@ async function skiffdInNetns(runtime: string): Promise<NetnsEngine> {
     name: runtime === 'runc' ? 'skiffd' : `skiffd (${runtime})`,
     host: d.host,
     image: d.image,
-    floor: { execRoot: d.execRoot, runtime },
+    floor: { dockerHost: d.host, execRoot: d.execRoot, runtime, image: d.image },
     stop: async () => {
       for (const fn of teardowns.reverse()) await fn();
     },
@@ -66,18 +66,6 @@ interface Result {
   none: Summary;
 }
 
-/** The floors under skiffd's run (see run-floor.ts), measured right after the engines. */
-async function floors(engines: NetnsEngine[], runs: number): Promise<Array<{ name: string; median: number }>> {
-  const skiffd = engines.filter((e) => e.floor);
-  if (!skiffd.length) return [];
-  const out = [{ name: 'docker version', median: summarize(await cliFloor(skiffd[0]!.host, runs)).median }];
-  for (const e of skiffd) {
-    const samples = await runtimeRunFloor({ dockerHost: e.host, ...e.floor! }, e.image, runs);
-    out.push({ name: `${e.floor!.runtime} run`, median: summarize(samples).median });
-  }
-  return out;
-}
-
 /** Both engines interleaved round by round (see timeDockerCliInterleaved), bridge then none. */
 async function measure(engines: NetnsEngine[], runs: number): Promise<Result[]> {
   const sample = (net: string[]) =>
@@ -96,7 +84,7 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
     `bench bridge: docker run --rm <busybox> true on the default bridge and with --network none — ${opts.runs} runs, each engine in its own netns, engines interleaved`,
   );
   let results: Result[] = [];
-  let floorResults: Array<{ name: string; median: number }> = [];
+  let floors: Floor[] = [];
   const engines: NetnsEngine[] = [];
   let ok = true;
   try {
@@ -119,7 +107,10 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
       if (dockerd) engines.push(dockerd);
     }
     results = await measure(engines, opts.runs);
-    floorResults = await floors(engines, opts.runs);
+    floors = await measureFloors(
+      engines.flatMap((e) => (e.floor ? [e.floor] : [])),
+      opts.runs,
+    );
   } catch (err) {
     ok = false;
     console.error(`  FAILED: ${err instanceof Error ? err.message : String(err)}`);
@@ -137,13 +128,7 @@ export async function bridgeRunBenchmark(opts: { runs: number }): Promise<boolea
     console.log(
       `ratio ${s.name}/dockerd on the default bridge: median ${(s.bridge.median / d!.bridge.median).toFixed(2)}x`,
     );
-  if (floorResults.length) {
-    // A bridged run cannot be faster than the CLI alone + the runtime alone + the bridge's own cost.
-    console.log(`\nfloors (no daemon work):  median`);
-    for (const f of floorResults) {
-      const ratio = d ? ` = ${(f.median / d.bridge.median).toFixed(2)}x dockerd's bridged run` : '';
-      console.log(`  ${f.name.padEnd(22)} ${fmt(f.median).padStart(8)}${ratio}`);
-    }
-  }
+  // A bridged run cannot be faster than the CLI alone + the runtime alone + the bridge's own cost.
+  printFloors(floors, d?.bridge.median, 'bridged run');
   return ok;
 }

@@ -9,7 +9,7 @@
 import { crunOnThisHost } from '../harness/crun.js';
 import { type StorageDriverName, startDaemon } from '../harness/daemon.js';
 import { registryWithBusybox } from '../harness/fixture.js';
-import { cliFloor, runtimeRunFloor } from './run-floor.js';
+import { type Floor, type FloorTarget, measureFloors, printFloors } from './run-floor.js';
 import { type Engine, findDockerd, fmt, pull, startDockerd, timeDockerCliInterleaved } from './run-bench.js';
 import { type Summary, summarize } from './stats.js';
 
@@ -19,9 +19,9 @@ const warmups = 2;
 export async function runBenchmark(opts: { runs: number; drivers: StorageDriverName[] }): Promise<boolean> {
   const { runs, drivers } = opts;
   const registry = await registryWithBusybox();
-  const engines: Array<Engine & { floor?: { execRoot: string; runtime: string } }> = [];
+  const engines: Array<Engine & { floor?: FloorTarget }> = [];
   const results: Array<{ name: string; summary: Summary }> = [];
-  const floors: Array<{ name: string; summary: Summary }> = [];
+  let floors: Floor[] = [];
   let failed = false;
   try {
     console.log(
@@ -44,7 +44,7 @@ export async function runBenchmark(opts: { runs: number; drivers: StorageDriverN
           pid: d.pid,
           output: d.output,
           stop: async () => void (await d.stop()),
-          floor: { execRoot: d.execRoot, runtime },
+          floor: { dockerHost: d.dockerHost, execRoot: d.execRoot, runtime, image: registry.image },
         });
       } catch (e) {
         failed = true;
@@ -68,13 +68,10 @@ export async function runBenchmark(opts: { runs: number; drivers: StorageDriverN
         { runs, warmups },
       );
       engines.forEach((e, i) => results.push({ name: e.name, summary: summarize(samples[i]!) }));
-      const skiffd = engines.find((e) => e.floor);
-      if (skiffd) floors.push({ name: 'docker version', summary: summarize(await cliFloor(skiffd.dockerHost, runs)) });
-      for (const e of engines) {
-        if (!e.floor) continue;
-        const samples = await runtimeRunFloor({ dockerHost: e.dockerHost, ...e.floor }, registry.image, runs);
-        floors.push({ name: `${e.floor.runtime} run`, summary: summarize(samples) });
-      }
+      floors = await measureFloors(
+        engines.flatMap((e) => (e.floor ? [e.floor] : [])),
+        runs,
+      );
     } catch (e) {
       failed = true;
       console.error(`  FAILED: ${e instanceof Error ? e.message : String(e)}`);
@@ -100,13 +97,7 @@ export async function runBenchmark(opts: { runs: number; drivers: StorageDriverN
       );
     }
   }
-  if (floors.length) {
-    // What skiffd's run cannot go below: the CLI's own cost plus the runtime running the same config.
-    console.log(`\nfloors (no daemon work):  median`);
-    for (const { name, summary: s } of floors) {
-      const ratio = base ? ` = ${(s.median / base.summary.median).toFixed(2)}x dockerd's run` : '';
-      console.log(`  ${name.padEnd(22)} ${fmt(s.median).padStart(8)}${ratio}`);
-    }
-  }
+  // What skiffd's run cannot go below: the CLI's own cost plus the runtime running the same config.
+  printFloors(floors, base?.summary.median, 'run');
   return !failed;
 }

@@ -10,22 +10,31 @@ import os from 'node:os';
 import path from 'node:path';
 import { dockerCli } from '../harness/paths.js';
 import { run, runOk } from '../harness/proc.js';
-import { timeDockerCli } from './run-bench.js';
+import { fmt, timeDockerCli } from './run-bench.js';
+import { summarize } from './stats.js';
 
-interface FloorTarget {
+export interface FloorTarget {
   dockerHost: string;
   /** skiffd's exec root: bundles are `<execRoot>/containers/<id>/config.json`. */
   execRoot: string;
   /** The OCI runtime binary skiffd runs (`runc`, `crun`). */
   runtime: string;
+  /** An image skiffd has, to run the floor's config from. */
+  image: string;
 }
 
-/** Wall times (ms) of `<runtime> run` on a copy of the config.json skiffd wrote for `image`. */
-export async function runtimeRunFloor(t: FloorTarget, image: string, runs: number): Promise<number[]> {
+export interface Floor {
+  name: string;
+  /** Median wall time, ms. */
+  median: number;
+}
+
+/** Wall times (ms) of `<runtime> run` on a copy of the config.json skiffd wrote for the image. */
+async function runtimeRunFloor(t: FloorTarget, runs: number): Promise<number[]> {
   const env = { ...process.env, DOCKER_HOST: t.dockerHost };
   // A running container keeps its rootfs mounted and its /etc files in place for the copies.
   const id = (
-    await runOk(dockerCli(), ['run', '-d', '--network', 'none', image, 'sleep', '600'], { env })
+    await runOk(dockerCli(), ['run', '-d', '--network', 'none', t.image, 'sleep', '600'], { env })
   ).stdout.trim();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'skiff-floor-'));
   try {
@@ -54,7 +63,22 @@ export async function runtimeRunFloor(t: FloorTarget, image: string, runs: numbe
   }
 }
 
-/** Wall times (ms) of `docker version` against the engine: the CLI's own share of any command. */
-export function cliFloor(dockerHost: string, runs: number): Promise<number[]> {
-  return timeDockerCli(dockerHost, ['version'], { runs, warmups: 1 });
+/** The CLI's floor (`docker version` against the first skiffd), then each skiffd's runtime floor. */
+export async function measureFloors(targets: readonly FloorTarget[], runs: number): Promise<Floor[]> {
+  if (!targets[0]) return [];
+  const cli = await timeDockerCli(targets[0].dockerHost, ['version'], { runs, warmups: 1 });
+  const out = [{ name: 'docker version', median: summarize(cli).median }];
+  for (const t of targets)
+    out.push({ name: `${t.runtime} run`, median: summarize(await runtimeRunFloor(t, runs)).median });
+  return out;
+}
+
+/** Prints the floors, each also as a ratio to dockerd's median (`what` names that run). */
+export function printFloors(floors: readonly Floor[], dockerdMedian: number | undefined, what: string): void {
+  if (!floors.length) return;
+  console.log('\nfloors (no daemon work):  median');
+  for (const f of floors) {
+    const ratio = dockerdMedian ? ` = ${(f.median / dockerdMedian).toFixed(2)}x dockerd's ${what}` : '';
+    console.log(`  ${f.name.padEnd(22)} ${fmt(f.median).padStart(8)}${ratio}`);
+  }
 }
