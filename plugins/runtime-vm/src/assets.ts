@@ -51,6 +51,8 @@ export interface VmAssets {
   release: string;
   /** Host binary: a VM container's stdin, ptys and execs (guest/host-relay.c). */
   relay: string;
+  /** Host binary: the host's TSC frequency, for TCG guests (guest/host-tsc.c). */
+  tsc: string;
   /** The share kinds the guest kernel has modules for. */
   shares: ShareKind[];
 }
@@ -69,6 +71,8 @@ interface Manifest {
 export const AGENT_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', 'guest', 'agent.c');
 /** The host side of a VM's stdio (stdin, ptys, execs), built beside the guest assets. */
 export const RELAY_SOURCE = join(dirname(AGENT_SOURCE), 'host-relay.c');
+/** Measures the host's TSC frequency (a TCG guest's TSC is the host's). */
+export const TSC_SOURCE = join(dirname(AGENT_SOURCE), 'host-tsc.c');
 
 async function readManifest(dir: string): Promise<Manifest | undefined> {
   try {
@@ -83,7 +87,7 @@ const ASSETS_FORMAT = 'pvh-unsigned-modules-grouped';
 
 async function agentHash(): Promise<string> {
   const h = createHash('sha256').update(ASSETS_FORMAT);
-  for (const f of [AGENT_SOURCE, RELAY_SOURCE]) h.update(await readFile(f));
+  for (const f of [AGENT_SOURCE, RELAY_SOURCE, TSC_SOURCE]) h.update(await readFile(f));
   return h.update(JSON.stringify(MODULE_GROUPS)).digest('hex').slice(0, 16);
 }
 
@@ -97,6 +101,7 @@ export async function findAssets(dir: string = DEFAULT_ASSETS_DIR): Promise<VmAs
     initrd: join(dir, 'initrd.img'),
     release: m.release,
     relay: join(dir, 'skiff-vm-relay'),
+    tsc: join(dir, 'skiff-vm-tsc'),
     shares: m.shares,
   };
 }
@@ -206,7 +211,11 @@ export async function buildAssets(
     log('compiling the agent');
     const agent = join(work, 'init');
     await run('gcc', ['-static', '-Os', '-s', '-Wall', '-o', agent, AGENT_SOURCE]);
-    await run('gcc', ['-Os', '-s', '-Wall', '-o', join(work, 'skiff-vm-relay'), RELAY_SOURCE]);
+    for (const [bin, source] of [
+      ['skiff-vm-relay', RELAY_SOURCE],
+      ['skiff-vm-tsc', TSC_SOURCE],
+    ])
+      await run('gcc', ['-Os', '-s', '-Wall', '-o', join(work, bin), source]);
 
     const entries: CpioEntry[] = [
       { name: 'dev', mode: 0o40755 },
@@ -241,7 +250,7 @@ export async function buildAssets(
     for (const old of ['vmlinux', 'vmlinuz', 'skiff-vm-stdin']) await rm(join(dir, old), { force: true });
     await rename(join(work, kernel), join(dir, kernel));
     await rename(join(work, 'initrd.img'), join(dir, 'initrd.img'));
-    await rename(join(work, 'skiff-vm-relay'), join(dir, 'skiff-vm-relay'));
+    for (const bin of ['skiff-vm-relay', 'skiff-vm-tsc']) await rename(join(work, bin), join(dir, bin));
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
     log(`assets ready in ${dir} (kernel ${release})`);
     return (await findAssets(dir))!;

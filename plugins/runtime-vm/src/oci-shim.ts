@@ -261,10 +261,29 @@ function create(g: Globals, flags: Map<string, string | true>, id: string): void
   });
   if (!child.pid) throw new ShimError('cannot start the VM monitor');
   child.unref();
+  if (netns) awaitNetns(child.pid, netns.path);
   const state: VmState = { id, pid: child.pid, bundle, started: false, tap, cgroups, memoryMiB: vm.memoryMiB };
   writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
   const pidFile = flags.get('--pid-file');
   if (typeof pidFile === 'string') writeFileSync(pidFile, String(child.pid));
+}
+
+/**
+ * Waits until `pid` (unshare or nsenter, then the monitor) is in its network namespace: `path`'s,
+ * or a new one. The core moves the container's interfaces into /proc/<pid>/ns/net once create
+ * returns (runc returns only then too); before unshare(2) that is still our own namespace.
+ */
+function awaitNetns(pid: number, path: string | undefined): void {
+  const ours = statSync('/proc/self/ns/net').ino;
+  const want = path ? statSync(path).ino : undefined;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ino = statSync(`/proc/${pid}/ns/net`, { throwIfNoEntry: false })?.ino;
+    if (ino !== undefined && (want === undefined ? ino !== ours : ino === want)) return;
+    if (!alive(pid)) throw new ShimError('the VM monitor exited before it had its network namespace');
+    if (Date.now() > deadline) throw new ShimError('the VM monitor did not enter its network namespace in 10 s');
+    sleepSync(1);
+  }
 }
 
 /** Files bind-mounted into a VM are copied in, as hex on the control port. */
@@ -403,7 +422,7 @@ async function syncNics(dir: string, st: VmState, links: Link[], deadline: numbe
     (st.bootNic?.ifname === l.ifname && st.bootNic.mac === l.address) ||
     nics.some((n) => n.ifname === l.ifname && n.mac === l.address);
   for (const gone of nics.filter((n) => !links.some((l) => l.ifname === n.ifname && l.address === n.mac))) {
-    await unplug(dir, gone.port);
+    await unplug(dir, gone.port, deadline);
     nics.splice(nics.indexOf(gone), 1);
   }
   for (const l of links.filter((x) => !covered(x))) {
@@ -412,32 +431,36 @@ async function syncNics(dir: string, st: VmState, links: Link[], deadline: numbe
       throw new ShimError(`a VM takes ${HOTPLUG_NICS + 1} networks at most: ${l.ifname} is one too many`);
     const tap = `skiff-vm${port}`;
     try {
-      await qmp(dir, [
-        {
-          execute: 'netdev_add',
-          arguments: { type: 'tap', id: `net${port}`, ifname: tap, script: 'no', downscript: 'no' },
-        },
-        {
-          execute: 'device_add',
-          arguments: {
-            driver: 'virtio-net-pci',
-            id: `nic${port}`,
-            netdev: `net${port}`,
-            bus: 'hp',
-            addr: `0x${port.toString(16)}`,
-            mac: l.address,
-            romfile: '',
+      await qmp(
+        dir,
+        [
+          {
+            execute: 'netdev_add',
+            arguments: { type: 'tap', id: `net${port}`, ifname: tap, script: 'no', downscript: 'no' },
           },
-        },
-      ]);
+          {
+            execute: 'device_add',
+            arguments: {
+              driver: 'virtio-net-pci',
+              id: `nic${port}`,
+              netdev: `net${port}`,
+              bus: 'hp',
+              addr: `0x${port.toString(16)}`,
+              mac: l.address,
+              romfile: '',
+            },
+          },
+        ],
+        deadline,
+      );
       mirror(st, l.ifname, tap, l.mtu ?? 1500);
       const mark = statusLength(dir);
       for (const line of netLines('nic', l)) control(dir, line, 5000, st.pid);
       awaitStatus(dir, mark, `nic ${l.ifname} `, st.pid, deadline);
     } catch (e) {
       // Nothing half-plugged stays (the port is free for the next try).
-      await unplug(dir, port).catch(() =>
-        qmp(dir, [{ execute: 'netdev_del', arguments: { id: `net${port}` } }]).catch(() => {}),
+      await unplug(dir, port, deadline).catch(() =>
+        qmp(dir, [{ execute: 'netdev_del', arguments: { id: `net${port}` } }], deadline).catch(() => {}),
       );
       throw e;
     }
@@ -447,15 +470,19 @@ async function syncNics(dir: string, st: VmState, links: Link[], deadline: numbe
 }
 
 /** Takes NIC `port` out of the VM: the guest lets go of the device (ACPI), then its tap goes. */
-function unplug(dir: string, port: number): Promise<void> {
-  return qmp(dir, [
-    {
-      execute: 'device_del',
-      arguments: { id: `nic${port}` },
-      until: { event: 'DEVICE_DELETED', device: `nic${port}` },
-    },
-    { execute: 'netdev_del', arguments: { id: `net${port}` } },
-  ]);
+function unplug(dir: string, port: number, deadline: number): Promise<void> {
+  return qmp(
+    dir,
+    [
+      {
+        execute: 'device_del',
+        arguments: { id: `nic${port}` },
+        until: { event: 'DEVICE_DELETED', device: `nic${port}` },
+      },
+      { execute: 'netdev_del', arguments: { id: `net${port}` } },
+    ],
+    deadline,
+  );
 }
 
 function statusLength(dir: string): number {
@@ -613,8 +640,12 @@ interface QmpCommand {
   until?: { event: string; device: string };
 }
 
-/** Runs QMP commands in turn on the VM's monitor socket (after the capabilities handshake). */
-function qmp(dir: string, commands: QmpCommand[]): Promise<void> {
+/**
+ * Runs QMP commands in turn on the VM's monitor socket (after the capabilities handshake). Gives up
+ * when qemu stays silent for 10 s or until `deadline` if later (a TCG guest booting on a busy host
+ * can keep qemu's main loop from answering for longer).
+ */
+function qmp(dir: string, commands: QmpCommand[], deadline = 0): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     // Relative, like qemu made it: the absolute path can exceed a unix socket address's 108 bytes.
     process.chdir(dir);
@@ -623,7 +654,8 @@ function qmp(dir: string, commands: QmpCommand[]): Promise<void> {
       sock.destroy();
       reject(new ShimError(`qemu's monitor: ${why}`));
     };
-    sock.setTimeout(10_000, () => fail('no answer in 10 s'));
+    const silence = Math.max(10_000, deadline - Date.now());
+    sock.setTimeout(silence, () => fail(`no answer in ${Math.round(silence / 1000)} s`));
     sock.on('error', (e) => fail(e.message));
     const seen = new Set<string>();
     let buf = '';

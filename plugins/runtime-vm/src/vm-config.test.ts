@@ -118,6 +118,8 @@ test('qemuArgs: the accelerator, the sizes and the guest ports', (t) => {
   t.true(shared.includes('socket,id=rootfs,path=rootfs.sock'));
   t.true(shared.includes('socket,id=vol0,path=vol0.sock'));
   t.true(args.includes(`${KERNEL_CMDLINE} skiff.share=virtiofs`));
+  const timed = qemuArgs({ ...c, tscKHz: 2596130 }, { rootfs: '/b/rootfs', memoryMiB: 256, cpus: 1 });
+  t.true(timed.includes(`${KERNEL_CMDLINE} tsc_early_khz=2596130 skiff.share=virtiofs`), 'the measured TSC rate');
   t.true(shared.some((a) => a.startsWith('vhost-user-fs-pci,chardev=vol0,tag=vol0,addr=')));
   const slots = shared.filter((a) => a.includes(',addr=')).map((a) => a.split(',addr=')[1]);
   t.is(new Set(slots).size, slots.length, 'one PCI slot each');

@@ -34,6 +34,8 @@ export interface ShimConfig {
   monitor: string;
   /** The host side of a VM's stdio (guest/host-relay.c): stdin, ptys, execs. */
   relay: string;
+  /** The guest's TSC frequency, measured on the host (TCG only): the guest kernel does not calibrate it. */
+  tscKHz?: number;
 }
 
 /** What the guest kernel and agent need besides the container's memory limit. */
@@ -188,9 +190,12 @@ export function guestSpec(
 export const KERNEL_CMDLINE =
   'console=ttyS0 quiet panic=-1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.noaux i8042.nokbd cryptomgr.notests';
 
-/** The command line for a VM whose shares are of `kind` (`skiff.share=` tells the agent how to mount them). */
-export function kernelCmdline(kind: ShareKind): string {
-  return `${KERNEL_CMDLINE} skiff.share=${kind}`;
+/**
+ * The command line for a VM whose shares are of `kind` (`skiff.share=` tells the agent how to
+ * mount them) and whose TSC ticks at `tscKHz` (when known: see guest/host-tsc.c).
+ */
+export function kernelCmdline(kind: ShareKind, tscKHz?: number): string {
+  return `${KERNEL_CMDLINE}${tscKHz ? ` tsc_early_khz=${tscKHz}` : ''} skiff.share=${kind}`;
 }
 
 /**
@@ -273,7 +278,7 @@ export function qemuArgs(
     '-initrd',
     c.initrd,
     '-append',
-    kernelCmdline(c.share),
+    kernelCmdline(c.share, c.tscKHz),
     '-serial',
     'file:console.log',
     ...shareDeviceArgs(c.share, { tag: 'rootfs', source: vm.rootfs, readonly: false }, PCI_SLOTS[0]!),

@@ -18,6 +18,7 @@ import { LinuxRuntime } from '@skiff/runtime-linux';
 import { pickAccel } from './accel.js';
 import type { VmAssets } from './assets.js';
 import type { ShareKind } from './share.js';
+import { hostTscKHz } from './tsc.js';
 import type { ShimConfig } from './vm-config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -71,7 +72,9 @@ export class VmRuntime implements Runtime {
         initrd: o.assets.initrd,
         firmware: o.firmware,
       });
-      o.log?.info('vm runtime ready', { accel, kernel: o.assets.release });
+      // Under TCG the guest's TSC is the host's: the guest is told its rate (see guest/host-tsc.c).
+      const tscKHz = accel === 'tcg' ? await hostTscKHz(o.assets.tsc) : undefined;
+      o.log?.info('vm runtime ready', { accel, kernel: o.assets.release, ...(tscKHz ? { tscKHz } : {}) });
       const config: ShimConfig = {
         kernel: o.assets.kernel,
         initrd: o.assets.initrd,
@@ -84,6 +87,7 @@ export class VmRuntime implements Runtime {
         cpus: o.cpus,
         monitor: join(here, '..', 'guest', 'monitor.sh'),
         relay: o.assets.relay,
+        tscKHz,
       };
       const configFile = join(o.stateDir, 'vm.json');
       await writeFile(configFile, JSON.stringify(config));
