@@ -14,7 +14,8 @@ import { LegacyLinks } from './legacy-links.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { EndpointConfig, EndpointRow, NetworkRecord, NetworkStore } from './network-store.js';
-import { portsView, resolvePorts, wantedPorts } from './ports.js';
+import { HostPortAllocator } from './host-port-allocator.js';
+import { type HeldPorts, portsView, type Proto, resolvePorts, wantedPorts } from './ports.js';
 
 /** What the networking side needs to know about containers. */
 export interface ContainerLookup {
@@ -49,6 +50,7 @@ export interface NetworkPlan {
  */
 export class ContainerNetworking {
   private readonly lock = new KeyedLock();
+  private readonly hostPorts = new HostPortAllocator();
   private readonly links: LegacyLinks;
   private containers?: ContainerLookup;
 
@@ -269,6 +271,8 @@ export class ContainerNetworking {
                 c.HostConfig.PublishAllPorts === true,
                 hostIp && isIP(hostIp) ? hostIp : undefined,
               ),
+              this.hostPorts,
+              this.heldPorts(),
             );
             mine = ports;
           }
@@ -288,8 +292,22 @@ export class ContainerNetworking {
           await this.detachRow(row, n, await this.networks.driverOf(n)).catch(() => {});
         }
         throw err;
+      } finally {
+        // Recorded with the endpoints now (or given up): the store tells from here on.
+        if (ports) this.hostPorts.settle(ports);
       }
     });
+  }
+
+  /** The host ports of every live endpoint's publications. */
+  private heldPorts(): HeldPorts {
+    const held = new Map<Proto, Set<number>>();
+    for (const row of this.store.allEndpoints())
+      for (const m of row.live?.request.ports ?? []) {
+        const set = held.get(m.protocol) ?? new Set<number>();
+        held.set(m.protocol, set.add(m.hostPort));
+      }
+    return held;
   }
 
   private async attachRow(

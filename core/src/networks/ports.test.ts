@@ -1,5 +1,7 @@
+import { createServer } from 'node:net';
 import test from 'ava';
 import { InvalidParameterError } from '../plugin-api/errors.js';
+import { HostPortAllocator } from './host-port-allocator.js';
 import { ipv6Listenable, portsView, resolvePorts, validatePorts, wantedPorts } from './ports.js';
 
 test('PortBindings and -P become wanted publications (host ip default, ranges, udp)', (t) => {
@@ -62,4 +64,18 @@ test('random host ports are free ones, the same on 0.0.0.0 and ::; NetworkSettin
       ...((await ipv6Listenable()) ? [{ HostIp: '::', HostPort: udp }] : []),
     ],
   });
+});
+
+test('random host ports come from the allocator: one bound on the host or held by a publication is passed over', async (t) => {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => srv.close());
+  const bound = (srv.address() as { port: number }).port;
+  const allocator = new HostPortAllocator({ low: bound, high: Math.min(bound + 20, 65535) });
+  const [m] = await resolvePorts(
+    wantedPorts({ '80/tcp': [{ HostIp: '127.0.0.1' }] }, null, false),
+    allocator,
+    new Map([['tcp', new Set([bound + 1])]]),
+  );
+  t.true(m!.hostPort > bound + 1 && m!.hostPort <= bound + 20, String(m!.hostPort));
 });

@@ -2,8 +2,9 @@ import { createSocket } from 'node:dgram';
 import { createServer, isIP } from 'node:net';
 import { ConflictError, InvalidParameterError } from '../plugin-api/errors.js';
 import type { PortMapping } from '../plugin-api/network-driver.js';
+import { HostPortAllocator } from './host-port-allocator.js';
 
-type Proto = PortMapping['protocol'];
+export type Proto = PortMapping['protocol'];
 
 /** `HostConfig.PortBindings` entry: container port key → host bindings (as the API sends it). */
 export type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null>;
@@ -138,38 +139,49 @@ async function freeOnAll(hostIps: readonly string[], protocol: Proto, port: numb
   return true;
 }
 
+/** Host ports that publications already hold, by protocol. */
+export type HeldPorts = ReadonlyMap<Proto, ReadonlySet<number>>;
+
 /**
- * Chooses host ports for `0` and ranges (the rest are kept as asked: the firewall checks them).
- * A port without a host address becomes two mappings, `0.0.0.0` and `::` (where the host has
- * IPv6), on one port that is free on both.
+ * Chooses host ports for `0` (from `allocator`, as dockerd counts them out) and ranges (the first
+ * free one); the rest are kept as asked: the firewall checks them. A port without a host address
+ * becomes two mappings, `0.0.0.0` and `::` (where the host has IPv6), on one port that is free on
+ * both. The ports handed out stay pending in `allocator` until the caller settles them.
  */
-export async function resolvePorts(wanted: WantedPort[]): Promise<PortMapping[]> {
+export async function resolvePorts(
+  wanted: WantedPort[],
+  allocator = new HostPortAllocator(),
+  held: HeldPorts = new Map(),
+): Promise<PortMapping[]> {
   const out: PortMapping[] = [];
   const dual = wanted.some((w) => w.bothFamilies) && (await ipv6Listenable());
-  for (const w of wanted) {
-    const hostIps = dual && w.bothFamilies && w.protocol !== 'sctp' ? [w.hostIp, '::'] : [w.hostIp];
-    let hostPort = w.hostPort;
-    if (hostPort === 0) {
-      let p: number | undefined;
-      for (let tries = 0; tries < 20 && !p; tries++) {
-        p = await freePort(w.hostIp, w.protocol);
-        if (p && !(await freeOnAll(hostIps.slice(1), w.protocol, p))) p = undefined;
+  try {
+    for (const w of wanted) {
+      const hostIps = dual && w.bothFamilies && w.protocol !== 'sctp' ? [w.hostIp, '::'] : [w.hostIp];
+      const taken = held.get(w.protocol) ?? new Set<number>();
+      let hostPort = w.hostPort;
+      if (hostPort === 0) {
+        const p = await allocator.allocate(w.protocol, taken, (port) => freeOnAll(hostIps, w.protocol, port));
+        if (!p) throw new ConflictError(`no free host port for ${w.containerPort}/${w.protocol} on ${w.hostIp}`);
+        hostPort = p;
+      } else if (w.hostPortEnd > w.hostPort) {
+        let found: number | undefined;
+        for (let p = w.hostPort; p <= w.hostPortEnd && !found; p++) {
+          if (taken.has(p) || out.some((o) => o.hostPort === p && o.protocol === w.protocol)) continue;
+          if (await freeOnAll(hostIps, w.protocol, p)) found = p;
+        }
+        if (!found)
+          throw new ConflictError(
+            `no free host port in ${w.hostPort}-${w.hostPortEnd} for ${w.containerPort}/${w.protocol}`,
+          );
+        hostPort = found;
       }
-      if (!p) throw new ConflictError(`no free host port for ${w.containerPort}/${w.protocol} on ${w.hostIp}`);
-      hostPort = p;
-    } else if (w.hostPortEnd > w.hostPort) {
-      let found: number | undefined;
-      for (let p = w.hostPort; p <= w.hostPortEnd && !found; p++) {
-        if (out.some((o) => o.hostPort === p && o.protocol === w.protocol)) continue;
-        if (await freeOnAll(hostIps, w.protocol, p)) found = p;
-      }
-      if (!found)
-        throw new ConflictError(
-          `no free host port in ${w.hostPort}-${w.hostPortEnd} for ${w.containerPort}/${w.protocol}`,
-        );
-      hostPort = found;
+      for (const hostIp of hostIps)
+        out.push({ hostIp, hostPort, containerPort: w.containerPort, protocol: w.protocol });
     }
-    for (const hostIp of hostIps) out.push({ hostIp, hostPort, containerPort: w.containerPort, protocol: w.protocol });
+  } catch (err) {
+    allocator.settle(out);
+    throw err;
   }
   return out;
 }

@@ -667,6 +667,35 @@ test('a port published without an address answers on 0.0.0.0 and [::] alike (the
   await ok(t, d, 'network', 'rm', plain, dual);
 });
 
+test('host ports for -p 8080 and -P count up from the ephemeral range as dockerd hands them out, also past a kill -9', async (t) => {
+  const d = await startNetnsDaemon(t);
+  const net = `hp-${uid()}`;
+  await ok(t, d, 'network', 'create', '--subnet', uniqueSubnet().subnet, net);
+  const low = Number((await d.inNs('cat', ['/proc/sys/net/ipv4/ip_local_port_range'])).stdout.split(/\s+/)[0]);
+  const hostPort = async (name: string) => Number(/:(\d+)$/.exec(await ok(t, d, 'port', name, '8080'))?.[1]);
+  const run = async (...publish: string[]) => {
+    const name = `hp-${uid()}`;
+    await ok(t, d, 'run', '-d', '--name', name, '--network', net, ...publish, d.image, 'sleep', '600');
+    return name;
+  };
+  // dockerd 20.10 in a fresh namespace gave 32768, 32769 and, after the first was removed, 32770.
+  const a = await run('-p', '127.0.0.1::8080');
+  t.is(await hostPort(a), low);
+  const b = await run('--expose', '8080', '-P');
+  t.is(await hostPort(b), low + 1);
+  await ok(t, d, 'rm', '-f', a);
+  const c = await run('-p', '127.0.0.1::8080');
+  t.is(await hostPort(c), low + 2, 'a port just freed is not handed out again at once');
+  // After a kill -9 the count starts over, passing the ports the restored containers hold: c's is
+  // only a DNAT rule (no socket), so only skiffd's own record knows it is taken.
+  await d.crashAndRestart();
+  const e = await run('-p', '127.0.0.1::8080');
+  t.is(await hostPort(e), low);
+  const f = await run('-p', '127.0.0.1::8080');
+  t.is(await hostPort(f), low + 3);
+  await ok(t, d, 'rm', '-f', b, c, e, f);
+});
+
 test('--internal networks reach nothing outside; --network container: shares a namespace', async (t) => {
   const d = await startNetnsDaemon(t);
   // "Outside": a namespace behind a veth of the daemon's namespace, with a server on it.
