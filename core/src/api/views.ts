@@ -1,8 +1,10 @@
-import { type ContainerRecord, ZERO_TIME } from '../containers/container-types.js';
+import type { ContainerSizes } from '../containers/container-size.js';
+import { type ContainerRecord, type HostConfig, ZERO_TIME } from '../containers/container-types.js';
 import type { ImageService } from '../images/image-service.js';
 import type { ListedImage } from '../images/image-filters.js';
 import type { ImageRecord } from '../images/image-types.js';
 import { SystemError } from '../plugin-api/errors.js';
+import { CONFIG_ORDER, goMap, HOST_CONFIG_ORDER, inGoOrder } from './go-json.js';
 
 const unix = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
@@ -73,6 +75,24 @@ export function containerSummary(c: ContainerRecord, net?: ContainerNetworkViews
   };
 }
 
+/** HostConfig as dockerd writes it: moby's field order, its maps' keys sorted. */
+function hostConfigView(h: HostConfig): HostConfig {
+  const maps = ['PortBindings', 'Tmpfs', 'Sysctls', 'StorageOpt', 'Annotations'] as const;
+  const sorted: Record<string, unknown> = {};
+  for (const k of maps) if (h[k]) sorted[k] = goMap(h[k] as Record<string, unknown>);
+  return inGoOrder(
+    { ...h, ...sorted, LogConfig: { ...h.LogConfig, Config: goMap(h.LogConfig.Config) } },
+    HOST_CONFIG_ORDER,
+  );
+}
+
+/** A container list entry with its sizes where moby's types.Container has them (after Ports). */
+export function withSizes<T extends object>(entry: T, sizes: Partial<ContainerSizes>): T & Partial<ContainerSizes> {
+  return inGoOrder({ ...entry, ...sizes }, SUMMARY_ORDER);
+}
+
+const SUMMARY_ORDER = ['Id', 'Names', 'Image', 'ImageID', 'Command', 'Created', 'Ports', 'SizeRw', 'SizeRootFs'];
+
 export function containerInspect(c: ContainerRecord, net?: ContainerNetworkViews) {
   const everStarted = c.State.StartedAt !== ZERO_TIME;
   // ExposedPorts is omitempty in moby's ContainerConfig.
@@ -111,10 +131,18 @@ export function containerInspect(c: ContainerRecord, net?: ContainerNetworkViews
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: c.HostConfig,
-    GraphDriver: { Name: c.Driver, Data: null },
+    HostConfig: hostConfigView(c.HostConfig),
+    GraphDriver: { Data: null, Name: c.Driver },
     Mounts: [],
-    Config: ExposedPorts && Object.keys(ExposedPorts).length > 0 ? { ...config, ExposedPorts } : config,
+    Config: inGoOrder(
+      {
+        ...config,
+        ...(ExposedPorts && Object.keys(ExposedPorts).length > 0 ? { ExposedPorts: goMap(ExposedPorts) } : {}),
+        Volumes: goMap(config.Volumes),
+        Labels: goMap(config.Labels),
+      },
+      CONFIG_ORDER,
+    ),
     NetworkSettings: net?.settings(c) ?? {
       Bridge: '',
       SandboxID: '',
@@ -197,6 +225,27 @@ export function imageHistory(img: ImageRecord, images: ImageService) {
   return out;
 }
 
+/** An image config's container config with nothing set, as dockerd shows it (ContainerConfig of a pulled image). */
+const EMPTY_CONFIG = {
+  Hostname: '',
+  Domainname: '',
+  User: '',
+  AttachStdin: false,
+  AttachStdout: false,
+  AttachStderr: false,
+  Tty: false,
+  OpenStdin: false,
+  StdinOnce: false,
+  Env: null,
+  Cmd: null,
+  Image: '',
+  Volumes: null,
+  WorkingDir: '',
+  Entrypoint: null,
+  OnBuild: null,
+  Labels: null,
+};
+
 export function imageInspect(img: ImageRecord, images: ImageService, driver: string) {
   const { tags, digests } = images.names(img.id);
   const cfg = img.config.config ?? {};
@@ -210,38 +259,37 @@ export function imageInspect(img: ImageRecord, images: ImageService, driver: str
     Created: img.created,
     // Set by docker commit (container-files.ts), as dockerd's V1Image fields.
     Container: (img.config as { container?: string }).container ?? '',
-    ContainerConfig: (img.config as { container_config?: object }).container_config ?? {},
+    ContainerConfig: inGoOrder(
+      (img.config as { container_config?: object }).container_config ?? EMPTY_CONFIG,
+      CONFIG_ORDER,
+    ),
     DockerVersion: '',
     Author: img.config.author ?? '',
-    Config: {
-      Hostname: '',
-      Domainname: '',
-      User: cfg.User ?? '',
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
-      ExposedPorts: cfg.ExposedPorts ?? null,
-      Tty: false,
-      OpenStdin: false,
-      StdinOnce: false,
-      Env: cfg.Env ?? null,
-      Cmd: cfg.Cmd ?? null,
-      Image: '',
-      Volumes: cfg.Volumes ?? null,
-      WorkingDir: cfg.WorkingDir ?? '',
-      Entrypoint: cfg.Entrypoint ?? null,
-      OnBuild: (cfg as { OnBuild?: string[] | null }).OnBuild ?? null,
-      Labels: cfg.Labels ?? null,
-      ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
-      // Set by builds (build/builder.ts).
-      ...(cfg.Healthcheck ? { Healthcheck: cfg.Healthcheck } : {}),
-      ...((cfg as { Shell?: string[] }).Shell ? { Shell: (cfg as { Shell?: string[] }).Shell } : {}),
-    },
+    Config: inGoOrder(
+      {
+        ...EMPTY_CONFIG,
+        User: cfg.User ?? '',
+        // omitempty in moby's container.Config.
+        ...(cfg.ExposedPorts && Object.keys(cfg.ExposedPorts).length ? { ExposedPorts: goMap(cfg.ExposedPorts) } : {}),
+        Env: cfg.Env ?? null,
+        Cmd: cfg.Cmd ?? null,
+        Volumes: goMap(cfg.Volumes) ?? null,
+        WorkingDir: cfg.WorkingDir ?? '',
+        Entrypoint: cfg.Entrypoint ?? null,
+        OnBuild: (cfg as { OnBuild?: string[] | null }).OnBuild ?? null,
+        Labels: goMap(cfg.Labels) ?? null,
+        ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
+        // Set by builds (build/builder.ts).
+        ...(cfg.Healthcheck ? { Healthcheck: cfg.Healthcheck } : {}),
+        ...((cfg as { Shell?: string[] }).Shell ? { Shell: (cfg as { Shell?: string[] }).Shell } : {}),
+      },
+      CONFIG_ORDER,
+    ),
     Architecture: img.config.architecture ?? '',
     Os: img.config.os ?? 'linux',
     Size: img.size,
     VirtualSize: img.size,
-    GraphDriver: { Name: driver, Data: null },
+    GraphDriver: { Data: null, Name: driver },
     RootFS: { Type: 'layers', Layers: img.config.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   };

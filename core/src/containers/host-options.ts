@@ -21,7 +21,7 @@ export interface HostOptions {
   IpcMode: 'private' | 'shareable' | 'host' | 'none' | `container:${string}`;
   UTSMode: '' | 'host';
   Sysctls: Record<string, string>;
-  Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
+  Ulimits: Array<{ Name: string; Hard: number; Soft: number }>;
   ShmSize: number;
   OomScoreAdj: number;
 }
@@ -268,7 +268,8 @@ function ulimits(v: unknown): HostOptions['Ulimits'] {
     const n = (x: number) => (x < 0 ? Number.POSITIVE_INFINITY : x);
     if (n(soft) > n(hard))
       bad(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard} (${name})`);
-    return { Name: name, Soft: soft, Hard: hard };
+    // Fields in the order of go-units' Ulimit, as dockerd writes them.
+    return { Name: name, Hard: hard, Soft: soft };
   });
 }
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
 import { ENGINE_VERSION } from '../api/api-version.js';
+import { goMap } from '../api/go-json.js';
 import { type DaemonConfig, defaultRuntimeName } from '../config/daemon-config.js';
 import type { ContainerService } from '../containers/container-service.js';
 import type { ImageService } from '../images/image-service.js';
@@ -42,10 +43,10 @@ export async function systemInfo(opts: {
       Log: ['json-file'],
     },
     MemoryLimit: true,
+    SwapLimit: false,
     // API 1.41 still reports kernel-memory accounting (cgroup v1 only).
     KernelMemory: !cgroupV2 && existsSync('/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes'),
     KernelMemoryTCP: !cgroupV2 && existsSync('/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes'),
-    SwapLimit: false,
     CpuCfsPeriod: true,
     CpuCfsQuota: true,
     CPUShares: true,
@@ -73,12 +74,12 @@ export async function systemInfo(opts: {
       AllowNondistributableArtifactsCIDRs: [],
       AllowNondistributableArtifactsHostnames: [],
       InsecureRegistryCIDRs: ['127.0.0.0/8'],
-      IndexConfigs: {
+      IndexConfigs: goMap({
         'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true },
         ...Object.fromEntries(
           opts.config.insecureRegistries.map((r) => [r, { Name: r, Mirrors: [], Secure: false, Official: false }]),
         ),
-      },
+      }),
       Mirrors: [],
     },
     NCPU: cpus().length,
@@ -92,7 +93,9 @@ export async function systemInfo(opts: {
     Labels: [],
     ExperimentalBuild: false,
     ServerVersion: ENGINE_VERSION,
-    Runtimes: Object.fromEntries(Object.entries(opts.config.runtimes).map(([k, v]) => [k, { path: v.path ?? k }])),
+    Runtimes: goMap(
+      Object.fromEntries(Object.entries(opts.config.runtimes).map(([k, v]) => [k, { path: v.path ?? k }])),
+    ),
     DefaultRuntime: defaultRuntimeName(opts.config),
     Swarm: {
       NodeID: '',

@@ -14,6 +14,7 @@ import { LegacyLinks } from './legacy-links.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { EndpointConfig, EndpointRow, NetworkRecord, NetworkStore } from './network-store.js';
+import { goMap, inGoOrder } from '../api/go-json.js';
 import { HostPortAllocator } from './host-port-allocator.js';
 import { type HeldPorts, portsView, type Proto, resolvePorts, wantedPorts } from './ports.js';
 
@@ -647,12 +648,13 @@ export class ContainerNetworking {
       HairpinMode: false,
       LinkLocalIPv6Address: '',
       LinkLocalIPv6PrefixLen: 0,
-      Ports: running ? portsView(ports, c.Config.ExposedPorts) : {},
+      Ports: goMap(running ? portsView(ports, c.Config.ExposedPorts) : {}),
       SandboxKey: privateNs ? `/proc/${c.State.Pid}/ns/net` : '',
       SecondaryIPAddresses: null,
       SecondaryIPv6Addresses: null,
-      ...legacy,
-      Networks: networks,
+      // The bridge endpoint's fields in moby's DefaultNetworkSettings order (not EndpointSettings').
+      ...inGoOrder(legacy, DEFAULT_NETWORK_SETTINGS_ORDER),
+      Networks: goMap(networks),
     };
   }
 
@@ -677,7 +679,7 @@ export class ContainerNetworking {
           list.push({ PrivatePort: Number(p), Type: proto });
       }
     }
-    return { Ports: list, Networks: networks };
+    return { Ports: list, Networks: goMap(networks) };
   }
 
   private endpointView(c: ContainerRecord, row: EndpointRow, n: NetworkRecord, forList: boolean) {
@@ -750,6 +752,17 @@ function macOfLive(l: NonNullable<EndpointRow['live']>): string {
 }
 
 /** The per-endpoint address fields of Docker's EndpointSettings (empty when not attached). */
+const DEFAULT_NETWORK_SETTINGS_ORDER = [
+  'EndpointID',
+  'Gateway',
+  'GlobalIPv6Address',
+  'GlobalIPv6PrefixLen',
+  'IPAddress',
+  'IPPrefixLen',
+  'IPv6Gateway',
+  'MacAddress',
+];
+
 function endpointFields(row: EndpointRow | undefined) {
   const live = row?.live;
   const addrs = live ? addressesOf(live) : [];

@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps.js';
 import { boolParam, intParam, parseFilters } from '../query.js';
 import { entryNanos, timeParamNanos } from '../log-time.js';
 import { encodeEntry } from '../stdcopy.js';
-import { containerInspect, containerSummary } from '../views.js';
+import { containerInspect, containerSummary, withSizes } from '../views.js';
 import { containerFilter } from '../container-filters.js';
 import { listedSizes } from '../../containers/container-size.js';
 import { attachSink } from './attach-sink.js';
@@ -47,7 +47,7 @@ export const containerRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     if (limit > 0) list = list.slice(0, limit);
     const size = boolParam(q.size);
     return Promise.all(
-      list.map(async ({ c, view }) => ({ ...view, ...(size ? listedSizes(await containers.sizes(c)) : {}) })),
+      list.map(async ({ c, view }) => (size ? withSizes(view, listedSizes(await containers.sizes(c))) : view)),
     );
   });
 

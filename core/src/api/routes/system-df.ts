@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { listedSizes } from '../../containers/container-size.js';
 import { listImages } from '../../images/image-filters.js';
 import type { ApiDeps } from '../deps.js';
-import { containerSummary, imageSummary } from '../views.js';
+import { containerSummary, imageSummary, withSizes } from '../views.js';
 import { containerUses } from './images-manage.js';
 import { withMounts } from './volumes.js';
 
@@ -14,10 +14,14 @@ export const systemDfRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app,
     const chains = new Set(store.list().flatMap((img) => img.layers.map((l) => l.chainId)));
     const LayersSize = [...chains].reduce((n, chain) => n + (store.layerSize(chain) ?? 0), 0);
     const Containers = await Promise.all(
-      deps.containers.list().map(async (c) => ({
-        ...withMounts(containerSummary(c, deps.networking?.containers), deps),
-        ...listedSizes(await deps.containers.sizes(c)),
-      })),
+      deps.containers
+        .list()
+        .map(async (c) =>
+          withSizes(
+            withMounts(containerSummary(c, deps.networking?.containers), deps),
+            listedSizes(await deps.containers.sizes(c)),
+          ),
+        ),
     );
     return {
       LayersSize,
