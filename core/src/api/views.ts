@@ -4,7 +4,7 @@ import type { ImageService } from '../images/image-service.js';
 import type { ListedImage } from '../images/image-filters.js';
 import type { ImageRecord } from '../images/image-types.js';
 import { SystemError } from '../plugin-api/errors.js';
-import { CONFIG_ORDER, goMap, HOST_CONFIG_ORDER, inGoOrder } from './go-json.js';
+import { CONFIG_ORDER, goMap, HOST_CONFIG_ORDER, inGoOrder } from '../util/go-json.js';
 
 const unix = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
 import { ENGINE_VERSION } from '../api/api-version.js';
-import { goMap } from '../api/go-json.js';
+import { goMap } from '../util/go-json.js';
 import { type DaemonConfig, defaultRuntimeName } from '../config/daemon-config.js';
 import type { ContainerService } from '../containers/container-service.js';
 import type { ImageService } from '../images/image-service.js';

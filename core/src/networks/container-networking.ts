@@ -14,7 +14,7 @@ import { LegacyLinks } from './legacy-links.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { EndpointConfig, EndpointRow, NetworkRecord, NetworkStore } from './network-store.js';
-import { goMap, inGoOrder } from '../api/go-json.js';
+import { goMap, inGoOrder } from '../util/go-json.js';
 import { HostPortAllocator } from './host-port-allocator.js';
 import { type HeldPorts, portsView, type Proto, resolvePorts, wantedPorts } from './ports.js';
 

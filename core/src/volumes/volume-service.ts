@@ -7,6 +7,7 @@ import type { Logger } from '../plugin-api/logger.js';
 import type { VolumeDriver } from '../plugin-api/volume.js';
 import type { DriverRegistry } from '../plugins/driver-registry.js';
 import type { VolumeRecord, VolumeStore } from './volume-store.js';
+import { goMap } from '../util/go-json.js';
 
 export const DEFAULT_VOLUME_DRIVER = 'local';
 
@@ -156,10 +157,10 @@ export class VolumeService {
     const out: VolumeView = {
       CreatedAt: v.createdAt.replace(/\.\d+Z$/, 'Z'),
       Driver: v.driver,
-      Labels: v.labels,
+      Labels: goMap(v.labels),
       Mountpoint: info?.mountpoint ?? '',
       Name: v.name,
-      Options: v.options,
+      Options: goMap(v.options),
       Scope: driver?.capabilities().scope ?? 'local',
     };
     if (usage !== undefined) out.UsageData = { RefCount: usage, Size: -1 };

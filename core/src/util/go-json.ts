@@ -1,3 +1,5 @@
+import { compareStrings } from './compare.js';
+
 // How Go's encoding/json lays out what dockerd sends, for the answers `docker inspect` prints as
 // they come: struct fields in declaration order, map keys sorted.
 
@@ -115,10 +117,8 @@ export const HOST_CONFIG_ORDER = [
   'Init',
 ];
 
-/** A copy of the map `m` with its keys sorted as Go writes them (byte order); null and undefined as they are. */
-export function goMap<T>(m: Record<string, T>): Record<string, T>;
-export function goMap<T>(m: Record<string, T> | null | undefined): Record<string, T> | null | undefined;
-export function goMap<T>(m: Record<string, T> | null | undefined): Record<string, T> | null | undefined {
+/** A copy of the map `m` with its keys sorted as Go writes them; null and undefined as they are. */
+export function goMap<M extends Record<string, unknown> | null | undefined>(m: M): M {
   if (!m) return m;
-  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => compareStrings(a, b))) as M;
 }
