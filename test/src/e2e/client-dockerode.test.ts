@@ -188,3 +188,26 @@ test.serial('build from a tar-stream context with the classic builder', async (t
   );
   t.regex(String((badOut as Error).message ?? badOut), /unknown instruction|NOPE/i);
 });
+
+test.serial(
+  'maps come back with their keys sorted, as dockerd (Go) writes them, whatever order a client sent',
+  async (t) => {
+    const d = client();
+    // Not in Go's order on purpose: JavaScript clients keep insertion order.
+    const labels = { zeta: '1', Alpha: '2', mid: '3' };
+    const sorted = ['Alpha', 'mid', 'zeta'];
+    const c = await d.createContainer({ name: unique('maps'), Image: registry!.image, Cmd: ['true'], Labels: labels });
+    t.teardown(() => c.remove({ force: true }).catch(() => {}));
+    t.deepEqual(Object.keys((await c.inspect()).Config.Labels), sorted);
+    const listed = (await d.listContainers({ all: true })).find((x) => x.Id === c.id);
+    t.deepEqual(Object.keys(listed!.Labels), sorted);
+    const vol = await d.createVolume({ Name: unique('maps'), Labels: labels });
+    t.teardown(() =>
+      d
+        .getVolume(vol.Name)
+        .remove()
+        .catch(() => {}),
+    );
+    t.deepEqual(Object.keys((await d.getVolume(vol.Name).inspect()).Labels), sorted);
+  },
+);
