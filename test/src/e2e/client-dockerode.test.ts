@@ -201,13 +201,14 @@ test.serial(
     t.deepEqual(Object.keys((await c.inspect()).Config.Labels), sorted);
     const listed = (await d.listContainers({ all: true })).find((x) => x.Id === c.id);
     t.deepEqual(Object.keys(listed!.Labels), sorted);
-    const vol = await d.createVolume({ Name: unique('maps'), Labels: labels });
+    const volume = unique('maps');
+    await d.createVolume({ Name: volume, Labels: labels });
     t.teardown(() =>
       d
-        .getVolume(vol.Name)
+        .getVolume(volume)
         .remove()
         .catch(() => {}),
     );
-    t.deepEqual(Object.keys((await d.getVolume(vol.Name).inspect()).Labels), sorted);
+    t.deepEqual(Object.keys((await d.getVolume(volume).inspect()).Labels), sorted);
   },
 );
