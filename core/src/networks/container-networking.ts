@@ -5,6 +5,7 @@ import { writeNetworkEtcFiles } from '../containers/etc-files.js';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../plugin-api/errors.js';
 import type { Logger } from '../plugin-api/logger.js';
 import type { Runtime } from '../plugin-api/runtime.js';
+import { goMap, inGoOrder } from '../util/go-json.js';
 import type { AttachRequest, NetworkDriver, PortMapping } from '../plugin-api/network-driver.js';
 import { setDefaultRoutes } from '../host/netlink.js';
 import { splitCidr } from './cidr.js';
@@ -14,7 +15,6 @@ import { LegacyLinks } from './legacy-links.js';
 import type { NetworkService } from './network-service.js';
 import { KeyedLock, specOf } from './network-spec.js';
 import type { EndpointConfig, EndpointRow, NetworkRecord, NetworkStore } from './network-store.js';
-import { goMap, inGoOrder } from '../util/go-json.js';
 import { HostPortAllocator } from './host-port-allocator.js';
 import { type HeldPorts, portsView, type Proto, resolvePorts, wantedPorts } from './ports.js';
 
@@ -751,7 +751,7 @@ function macOfLive(l: NonNullable<EndpointRow['live']>): string {
   return l.result.interfaces.find((i) => i.sandbox && i.mac)?.mac ?? l.request.mac ?? '';
 }
 
-/** The per-endpoint address fields of Docker's EndpointSettings (empty when not attached). */
+/** Where moby's DefaultNetworkSettings (the top-level legacy fields of inspect) has them. */
 const DEFAULT_NETWORK_SETTINGS_ORDER = [
   'EndpointID',
   'Gateway',
@@ -763,6 +763,7 @@ const DEFAULT_NETWORK_SETTINGS_ORDER = [
   'MacAddress',
 ];
 
+/** The per-endpoint address fields of Docker's EndpointSettings (empty when not attached). */
 function endpointFields(row: EndpointRow | undefined) {
   const live = row?.live;
   const addrs = live ? addressesOf(live) : [];

@@ -281,7 +281,10 @@ function awaitNetns(pid: number, path: string | undefined): void {
     const ino = statSync(`/proc/${pid}/ns/net`, { throwIfNoEntry: false })?.ino;
     if (ino !== undefined && (want === undefined ? ino !== ours : ino === want)) return;
     if (!alive(pid)) throw new ShimError('the VM monitor exited before it had its network namespace');
-    if (Date.now() > deadline) throw new ShimError('the VM monitor did not enter its network namespace in 10 s');
+    if (Date.now() > deadline) {
+      process.kill(-pid, 'SIGKILL');
+      throw new ShimError('the VM monitor did not enter its network namespace in 10 s');
+    }
     sleepSync(1);
   }
 }
